@@ -1,0 +1,68 @@
+"""Conversations -> outbox requests: defaults from the connector, and the size limit.
+
+Omi takes at most 100,000 characters per conversation. A longer text is cut into labelled parts
+("[part 2 of 3]"), each its own conversation, cut at a paragraph, line or word boundary where one
+is near the limit. Nothing is dropped: the parts, labels removed, join back to the whole text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bridge.models import MAX_TEXT, Conversation, CreateConversationRequest
+
+__all__ = ["QueuedRequest", "split_text", "to_requests"]
+
+_LABEL_ROOM = 64  # "[part 12 of 34]\n\n" with room to spare
+_BOUNDARIES = ("\n\n", "\n", " ")
+
+
+def split_text(text: str, limit: int = MAX_TEXT - _LABEL_ROOM) -> list[str]:
+    """Cut ``text`` into chunks of at most ``limit`` characters whose concatenation is ``text``."""
+    chunks: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = 0
+        for boundary in _BOUNDARIES:
+            # only a boundary in the last tenth of the window: otherwise parts get needlessly small
+            at = rest.rfind(boundary, limit - limit // 10, limit)
+            if at > 0:
+                cut = at + len(boundary)
+                break
+        if cut == 0:
+            cut = limit
+        chunks.append(rest[:cut])
+        rest = rest[cut:]
+    chunks.append(rest)
+    return chunks
+
+
+@dataclass(frozen=True)
+class QueuedRequest:
+    source_key: str
+    request: CreateConversationRequest
+    priority: int
+
+
+def to_requests(conv: Conversation, *, text_source_spec: str, language: str) -> list[QueuedRequest]:
+    """The requests a conversation becomes: one, or one per labelled part of a long text."""
+    chunks = [c for c in split_text(conv.text) if c.strip()]
+    fields = {
+        "text_source": conv.text_source,
+        "text_source_spec": conv.text_source_spec or text_source_spec,
+        "language": conv.language or language,
+        "started_at": conv.started_at,
+        "finished_at": max(conv.finished_at or conv.started_at, conv.started_at),
+        "geolocation": conv.geolocation,
+    }
+    if len(chunks) == 1:
+        return [QueuedRequest(conv.source_key, CreateConversationRequest(text=chunks[0], **fields), conv.priority)]
+    total = len(chunks)
+    return [
+        QueuedRequest(
+            f"{conv.source_key}#part{n}of{total}",
+            CreateConversationRequest(text=f"[part {n} of {total}]\n\n{chunk}", **fields),
+            conv.priority,
+        )
+        for n, chunk in enumerate(chunks, start=1)
+    ]

@@ -1,0 +1,216 @@
+"""omi-bridge run | check | status | retry | preview.
+
+Exit codes: 0 done, 1 runtime failure, 2 bad config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+import httpx
+
+from bridge import __version__
+from bridge.config import Config, default_config_path, load_config, secrets_of
+from bridge.connector import PreviewSink
+from bridge.daemon import Bridge, StateLock, build_connectors, call, install_signal_handlers, one_line
+from bridge.errors import ConfigError
+from bridge.logs import Redactor, setup_logging
+from bridge.omi import OmiClient
+from bridge.status import collect, render
+from bridge.store import Store
+
+__all__ = ["main"]
+
+log = logging.getLogger("omi-bridge")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omi-bridge", description="Forward new email, chat and files into Omi as conversations."
+    )
+    parser.add_argument("--version", action="version", version=f"omi-bridge {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c", "--config", type=Path, default=None,
+        help="config file (default: $OMI_BRIDGE_CONFIG, ./config.toml, /etc/omi-bridge/config.toml)",
+    )
+    common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
+    run.add_argument("--once", action="store_true",
+                     help="poll every connector once, send what is due, exit")
+    sub.add_parser("check", parents=[common], help="validate the config, reach every source and Omi")
+    status = sub.add_parser("status", parents=[common], help="outbox, connectors, dead and skipped items")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    retry = sub.add_parser("retry", parents=[common], help="move dead rows back to pending")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    retry.add_argument("--all", action="store_true", help="every dead row")
+    sub.add_parser("preview", parents=[common], help="print what would be sent, as JSON lines; sends nothing")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    path = args.config or default_config_path()
+    try:
+        config = load_config(path, need_api_key=args.command in ("run", "check"))
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_USAGE
+    redact = Redactor(secrets_of(config))
+    setup_logging(args.log_level, redact)
+    command = {"run": _run, "check": _check, "status": _status, "retry": _retry, "preview": _preview}
+    try:
+        return command[args.command](args, config, redact)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:
+        log.debug("failure", exc_info=True)
+        print(redact(f"omi-bridge {args.command}: {one_line(exc)}"), file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _client(config: Config) -> OmiClient:
+    assert config.omi.api_key is not None
+    return OmiClient(
+        config.omi.base_url, config.omi.api_key.get_secret_value(), config.omi.timeout,
+        max_connections=config.omi.max_in_flight + 1,
+    )
+
+
+def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    lock = StateLock(config.state_path)
+    lock.acquire()
+    try:
+        return asyncio.run(_run_async(args, config))
+    finally:
+        lock.release()
+
+
+async def _run_async(args: argparse.Namespace, config: Config) -> int:
+    store = Store(config.state_path)
+    client = _client(config)
+    try:
+        bridge = Bridge(config, store, client, build_connectors(config))
+        if args.once:
+            result = await bridge.run_once()
+            counts = store.counts()
+            print(f"sent {counts['sent']}, dead {counts['dead']}, pending {result.waiting}"
+                  + (" (due later than a minute; the next run sends them)" if result.waiting else ""))
+            if result.auth_error:
+                print(result.auth_error, file=sys.stderr)
+                return EXIT_FAILURE
+            return EXIT_OK
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        await bridge.run_forever(stop)
+        return EXIT_OK
+    finally:
+        await client.aclose()
+        store.close()
+
+
+def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    print(f"config: ok ({config.source}, {len(config.connectors)} connector(s))")
+    ok = True
+    for name, connector in build_connectors(config).items():
+        try:
+            detail = asyncio.run(call(connector.check))
+            print(f"{name}: ok{f' ({detail})' if detail else ''}")
+        except Exception as exc:
+            ok = False
+            print(redact(f"{name}: FAILED: {one_line(exc)}"))
+    good, line = asyncio.run(_check_omi(config))
+    print(redact(line))
+    return EXIT_OK if ok and good else EXIT_FAILURE
+
+
+async def _check_omi(config: Config) -> tuple[bool, str]:
+    client = _client(config)
+    try:
+        response = await client.key_info()
+    except httpx.HTTPError as exc:
+        return False, f"omi: FAILED: cannot reach {config.omi.base_url}: {one_line(exc)}"
+    finally:
+        await client.aclose()
+    if response.status_code == 401:
+        return False, "omi: FAILED: the API key is missing, wrong or revoked (401)"
+    if response.status_code == 404:
+        return True, f"omi: reachable at {config.omi.base_url}; this server cannot report the key's scopes"
+    if response.status_code != 200:
+        return False, f"omi: FAILED: {response.status_code} from /v1/dev/key: {response.text[:200]}"
+    scopes = response.json().get("scopes") or []
+    if "conversations:write" not in scopes:
+        return False, f"omi: FAILED: the key lacks conversations:write (it has: {', '.join(scopes) or 'none'})"
+    return True, f"omi: ok ({config.omi.base_url}, key scopes: {', '.join(scopes)})"
+
+
+def _existing_store(config: Config) -> Store | None:
+    return Store(config.state_path) if config.state_path.exists() else None
+
+
+def _status(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    store = _existing_store(config)
+    if store is None:
+        print(f"no state yet at {config.state_path} (the bridge has not run)")
+        return EXIT_OK
+    try:
+        info = collect(config, store)
+    finally:
+        store.close()
+    print(redact(json.dumps(info, indent=2) if args.json else render(info)))
+    return EXIT_OK
+
+
+def _retry(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    if bool(args.ids) == bool(args.all):
+        print("omi-bridge retry: give row ids or --all", file=sys.stderr)
+        return EXIT_USAGE
+    store = _existing_store(config)
+    if store is None:
+        print(f"no state yet at {config.state_path}")
+        return EXIT_OK
+    try:
+        revived = store.revive(None if args.all else args.ids)
+    finally:
+        store.close()
+    print(f"{revived} dead row(s) back to pending")
+    return EXIT_OK
+
+
+def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    store = _existing_store(config)
+    try:
+        if store is not None:
+            for row in store.rows("SELECT connector, source_key, body FROM outbox WHERE state IN "
+                                  "('pending', 'inflight') ORDER BY priority, id"):
+                _emit({"state": "queued", "connector": row["connector"], "source_key": row["source_key"],
+                       "request": json.loads(row["body"])}, redact)
+        for name, connector in build_connectors(config).items():
+            sink = PreviewSink(store, name, config.connectors[name])
+            try:
+                asyncio.run(call(connector.poll, sink))
+            except Exception as exc:
+                print(redact(f"{name}: cannot read the source: {one_line(exc)}"), file=sys.stderr)
+                continue
+            for queued in sink.queued:
+                _emit({"state": "new", "connector": name, "source_key": queued.source_key,
+                       "request": queued.request.body()}, redact)
+            for ref, reason in sink.skipped:
+                _emit({"state": "would skip", "connector": name, "source_key": ref, "reason": reason}, redact)
+    finally:
+        if store is not None:
+            store.close()
+    return EXIT_OK
+
+
+def _emit(record: dict, redact: Redactor) -> None:
+    print(redact(json.dumps(record, ensure_ascii=False)))

@@ -1,0 +1,252 @@
+"""TOML config -> pydantic models, with every problem reported at once by its key path.
+
+Before validation two things happen to the raw TOML:
+- ``${VAR}`` in any string is replaced from the environment (``$${`` keeps a literal ``${``);
+- ``X_file = "path"`` beside a secret field ``X`` reads the secret from that file (a relative path
+  is looked up in ``$CREDENTIALS_DIRECTORY`` when systemd set it, else next to the config).
+Relative paths in the config are relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import typing
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from bridge.connector import ConnectorConfig
+from bridge.errors import ConfigError
+from bridge.registry import connector_types, load_connector_type
+
+__all__ = ["Config", "ConfigPath", "OmiConfig", "StateConfig", "default_config_path", "load_config"]
+
+_ENV_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    return value if value.is_absolute() or base is None else Path(base) / value
+
+
+ConfigPath = Annotated[Path, AfterValidator(_relative_to_config)]
+
+
+class OmiConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: SecretStr | None = None
+    base_url: str = "https://api.omi.me"
+    timeout: float = Field(default=120, gt=0, description="seconds; the endpoint runs LLM work synchronously")
+    max_in_flight: int = Field(default=2, ge=1, le=16)
+    rate_limit: str | None = Field(default=None, description='client-side pacing, e.g. "25/hour"')
+    retry_initial: float = Field(default=2, gt=0, description="first backoff ceiling, seconds")
+    retry_max: float = Field(default=3600, gt=0, description="largest backoff, seconds")
+    reconcile_delay: float = Field(default=120, ge=0, description="wait before checking a lost answer")
+    auth_recheck: float = Field(default=300, gt=0, description="seconds between tries after 401/403")
+    shutdown_grace: float = Field(default=30, ge=0, description="seconds in-flight sends get on stop")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None and not _RATE.match(value):
+            raise ValueError('must look like "25/hour" (per second, minute, hour or day)')
+        return value
+
+    def pacing(self) -> tuple[int, float] | None:
+        """(requests, window seconds) from ``rate_limit``, or None."""
+        if self.rate_limit is None:
+            return None
+        count, period = _RATE.match(self.rate_limit).groups()  # type: ignore[union-attr]
+        return int(count), float(_PERIODS[period])
+
+
+class StateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: ConfigPath | None = Field(
+        default=None, description="SQLite file; default $STATE_DIRECTORY/omi-bridge.db or omi-bridge.db"
+    )
+
+
+class _TopLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    omi: OmiConfig = OmiConfig()
+    state: StateConfig = StateConfig()
+    connectors: dict[str, dict[str, Any]] = {}
+
+
+class Config(BaseModel):
+    omi: OmiConfig
+    state_path: Path
+    connectors: dict[str, ConnectorConfig]
+    source: Path
+
+
+def default_config_path() -> Path:
+    """``$OMI_BRIDGE_CONFIG``, else ./config.toml, else /etc/omi-bridge/config.toml."""
+    env = os.environ.get("OMI_BRIDGE_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    if local.exists():
+        return local
+    return Path("/etc/omi-bridge/config.toml")
+
+
+def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
+    """Read and validate the config; raise ConfigError listing every problem.
+
+    ``need_api_key=False`` (preview) lets a missing Omi key pass.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"no such file (pass -c, or set OMI_BRIDGE_CONFIG)"], str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read: {exc}"], str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
+
+    problems: list[str] = []
+    base_dir = path.resolve().parent
+    missing_env: dict[str, str] = {}
+    raw = _expand_env(raw, (), missing_env)
+    if not need_api_key and "omi.api_key" in missing_env:
+        del missing_env["omi.api_key"]
+        raw.get("omi", {}).pop("api_key", None)
+    problems += [f"{key}: environment variable {var} is not set" for key, var in missing_env.items()]
+    if isinstance(raw.get("omi"), dict):
+        problems += _read_secret_files(raw["omi"], OmiConfig, "omi", base_dir)
+
+    context = {"base_dir": base_dir}
+    try:
+        top = _TopLevel.model_validate(raw, context=context)
+    except ValidationError as exc:
+        raise ConfigError(problems + _describe(exc, ()), str(path)) from None
+
+    connectors: dict[str, ConnectorConfig] = {}
+    known = connector_types()
+    for name, table in top.connectors.items():
+        where = f"connectors.{name}"
+        kind = table.get("type")
+        if not isinstance(kind, str):
+            problems.append(f"{where}.type: required (one of: {', '.join(known) or 'none installed'})")
+            continue
+        if kind not in known:
+            problems.append(f"{where}.type: unknown connector type {kind!r} (known: {', '.join(known)})")
+            continue
+        model = load_connector_type(kind).Config
+        problems += _read_secret_files(table, model, where, base_dir)
+        try:
+            connectors[name] = model.model_validate(table, context=context)
+        except ValidationError as exc:
+            problems += _describe(exc, ("connectors", name))
+
+    if need_api_key and top.omi.api_key is None and not any(p.startswith("omi.api_key") for p in problems):
+        problems.append('omi.api_key: required (api_key = "${OMI_API_KEY}", or api_key_file)')
+    if problems:
+        raise ConfigError(problems, str(path))
+
+    state_path = top.state.path
+    if state_path is None:
+        state_dir = os.environ.get("STATE_DIRECTORY")
+        state_path = Path(state_dir.split(":")[0]) / "omi-bridge.db" if state_dir else base_dir / "omi-bridge.db"
+    return Config(omi=top.omi, state_path=state_path, connectors=connectors, source=path)
+
+
+def secrets_of(config: Config) -> list[str]:
+    """Every secret value in the config, for scrubbing logs and errors."""
+    found = []
+    for model in (config.omi, *config.connectors.values()):
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, SecretStr) and value.get_secret_value():
+                found.append(value.get_secret_value())
+    return found
+
+
+def _expand_env(value: Any, where: tuple[str, ...], missing: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, (*where, str(k)), missing) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, (*where, str(i)), missing) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        escaped, var = match.groups()
+        if escaped:
+            return "${" + var + "}"
+        if var not in os.environ:
+            missing[".".join(where)] = var
+            return ""
+        return os.environ[var]
+
+    return _ENV_REF.sub(replace, value)
+
+
+def _is_secret(model: type[BaseModel], field: str) -> bool:
+    info = model.model_fields.get(field)
+    if info is None:
+        return False
+    annotation = info.annotation
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def _read_secret_files(table: dict[str, Any], model: type[BaseModel], where: str, base_dir: Path) -> list[str]:
+    """Replace ``X_file`` by the file's contents as ``X``, for secret fields ``X``; report problems."""
+    problems = []
+    for key in [k for k in table if k.endswith("_file") and _is_secret(model, k[: -len("_file")])]:
+        field = key[: -len("_file")]
+        location = table.pop(key)
+        if field in table:
+            problems.append(f"{where}.{field}: set either {field} or {key}, not both")
+            continue
+        file = Path(str(location)).expanduser()
+        if not file.is_absolute():
+            creds = os.environ.get("CREDENTIALS_DIRECTORY")
+            file = (Path(creds) if creds else base_dir) / file
+        try:
+            table[field] = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(f"{where}.{key}: cannot read {file}: {exc.strerror or exc}")
+    return problems
+
+
+def _describe(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        key = ".".join((*prefix, *(str(p) for p in error["loc"]))) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            message = "unknown option"
+        elif error["type"] == "missing":
+            message = "required"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{key}: {message}")
+    return lines

@@ -1,0 +1,153 @@
+"""What a connector is, and the sink it submits to.
+
+A connector is a small class::
+
+    class MyConnector:
+        Config = MyConfig                      # a ConnectorConfig subclass: its own options
+
+        def __init__(self, name: str, config: MyConfig) -> None: ...
+        def check(self) -> str: ...            # reach the source; a one-line description, or raise
+        def poll(self, sink: Sink) -> None: ...  # read what is new since sink.cursor, submit it
+
+``check`` and ``poll`` may be plain functions (run in a worker thread, so blocking I/O is fine)
+or coroutines (run on the event loop). A connector never opens the database and never calls
+Omi: it reads its starting point from ``sink.cursor`` and hands conversations to
+``sink.submit(conversation, cursor=...)``, which stores them and the new cursor in one
+transaction. Raise ``SourceError`` when the source cannot be read; record an item that cannot be
+delivered with ``sink.skip``. When ``sink.dry_run`` is true (``omi-bridge preview``), read but
+change nothing at the source.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bridge.assemble import QueuedRequest, to_requests
+from bridge.errors import SourceError
+from bridge.models import Conversation
+from bridge.store import KEEP, Store
+
+__all__ = ["Connector", "ConnectorConfig", "PreviewSink", "Sink"]
+
+log = logging.getLogger(__name__)
+
+
+class ConnectorConfig(BaseModel):
+    """Options every connector has; a connector's own Config adds to these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    text_source_spec: str = Field(min_length=1)
+    language: str = Field(default="en", min_length=2)
+    poll_interval: float = Field(default=60, gt=0, description="seconds between polls")
+
+
+@runtime_checkable
+class Connector(Protocol):
+    Config: ClassVar[type[ConnectorConfig]]
+
+    def __init__(self, name: str, config: Any) -> None: ...
+
+    def check(self) -> Any: ...
+
+    def poll(self, sink: Sink) -> Any: ...
+
+
+class Sink:
+    """A connector's only way into the store. Safe to use from a worker thread."""
+
+    dry_run = False
+
+    def __init__(self, store: Store, name: str, config: ConnectorConfig, on_submit: Callable[[], None]) -> None:
+        self.name = name
+        self._store = store
+        self._config = config
+        self._on_submit = on_submit
+        self._closed = threading.Event()
+
+    @property
+    def cursor(self) -> Any:
+        """Where the last committed poll left off (None before the first)."""
+        return self._store.cursor(self.name)
+
+    @property
+    def closing(self) -> bool:
+        """True once the daemon is stopping: finish the item at hand and return."""
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def known(self, source_key: str) -> bool:
+        """True if this key was queued, sent or skipped before (cheap dedup before heavy work)."""
+        return self._store.is_known(self.name, source_key)
+
+    def submit(self, conversation: Conversation, cursor: Any = KEEP) -> int:
+        """Queue a conversation and move the cursor, atomically. Returns how many rows were new
+        (0 for a duplicate, more than 1 for a text long enough to be split into parts)."""
+        if self._closed.is_set():
+            raise SourceError("stopping: submission refused")
+        requests = self._prepare(conversation)
+        if isinstance(requests, str):
+            self.skip(conversation.source_key, requests, cursor=cursor)
+            return 0
+        added = self._store.submit(self.name, requests, cursor)
+        if added:
+            self._on_submit()
+        return added
+
+    def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
+        """Record an item that will not be delivered, with the reason status shows."""
+        new = self._store.skip(self.name, source_key, reason, ref, cursor)
+        if new:
+            log.warning("%s: skipped %s: %s", self.name, ref or source_key, reason)
+        return new
+
+    def _prepare(self, conversation: Conversation) -> list[QueuedRequest] | str:
+        if not conversation.text.strip():
+            return "empty text"
+        try:
+            return to_requests(
+                conversation,
+                text_source_spec=self._config.text_source_spec,
+                language=self._config.language,
+            )
+        except ValidationError as exc:
+            return "not a valid conversation: " + "; ".join(e["msg"] for e in exc.errors())
+
+
+class PreviewSink(Sink):
+    """Collects what would be queued, stores nothing, moves no cursor."""
+
+    dry_run = True
+
+    def __init__(self, store: Store | None, name: str, config: ConnectorConfig) -> None:
+        super().__init__(store, name, config, lambda: None)  # type: ignore[arg-type]
+        self.queued: list[QueuedRequest] = []
+        self.skipped: list[tuple[str, str]] = []
+
+    @property
+    def cursor(self) -> Any:
+        return None if self._store is None else self._store.cursor(self.name)
+
+    def known(self, source_key: str) -> bool:
+        return self._store is not None and self._store.is_known(self.name, source_key)
+
+    def submit(self, conversation: Conversation, cursor: Any = KEEP) -> int:
+        if self.known(conversation.source_key):
+            return 0
+        requests = self._prepare(conversation)
+        if isinstance(requests, str):
+            return self.skip(conversation.source_key, requests) and 0
+        self.queued.extend(requests)
+        return len(requests)
+
+    def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
+        self.skipped.append((ref or source_key, reason))
+        return True

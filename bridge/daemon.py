@@ -1,0 +1,160 @@
+"""Wiring: the store, the connectors, the dispatcher and the scheduler in one event loop.
+
+Polls are triggered by APScheduler (3.x, AsyncIOScheduler), one job per connector. A plain
+``poll`` runs in a worker thread so a slow source never blocks sending; a coroutine ``poll``
+runs on the loop. One source failing never stops the others: each poll is caught on its own,
+and a source's health is logged only when it changes (failing, recovered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import inspect
+import logging
+import os
+import signal
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bridge.config import Config
+from bridge.connector import Connector, Sink
+from bridge.dispatcher import Dispatcher, DrainResult
+from bridge.omi import OmiClient
+from bridge.registry import load_connector_type
+from bridge.store import Store
+
+__all__ = ["Bridge", "StateLock", "build_connectors", "call", "one_line"]
+
+log = logging.getLogger(__name__)
+
+ONCE_HORIZON = 60.0  # --once waits for rows due within this many seconds, and no longer
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def call(function: Any, *args: Any) -> Any:
+    """Run a connector method: a coroutine on the loop, a plain function in a worker thread."""
+    if inspect.iscoroutinefunction(function):
+        return await function(*args)
+    return await asyncio.to_thread(function, *args)
+
+
+def build_connectors(config: Config) -> dict[str, Connector]:
+    return {
+        name: load_connector_type(cfg.type)(name, cfg)
+        for name, cfg in config.connectors.items()
+    }
+
+
+class StateLock:
+    """One process per state file: a second ``run`` on the same database refuses to start."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = Path(f"{state_path}.lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(f"another omi-bridge is running on {self.path.with_suffix('')}") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Bridge:
+    def __init__(self, config: Config, store: Store, client: OmiClient, connectors: dict[str, Connector]) -> None:
+        self.config = config
+        self.store = store
+        self.connectors = connectors
+        self.dispatcher = Dispatcher(store, client, config.omi)
+        self._loop = asyncio.get_running_loop()
+        self.sinks = {
+            name: Sink(store, name, config.connectors[name], self._wake_threadsafe) for name in connectors
+        }
+        self._polls: set[asyncio.Task] = set()
+        recovered = store.recover_inflight(config.omi.reconcile_delay)
+        if recovered:
+            log.warning("%d row(s) were being sent when the last run stopped; checking Omi before re-sending",
+                        recovered)
+
+    def _wake_threadsafe(self) -> None:
+        self._loop.call_soon_threadsafe(self.dispatcher.wake)
+
+    async def poll(self, name: str) -> bool:
+        """One poll of one connector, with health tracking; never raises."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._polls.add(task)
+        try:
+            await call(self.connectors[name].poll, self.sinks[name])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            message = one_line(exc)
+            if self.store.source_failed(name, message):
+                log.error("%s: source failing: %s", name, message)
+            return False
+        else:
+            failing_since = self.store.source_ok(name)
+            if failing_since is not None:
+                log.warning("%s: source recovered after %s", name,
+                            timedelta(seconds=round(time.time() - failing_since)))
+            return True
+        finally:
+            if task is not None:
+                self._polls.discard(task)
+
+    async def run_once(self) -> DrainResult:
+        """Poll every connector once, then send until nothing is due within a minute."""
+        await asyncio.gather(*(self.poll(name) for name in self.connectors))
+        return await self.dispatcher.run(until_idle=ONCE_HORIZON)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        scheduler = AsyncIOScheduler()
+        for name, connector_config in self.config.connectors.items():
+            scheduler.add_job(
+                self.poll, "interval", args=[name], id=name, name=f"poll {name}",
+                seconds=connector_config.poll_interval, next_run_time=datetime.now(),
+                max_instances=1, coalesce=True, misfire_grace_time=int(connector_config.poll_interval) + 1,
+            )
+        scheduler.start()
+        sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
+        await stop.wait()
+
+        log.info("stopping: no new polls; letting in-flight sends finish (up to %.0fs)",
+                 self.config.omi.shutdown_grace)
+        scheduler.shutdown(wait=False)
+        for sink in self.sinks.values():
+            sink.close()
+        abandoned = await self.dispatcher.stop(self.config.omi.shutdown_grace)
+        if abandoned:
+            log.warning("%d send(s) still waiting for Omi were left for reconciliation at the next start",
+                        abandoned)
+        with contextlib.suppress(asyncio.CancelledError):
+            await sending
+        if self._polls:
+            await asyncio.wait(set(self._polls), timeout=5)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)

@@ -1,0 +1,51 @@
+"""Every error omi-bridge raises on purpose, and what the caller does with it.
+
+    BridgeError
+    ├── ConfigError        bad config: every problem listed, exit code 2, nothing started
+    ├── SourceError        a source cannot be read right now (network, server down): retry later
+    │   └── SourceAuthError   the source refused our credentials: retry, but say so clearly
+    └── SkipItem           one item cannot be turned into a conversation: record it as skipped
+
+Errors talking to Omi are not exceptions the rest of the code sees: the dispatcher turns every
+answer into a row state (sent, pending with a next attempt, dead).
+"""
+
+from __future__ import annotations
+
+__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError"]
+
+
+class BridgeError(Exception):
+    pass
+
+
+class ConfigError(BridgeError):
+    """The config cannot be used. ``problems`` holds one line per problem, each naming its key."""
+
+    def __init__(self, problems: list[str], source: str = "config") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.source}: {self.problems[0]}"
+        lines = [f"{self.source}: {len(self.problems)} problems"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class SourceError(BridgeError):
+    """A source is unreachable or misbehaving; the poll is tried again on its next turn."""
+
+
+class SourceAuthError(SourceError):
+    """The source refused the credentials (wrong password, revoked token)."""
+
+
+class SkipItem(BridgeError):
+    """One item cannot be delivered; ``reason`` is what status shows."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)

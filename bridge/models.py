@@ -1,0 +1,101 @@
+"""The Omi API's request and response bodies, and what a connector hands to the core.
+
+``CreateConversationRequest`` mirrors ``components.schemas.CreateConversationRequest`` of the Omi
+OpenAPI contract field for field, so nothing outside the contract is ever sent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "MAX_TEXT",
+    "PRIORITY_BACKFILL",
+    "PRIORITY_LIVE",
+    "Conversation",
+    "ConversationCreateResponse",
+    "CreateConversationRequest",
+    "Geolocation",
+    "as_utc",
+]
+
+MAX_TEXT = 100_000  # the API's maxLength for text
+PRIORITY_LIVE = 0  # sent first
+PRIORITY_BACKFILL = 10  # history imports wait behind live items
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes from sources are taken as UTC; aware ones are converted."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class Geolocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    latitude: float
+    longitude: float
+    address: str | None = None
+    google_place_id: str | None = None
+    location_type: str | None = None
+
+
+TextSource = Literal["audio_transcript", "message", "other_text"]
+
+
+class CreateConversationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    text_source: TextSource = "message"
+    text_source_spec: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    language: str | None = "en"
+    geolocation: Geolocation | None = None
+
+    def body(self) -> dict:
+        """The JSON body: timestamps in UTC with microseconds, empty optionals left out."""
+        data = self.model_dump(mode="python", exclude_none=True)
+        for key in ("started_at", "finished_at"):
+            if key in data:
+                data[key] = as_utc(data[key]).isoformat(timespec="microseconds")
+        if self.geolocation is not None:
+            data["geolocation"] = self.geolocation.model_dump(exclude_none=True)
+        return data
+
+
+class ConversationCreateResponse(BaseModel):
+    id: str
+    status: str
+    discarded: bool
+
+
+class Conversation(BaseModel):
+    """One conversation as a connector produces it, before the core splits and queues it.
+
+    ``source_key`` identifies it within its connector forever (a Message-ID, a content hash, a
+    Slack thread ts): the outbox is unique on (connector, source_key), so submitting the same
+    key twice is harmless. ``language`` and ``text_source_spec`` default to the connector's config.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_key: str = Field(min_length=1)
+    text: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    language: str | None = None
+    text_source: TextSource = "message"
+    text_source_spec: str | None = None
+    geolocation: Geolocation | None = None
+    priority: int = PRIORITY_LIVE
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)

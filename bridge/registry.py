@@ -1,0 +1,30 @@
+"""Connector types, found through the entry point group ``omi_bridge.connectors``.
+
+The built-in connectors register there too (see pyproject.toml), so a third-party package that
+declares ``[project.entry-points."omi_bridge.connectors"] mytype = "pkg.module:MyConnector"``
+is found exactly like them.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge.connector import Connector
+
+__all__ = ["GROUP", "connector_types", "load_connector_type"]
+
+GROUP = "omi_bridge.connectors"
+
+
+def connector_types() -> list[str]:
+    """Names of every installed connector type, without importing them."""
+    return sorted({ep.name for ep in entry_points(group=GROUP)})
+
+
+def load_connector_type(name: str) -> type[Connector]:
+    """The connector class registered as ``name``; KeyError if there is none."""
+    for ep in entry_points(group=GROUP, name=name):
+        return ep.load()
+    raise KeyError(name)

@@ -1,0 +1,91 @@
+"""What ``omi-bridge status`` shows: outbox counts, each connector's health, the last dead rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bridge.config import Config
+from bridge.store import Store
+
+__all__ = ["collect", "render"]
+
+
+def _when(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def collect(config: Config, store: Store) -> dict[str, Any]:
+    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    health = {r["connector"]: r for r in store.rows("SELECT * FROM sources")}
+    today = {
+        r["connector"]: r["n"]
+        for r in store.rows("SELECT connector, count(*) AS n FROM outbox WHERE created_at >= ? GROUP BY connector",
+                            [midnight.timestamp()])
+    }
+    skipped = {
+        r["connector"]: r["n"] for r in store.rows("SELECT connector, count(*) AS n FROM skipped GROUP BY connector")
+    }
+    connectors = []
+    for name, cfg in config.connectors.items():
+        row = health.get(name, {})
+        state = "failing" if row.get("failing_since") else ("ok" if row.get("last_success") else "not polled yet")
+        connectors.append({
+            "name": name,
+            "type": cfg.type,
+            "state": state,
+            "last_success": _when(row.get("last_success")),
+            "failing_since": _when(row.get("failing_since")),
+            "last_error": row.get("last_error"),
+            "items_today": today.get(name, 0),
+            "skipped": skipped.get(name, 0),
+        })
+    dead = store.rows(
+        "SELECT id, connector, source_key, attempts, last_error FROM outbox WHERE state = 'dead'"
+        " ORDER BY id DESC LIMIT 10"
+    )
+    last_skipped = store.rows(
+        "SELECT connector, source_key, reason, ref, created_at FROM skipped ORDER BY id DESC LIMIT 10"
+    )
+    pause = float(store.get_meta("pause_until") or 0)
+    return {
+        "state_file": store.path,
+        "outbox": store.counts(),
+        "sent_today": store.sent_since(midnight),
+        "rate_limited_until": _when(pause) if pause > datetime.now().timestamp() else None,
+        "connectors": connectors,
+        "dead": dead,
+        "skipped": [{**s, "created_at": _when(s["created_at"])} for s in last_skipped],
+    }
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    cells = [[str("-" if v is None else v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*headers), *(fmt.format(*r) for r in cells)]
+
+
+def render(info: dict[str, Any]) -> str:
+    o = info["outbox"]
+    lines = [
+        f"state: {info['state_file']}",
+        f"outbox: {o['pending']} pending, {o['inflight']} in flight, {o['sent']} sent"
+        f" ({info['sent_today']} today), {o['dead']} dead",
+    ]
+    if info["rate_limited_until"]:
+        lines.append(f"rate limited by Omi until {info['rate_limited_until']}")
+    lines += ["", *_table(
+        ["connector", "type", "state", "last success", "items today", "skipped", "failing since", "error"],
+        [[c["name"], c["type"], c["state"], c["last_success"], c["items_today"], c["skipped"],
+          c["failing_since"], c["last_error"]] for c in info["connectors"]],
+    )]
+    if info["dead"]:
+        lines += ["", "dead rows (omi-bridge retry ID... to send again):"]
+        lines += _table(["id", "connector", "source", "reason"],
+                        [[d["id"], d["connector"], d["source_key"], d["last_error"]] for d in info["dead"]])
+    if info["skipped"]:
+        lines += ["", "last skipped items:"]
+        lines += _table(["connector", "item", "reason"],
+                        [[s["connector"], s["ref"] or s["source_key"], s["reason"]] for s in info["skipped"]])
+    return "\n".join(lines)

@@ -1,0 +1,348 @@
+"""The SQLite state: outbox, connector cursors, skipped items, source health, and a little meta.
+
+One connection, opened with WAL and ``synchronous=FULL`` (NORMAL can lose the last commits on a
+power cut), shared by the event loop and connector threads behind a lock. Every write that reads
+first runs in ``BEGIN IMMEDIATE``: a deferred transaction that upgrades to a write gets
+SQLITE_BUSY without waiting. sqlite-utils nests its own writes inside ours as savepoints.
+
+Outbox states: pending -> inflight -> sent | dead; a retry puts a row back to pending with
+``next_attempt_at``. ``unknown_since`` marks a row whose last attempt may or may not have created a
+conversation (lost answer, crash while inflight): the dispatcher reconciles it before re-sending.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bridge.assemble import QueuedRequest
+from bridge.models import CreateConversationRequest
+
+__all__ = ["KEEP", "OutboxRow", "Store", "fingerprint"]
+
+KEEP: Any = object()  # "leave the cursor as it is"
+
+_MIGRATIONS = [
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector TEXT NOT NULL,
+        source_key TEXT NOT NULL,
+        priority INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'inflight', 'sent', 'dead')),
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        next_attempt_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt_at REAL,
+        unknown_since REAL,
+        last_error TEXT,
+        omi_id TEXT,
+        discarded INTEGER,
+        sent_at REAL,
+        UNIQUE (connector, source_key)
+    );
+    CREATE INDEX outbox_due ON outbox (state, priority, next_attempt_at);
+    CREATE INDEX outbox_sent_at ON outbox (sent_at);
+    CREATE TABLE cursors (
+        connector TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL
+    );
+    CREATE TABLE skipped (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector TEXT NOT NULL,
+        source_key TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ref TEXT,
+        created_at REAL NOT NULL,
+        UNIQUE (connector, source_key)
+    );
+    CREATE TABLE sources (
+        connector TEXT PRIMARY KEY,
+        last_success REAL,
+        failing_since REAL,
+        last_error TEXT
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+]
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def fingerprint(request: CreateConversationRequest, row_id: int) -> CreateConversationRequest:
+    """Make (started_at, finished_at) unique to this row, so a lost answer can be matched.
+
+    Omi has no idempotency key and its conversation list does not return the text; the only
+    thing that identifies our conversation there is the pair of timestamps we sent. The row id
+    goes into the microseconds of finished_at, on a whole second at or after started_at.
+    """
+    started = request.started_at
+    finished = (request.finished_at or started).replace(microsecond=0)
+    if finished < started:
+        finished += timedelta(seconds=1)
+    finished += timedelta(microseconds=row_id % 1_000_000)
+    return request.model_copy(update={"finished_at": finished})
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    connector: str
+    source_key: str
+    body: dict
+    attempts: int
+    unknown_since: float | None
+
+
+class Store:
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        self.conn = conn
+        self.db = Database(conn)
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}, newer than this omi-bridge "
+                    f"({SCHEMA_VERSION}); upgrade omi-bridge"
+                )
+            for script in _MIGRATIONS[version:]:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # -- intake -----------------------------------------------------------------------------
+
+    def submit(self, connector: str, requests: Iterable[QueuedRequest], cursor: Any = KEEP) -> int:
+        """Queue requests and move the cursor in one transaction; returns how many were new."""
+        now = time.time()
+        added = 0
+        with self.transaction() as conn:
+            for queued in requests:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO outbox (connector, source_key, priority, body, created_at,"
+                    " next_attempt_at) VALUES (?, ?, ?, '{}', ?, ?)",
+                    (connector, queued.source_key, queued.priority, now, now),
+                )
+                if cur.rowcount:
+                    body = fingerprint(queued.request, cur.lastrowid).body()
+                    conn.execute("UPDATE outbox SET body = ? WHERE id = ?", (json.dumps(body), cur.lastrowid))
+                    added += 1
+            if cursor is not KEEP:
+                self._set_cursor(connector, cursor, now)
+        return added
+
+    def skip(self, connector: str, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
+        """Record an item that cannot be delivered; returns False if it was already recorded."""
+        now = time.time()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO skipped (connector, source_key, reason, ref, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (connector, source_key, reason, ref, now),
+            )
+            if cursor is not KEEP:
+                self._set_cursor(connector, cursor, now)
+        return bool(cur.rowcount)
+
+    def is_known(self, connector: str, source_key: str) -> bool:
+        """True if the key is queued, sent, dead or skipped already."""
+        with self._lock:
+            for table in ("outbox", "skipped"):
+                row = self.conn.execute(
+                    f"SELECT 1 FROM {table} WHERE connector = ? AND source_key = ?", (connector, source_key)
+                ).fetchone()
+                if row:
+                    return True
+        return False
+
+    def cursor(self, connector: str) -> Any:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM cursors WHERE connector = ?", (connector,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def _set_cursor(self, connector: str, value: Any, now: float) -> None:
+        self.db["cursors"].upsert(
+            {"connector": connector, "value": json.dumps(value), "updated_at": now}, pk="connector"
+        )
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def claim_due(self, now: float, limit: int) -> list[OutboxRow]:
+        """Take up to ``limit`` due rows, live before backfill, oldest first, and mark them inflight."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "UPDATE outbox SET state = 'inflight', attempts = attempts + 1, last_attempt_at = ?"
+                " WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
+                "              ORDER BY priority, id LIMIT ?)"
+                " RETURNING id, connector, source_key, body, attempts, unknown_since, priority",
+                (now, now, limit),
+            ).fetchall()
+        rows.sort(key=lambda r: (r[6], r[0]))
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        with self._lock:
+            return self.conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
+
+    def mark_sent(self, row_id: int, omi_id: str | None, discarded: bool | None, note: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET state = 'sent', omi_id = ?, discarded = ?, sent_at = ?, unknown_since = NULL,"
+                " last_error = ? WHERE id = ?",
+                (omi_id, discarded, time.time(), note, row_id),
+            )
+
+    def mark_retry(self, row_id: int, next_at: float, error: str, unknown: bool) -> None:
+        """Back to pending. ``unknown``: this attempt may have created a conversation."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?,"
+                " unknown_since = CASE WHEN ? THEN coalesce(unknown_since, last_attempt_at)"
+                "                 ELSE unknown_since END"
+                " WHERE id = ?",
+                (next_at, error, unknown, row_id),
+            )
+
+    def release(self, row_id: int, next_at: float, error: str) -> None:
+        """Back to pending without counting the attempt (the key, not the row, was refused)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?,"
+                " last_error = ? WHERE id = ?",
+                (next_at, error, row_id),
+            )
+
+    def clear_unknown(self, row_id: int) -> None:
+        """Reconciliation found no conversation for this row: the next attempt is a plain send."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE outbox SET unknown_since = NULL WHERE id = ?", (row_id,))
+
+    def mark_dead(self, row_id: int, error: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?", (error, row_id))
+
+    def recover_inflight(self, retry_at_least: float) -> int:
+        """At start-up: rows left inflight by a dead process have an unknown outcome.
+
+        They are reconciled no sooner than ``retry_at_least`` seconds after their last attempt,
+        so a request the server was still working on has time to show up in its list.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET state = 'pending',"
+                " unknown_since = coalesce(unknown_since, last_attempt_at),"
+                " next_attempt_at = coalesce(last_attempt_at, 0) + ?,"
+                " last_error = 'interrupted while sending: outcome unknown'"
+                " WHERE state = 'inflight'",
+                (retry_at_least,),
+            )
+        return cur.rowcount
+
+    def revive(self, ids: list[int] | None) -> int:
+        """Dead rows back to pending (``None``: every dead row)."""
+        now = time.time()
+        with self.transaction() as conn:
+            if ids is None:
+                cur = conn.execute(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0 WHERE state = 'dead'",
+                    (now,),
+                )
+            else:
+                marks = ",".join("?" * len(ids))
+                cur = conn.execute(
+                    f"UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0"
+                    f" WHERE state = 'dead' AND id IN ({marks})",
+                    (now, *ids),
+                )
+        return cur.rowcount
+
+    def attempt_times(self, since: float) -> list[float]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT last_attempt_at FROM outbox WHERE last_attempt_at >= ? ORDER BY last_attempt_at", (since,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- meta and source health -------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+
+    def source_ok(self, connector: str) -> float | None:
+        """Record a good poll; returns when the source had started failing, if it was failing."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT failing_since FROM sources WHERE connector = ?", (connector,)).fetchone()
+            self.db["sources"].upsert(
+                {"connector": connector, "last_success": time.time(), "failing_since": None, "last_error": None},
+                pk="connector",
+            )
+        return row[0] if row else None
+
+    def source_failed(self, connector: str, error: str) -> bool:
+        """Record a failed poll; returns True if the source was healthy until now."""
+        now = time.time()
+        with self.transaction() as conn:
+            row = conn.execute("SELECT failing_since FROM sources WHERE connector = ?", (connector,)).fetchone()
+            was_ok = row is None or row[0] is None
+            conn.execute(
+                "INSERT INTO sources (connector, failing_since, last_error) VALUES (?, ?, ?)"
+                " ON CONFLICT (connector) DO UPDATE SET last_error = excluded.last_error,"
+                " failing_since = coalesce(failing_since, excluded.failing_since)",
+                (connector, now, error),
+            )
+        return was_ok
+
+    # -- reading, for status and preview ----------------------------------------------------
+
+    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        with self._lock:
+            return list(self.db.query(sql, list(params)))
+
+    def counts(self) -> dict[str, int]:
+        counts = {"pending": 0, "inflight": 0, "sent": 0, "dead": 0}
+        for row in self.rows("SELECT state, count(*) AS n FROM outbox GROUP BY state"):
+            counts[row["state"]] = row["n"]
+        return counts
+
+    def sent_since(self, since: datetime) -> int:
+        return self.rows("SELECT count(*) AS n FROM outbox WHERE sent_at >= ?", [since.timestamp()])[0]["n"]

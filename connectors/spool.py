@@ -1,0 +1,187 @@
+"""A folder other programs drop files into; each file becomes one conversation.
+
+``*.txt`` and ``*.md``: the text is the file's contents, started_at its modification time.
+``*.json``: an object of CreateConversationRequest fields (``text`` required); missing times
+default to the file's modification time. A file is delivered once per distinct content (the
+outbox key is its SHA-256), then moved to ``done/``; one that cannot be read or is not a valid
+conversation is moved to ``failed/`` and recorded as skipped with the reason.
+
+Writers should create files under a dot-name (or ``*.tmp``) and rename them into place; as a
+safety net, a file younger than ``settle_seconds`` is left for the next poll.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import charset_normalizer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bridge.config import ConfigPath
+from bridge.connector import ConnectorConfig, Sink
+from bridge.errors import SkipItem, SourceError
+from bridge.models import Conversation
+
+__all__ = ["SpoolConfig", "SpoolConnector"]
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md"}
+SUFFIXES = TEXT_SUFFIXES | {".json"}
+
+
+class SpoolConfig(ConnectorConfig):
+    type: Literal["spool"]
+    path: ConfigPath
+    text_source_spec: str = Field(default="file", min_length=1)
+    poll_interval: float = Field(default=5, gt=0)
+    settle_seconds: float = Field(default=1, ge=0, description="leave files younger than this for later")
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0, description="larger files are skipped")
+
+
+class _JsonFile(BaseModel):
+    """A .json spool file: CreateConversationRequest fields, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    text_source: Literal["audio_transcript", "message", "other_text"] = "message"
+    text_source_spec: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    language: str | None = None
+    geolocation: dict | None = None
+
+
+class SpoolConnector:
+    Config = SpoolConfig
+
+    def __init__(self, name: str, config: SpoolConfig) -> None:
+        self.name = name
+        self.config = config
+        self.folder = Path(config.path)
+
+    def check(self) -> str:
+        if not self.folder.is_dir():
+            raise SourceError(f"{self.folder} is not a folder")
+        if not os.access(self.folder, os.R_OK | os.W_OK | os.X_OK):
+            raise SourceError(f"{self.folder}: no permission to read and move files")
+        waiting = sum(1 for p in self._candidates())
+        return f"{self.folder}, {waiting} file(s) waiting"
+
+    def poll(self, sink: Sink) -> None:
+        if not sink.dry_run:
+            try:
+                for sub in ("", "done", "failed"):
+                    (self.folder / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SourceError(f"cannot create {self.folder}: {exc.strerror}") from exc
+        elif not self.folder.is_dir():
+            return  # preview before the first run: nothing has been dropped yet
+        now = time.time()
+        for path in self._candidates():
+            if sink.closing:
+                return
+            self._take(path, sink, now)
+
+    def _candidates(self) -> list[Path]:
+        try:
+            entries = sorted(self.folder.iterdir())
+        except OSError as exc:
+            raise SourceError(f"cannot list {self.folder}: {exc.strerror}") from exc
+        return [
+            p for p in entries
+            if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
+        ]
+
+    def _take(self, path: Path, sink: Sink, now: float) -> None:
+        try:
+            stat = path.stat()
+            if now - stat.st_mtime < self.config.settle_seconds:
+                return  # maybe still being written
+            if stat.st_size > self.config.max_bytes:
+                raise SkipItem(f"file too large ({stat.st_size} bytes; max_bytes is {self.config.max_bytes})")
+            data = path.read_bytes()
+        except SkipItem as exc:
+            self._fail(path, sink, f"oversize:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", exc.reason)
+            return
+        except OSError as exc:
+            if not os.path.lexists(path):
+                return  # taken away by its writer between listing and reading
+            self._fail(path, sink, f"unreadable:{path.name}", f"unreadable: {exc.strerror or exc}")
+            return
+
+        key = "sha256:" + hashlib.sha256(data).hexdigest()
+        try:
+            conversation = self._parse(path, data, key, stat.st_mtime)
+        except SkipItem as exc:
+            self._fail(path, sink, key, exc.reason)
+            return
+        sink.submit(conversation)
+        if not sink.dry_run:
+            self._move(path, "done", key)
+
+    def _parse(self, path: Path, data: bytes, key: str, mtime: float) -> Conversation:
+        text = _decode(data)
+        modified = datetime.fromtimestamp(mtime, UTC)
+        if path.suffix.lower() in TEXT_SUFFIXES:
+            return Conversation(source_key=key, text=text, started_at=modified)
+        try:
+            fields = _JsonFile.model_validate(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SkipItem(f"not valid JSON: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'file'}: "
+                f"{'unknown field' if e['type'] == 'extra_forbidden' else e['msg']}"
+                for e in exc.errors()
+            )
+            raise SkipItem(f"not a conversation: {problems}") from None
+        values = fields.model_dump(exclude_none=True)
+        values.setdefault("started_at", modified)
+        try:
+            return Conversation(source_key=key, **values)
+        except ValidationError as exc:
+            raise SkipItem("not a conversation: " + "; ".join(e["msg"] for e in exc.errors())) from None
+
+    def _fail(self, path: Path, sink: Sink, key: str, reason: str) -> None:
+        sink.skip(key, reason, ref=path.name)
+        if not sink.dry_run:
+            self._move(path, "failed", key)
+
+    def _move(self, path: Path, where: str, key: str) -> None:
+        target = self.folder / where / path.name
+        if target.exists():
+            target = target.with_name(f"{path.stem}.{key.split(':')[-1][:12]}{path.suffix}")
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            # stays in the spool; its key makes the next pass a no-op for the outbox
+            log.warning("%s: cannot move %s to %s/: %s", self.name, path.name, where, exc.strerror)
+
+
+def _decode(data: bytes) -> str:
+    """Text from bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else a detected charset."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SkipItem("not text: invalid UTF-16") from None
+    if b"\x00" in data:
+        raise SkipItem("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise SkipItem("not text: no character encoding fits")
+    return str(best)
