@@ -91,14 +91,6 @@ class StateConfig(BaseModel):
     )
 
 
-class _TopLevel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    omi: OmiConfig = OmiConfig()
-    state: StateConfig = StateConfig()
-    connectors: dict[str, dict[str, Any]] = {}
-
-
 class Config(BaseModel):
     omi: OmiConfig
     state_path: Path
@@ -144,14 +136,17 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
         problems += _read_secret_files(raw["omi"], OmiConfig, "omi", base_dir)
 
     context = {"base_dir": base_dir}
-    try:
-        top = _TopLevel.model_validate(raw, context=context)
-    except ValidationError as exc:
-        raise ConfigError(problems + _describe(exc, ()), str(path)) from None
+    problems += [f"{key}: unknown section" for key in raw if key not in ("omi", "state", "connectors")]
+    omi = _validate(OmiConfig, raw.get("omi", {}), "omi", context, problems)
+    state = _validate(StateConfig, raw.get("state", {}), "state", context, problems)
+    tables = raw.get("connectors", {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
+        problems.append("connectors: must hold one [connectors.NAME] table per connector")
+        tables = {}
 
     connectors: dict[str, ConnectorConfig] = {}
     known = connector_types()
-    for name, table in top.connectors.items():
+    for name, table in tables.items():
         where = f"connectors.{name}"
         kind = table.get("type")
         if not isinstance(kind, str):
@@ -162,21 +157,22 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
             continue
         model = load_connector_type(kind).Config
         problems += _read_secret_files(table, model, where, base_dir)
-        try:
-            connectors[name] = model.model_validate(table, context=context)
-        except ValidationError as exc:
-            problems += _describe(exc, ("connectors", name))
+        validated = _validate(model, table, where, context, problems)
+        if validated is not None:
+            connectors[name] = validated
 
-    if need_api_key and top.omi.api_key is None and not any(p.startswith("omi.api_key") for p in problems):
+    if need_api_key and omi is not None and omi.api_key is None and not any(
+        p.startswith("omi.api_key") for p in problems
+    ):
         problems.append('omi.api_key: required (api_key = "${OMI_API_KEY}", or api_key_file)')
-    if problems:
+    if problems or omi is None or state is None:
         raise ConfigError(problems, str(path))
 
-    state_path = top.state.path
+    state_path = state.path
     if state_path is None:
         state_dir = os.environ.get("STATE_DIRECTORY")
         state_path = Path(state_dir.split(":")[0]) / "omi-bridge.db" if state_dir else base_dir / "omi-bridge.db"
-    return Config(omi=top.omi, state_path=state_path, connectors=connectors, source=path)
+    return Config(omi=omi, state_path=state_path, connectors=connectors, source=path)
 
 
 def secrets_of(config: Config) -> list[str]:
@@ -236,6 +232,17 @@ def _read_secret_files(table: dict[str, Any], model: type[BaseModel], where: str
         except OSError as exc:
             problems.append(f"{where}.{key}: cannot read {file}: {exc.strerror or exc}")
     return problems
+
+
+def _validate(model: type[Any], table: Any, where: str, context: dict, problems: list[str]) -> Any:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: must be a table ([{where}])")
+        return None
+    try:
+        return model.model_validate(table, context=context)
+    except ValidationError as exc:
+        problems += _describe(exc, tuple(where.split(".", 1)))
+        return None
 
 
 def _describe(exc: ValidationError, prefix: tuple[str, ...]) -> list[str]:

@@ -12,7 +12,6 @@ safety net, a file younger than ``settle_seconds`` is left for the next poll.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import logging
@@ -22,13 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-import charset_normalizer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
 from bridge.errors import SkipItem, SourceError
 from bridge.models import Conversation
+from bridge.text import decode_text
 
 __all__ = ["SpoolConfig", "SpoolConnector"]
 
@@ -130,7 +129,7 @@ class SpoolConnector:
             self._move(path, "done", key)
 
     def _parse(self, path: Path, data: bytes, key: str, mtime: float) -> Conversation:
-        text = _decode(data)
+        text = decode_text(data)
         modified = datetime.fromtimestamp(mtime, UTC)
         if path.suffix.lower() in TEXT_SUFFIXES:
             return Conversation(source_key=key, text=text, started_at=modified)
@@ -166,22 +165,3 @@ class SpoolConnector:
         except OSError as exc:
             # stays in the spool; its key makes the next pass a no-op for the outbox
             log.warning("%s: cannot move %s to %s/: %s", self.name, path.name, where, exc.strerror)
-
-
-def _decode(data: bytes) -> str:
-    """Text from bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else a detected charset."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            raise SkipItem("not text: invalid UTF-16") from None
-    if b"\x00" in data:
-        raise SkipItem("binary file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise SkipItem("not text: no character encoding fits")
-    return str(best)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,19 +21,19 @@ def fake_omi() -> Iterator[FakeOmi]:
         yield fake
 
 
-def write_config(folder: Path, omi_url: str, *, omi_extra: str = "", connectors: str | None = None) -> Path:
+FAST = {"timeout": 5, "retry_initial": 0.2, "retry_max": 2, "reconcile_delay": 0, "auth_recheck": 1}
+
+
+def write_config(folder: Path, omi_url: str, *, connectors: str | None = None, **omi: object) -> Path:
     """A config for tests: fast retries, no reconcile wait, a spool in ``folder/spool``."""
     if connectors is None:
         connectors = '[connectors.drop]\ntype = "spool"\npath = "spool"\npoll_interval = 0.5\nsettle_seconds = 0\n'
+    settings = {**FAST, **omi}
+    lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
     path = folder / "config.toml"
     path.write_text(
-        "[omi]\n"
-        'api_key = "${OMI_API_KEY}"\n'
-        f'base_url = "{omi_url}"\n'
-        "timeout = 5\nretry_initial = 0.2\nretry_max = 2\nreconcile_delay = 0\nauth_recheck = 1\n"
-        f"{omi_extra}\n"
-        '[state]\npath = "state.db"\n\n'
-        f"{connectors}"
+        f'[omi]\napi_key = "${{OMI_API_KEY}}"\nbase_url = "{omi_url}"\n{lines}\n'
+        f'[state]\npath = "state.db"\n\n{connectors}'
     )
     return path
 
@@ -49,3 +51,28 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         env=bridge_env() if env is None else env,
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+def wait_until(predicate, timeout: float = 30, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def start_daemon(config: Path, log: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bridge", "run", "-c", str(config), *extra],
+        env=bridge_env(), stdout=subprocess.DEVNULL, stderr=log.open("ab"),
+    )
+
+
+def drop_files(spool: Path, texts: list[str], suffix: str = ".txt") -> None:
+    """Write files the way a well-behaved producer does: under a dot-name, then rename."""
+    spool.mkdir(exist_ok=True)
+    for n, text in enumerate(texts):
+        tmp = spool / f".{n}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, spool / f"{abs(hash(text)):x}-{n}{suffix}")

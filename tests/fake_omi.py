@@ -54,7 +54,8 @@ class FakeOmi:
         self.keys = keys if keys is not None else {"test-key": [READ, WRITE]}
         self.lock = threading.Lock()
         self.conversations: list[dict] = []
-        self.requests: list[tuple[float, str, str, int]] = []  # (time, method, path, status)
+        self.requests: list[tuple[float, str, str, int]] = []  # (time answered, method, path, status)
+        self.arrived = 0  # POSTs whose body was read, answered or not
         self.violations: list[str] = []
         self.script: deque[str] = deque()
         self.fault_rates: dict[str, float] = {}
@@ -155,7 +156,10 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except OSError:  # the client gave up waiting (timeout, shutdown): the work is done anyway
+            self.close_connection = True
         self._record(status)
 
     def _record(self, status: int) -> None:
@@ -202,6 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
+        with self.omi.lock:
+            self.omi.arrived += 1
         if urlsplit(self.path).path != "/v1/dev/user/conversations":
             self._send(404, {"detail": "Not Found"})
             return

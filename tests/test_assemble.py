@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from bridge.assemble import split_text, to_requests
+from bridge.models import MAX_TEXT, Conversation
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("size", [10, MAX_TEXT - 64, 250_000, 300_000])
+def test_split_keeps_every_character(size):
+    rng = random.Random(size)
+    words = ["alpha", "beta\n", "gamma", "delta\n\n", "épsilon", "ζ"]
+    text = ""
+    while len(text) < size:
+        text += rng.choice(words) + " "
+    text = text[:size]
+    chunks = split_text(text)
+    assert "".join(chunks) == text
+    assert all(len(c) <= MAX_TEXT - 64 for c in chunks)
+
+
+def test_split_without_any_boundary_cuts_hard():
+    text = "x" * 250_000
+    chunks = split_text(text)
+    assert "".join(chunks) == text and len(chunks) == 3
+
+
+def test_300k_text_becomes_labelled_parts_within_the_api_limit():
+    text = ("A line of a very long report.\n" * 10_000)[:300_000]
+    conv = Conversation(source_key="big", text=text, started_at=T0)
+    parts = to_requests(conv, text_source_spec="file", language="en")
+    assert len(parts) == 4
+    assert [p.source_key for p in parts] == [f"big#part{n}of4" for n in range(1, 5)]
+    rebuilt = ""
+    for n, part in enumerate(parts, start=1):
+        label = f"[part {n} of 4]\n\n"
+        assert part.request.text.startswith(label)
+        assert len(part.request.text) <= MAX_TEXT
+        rebuilt += part.request.text.removeprefix(label)
+    assert rebuilt == text
+
+
+def test_defaults_come_from_the_connector_unless_the_item_says_otherwise():
+    conv = Conversation(source_key="k", text="hi", started_at=T0)
+    (part,) = to_requests(conv, text_source_spec="email", language="de")
+    body = part.request.body()
+    assert body["text_source"] == "message"
+    assert body["text_source_spec"] == "email" and body["language"] == "de"
+    conv = Conversation(source_key="k", text="hi", started_at=T0, language="fr", text_source_spec="notes")
+    (part,) = to_requests(conv, text_source_spec="email", language="de")
+    assert part.request.language == "fr" and part.request.text_source_spec == "notes"
+
+
+def test_finished_at_never_before_started_at():
+    conv = Conversation(source_key="k", text="hi", started_at=T0,
+                        finished_at=datetime(2026, 10, 1, tzinfo=UTC))
+    (part,) = to_requests(conv, text_source_spec="x", language="en")
+    assert part.request.finished_at == T0

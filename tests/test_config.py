@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bridge.config import load_config
+from bridge.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def _problems(path: Path, **kwargs) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_config(path, **kwargs)
+    return info.value.problems
+
+
+def test_example_config_loads_with_only_the_api_key_set(monkeypatch):
+    monkeypatch.setenv("OMI_API_KEY", "omi_dev_example")
+    config = load_config(ROOT / "config.example.toml")
+    assert config.omi.api_key.get_secret_value() == "omi_dev_example"
+    assert config.omi.base_url == "https://api.omi.me"
+    spool = config.connectors["inbox-drop"]
+    assert spool.type == "spool"
+    assert spool.path == ROOT / "spool"  # relative to the config file, not the working directory
+    assert config.state_path == ROOT / "omi-bridge.db"
+
+
+def test_env_expansion_and_escape(tmp_path, monkeypatch):
+    monkeypatch.setenv("KEY", "k-123")
+    monkeypatch.setenv("SPEC", "notes")
+    path = _write(tmp_path, '[omi]\napi_key = "${KEY}"\n[connectors.a]\ntype = "spool"\n'
+                            'path = "$${literal}"\ntext_source_spec = "${SPEC}"\n')
+    config = load_config(path)
+    assert config.omi.api_key.get_secret_value() == "k-123"
+    assert config.connectors["a"].text_source_spec == "notes"
+    assert config.connectors["a"].path == tmp_path / "${literal}"
+
+
+def test_every_problem_is_listed_with_its_key_path(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE_NOT_SET", raising=False)
+    path = _write(tmp_path, """
+[omi]
+api_key = "${NOPE_NOT_SET}"
+timeout = -1
+max_in_flight = "many"
+colour = "blue"
+
+[connectors.a]
+type = "spool"
+poll_interval = 0
+
+[connectors.b]
+type = "carrier-pigeon"
+""")
+    problems = _problems(path)
+    assert "omi.api_key: environment variable NOPE_NOT_SET is not set" in problems
+    assert any(p.startswith("omi.timeout: ") for p in problems)
+    assert any(p.startswith("omi.max_in_flight: ") for p in problems)
+    assert "omi.colour: unknown option" in problems
+    assert "connectors.a.path: required" in problems
+    assert any(p.startswith("connectors.a.poll_interval: ") for p in problems)
+    assert any(p.startswith("connectors.b.type: unknown connector type 'carrier-pigeon'") for p in problems)
+    assert len(problems) == 7
+
+
+def test_connector_problems_name_the_connector(tmp_path):
+    path = _write(tmp_path, """
+[omi]
+api_key = "k"
+[connectors.a]
+type = "spool"
+poll_interval = 0
+extra = 1
+[connectors.b]
+type = "carrier-pigeon"
+[connectors.c]
+path = "x"
+""")
+    problems = _problems(path)
+    assert "connectors.a.path: required" in problems
+    assert any(p.startswith("connectors.a.poll_interval: ") for p in problems)
+    assert "connectors.a.extra: unknown option" in problems
+    assert "connectors.b.type: unknown connector type 'carrier-pigeon' (known: spool)" in problems
+    assert any(p.startswith("connectors.c.type: required") for p in problems)
+
+
+def test_broken_toml_is_one_clear_line(tmp_path):
+    path = _write(tmp_path, "[omi\napi_key = 1\n")
+    (problem,) = _problems(path)
+    assert problem.startswith("not valid TOML: ") and "line 1" in problem
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path):
+    (problem,) = _problems(tmp_path / "nope.toml")
+    assert "OMI_BRIDGE_CONFIG" in problem
+
+
+def test_api_key_from_file_relative_to_credentials_directory(tmp_path, monkeypatch):
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "omi_api_key").write_text("from-file-key\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    path = _write(tmp_path, '[omi]\napi_key_file = "omi_api_key"\n')
+    assert load_config(path).omi.api_key.get_secret_value() == "from-file-key"
+
+
+def test_unreadable_secret_file_and_double_secret_are_reported(tmp_path):
+    path = _write(tmp_path, '[omi]\napi_key_file = "missing"\n')
+    (problem,) = _problems(path)
+    assert problem.startswith("omi.api_key_file: cannot read ") and "missing" in problem
+    path = _write(tmp_path, '[omi]\napi_key = "a"\napi_key_file = "b"\n')
+    assert _problems(path) == ["omi.api_key: set either api_key or api_key_file, not both"]
+
+
+def test_api_key_required_except_for_preview(tmp_path):
+    path = _write(tmp_path, '[omi]\napi_key = "${UNSET_FOR_TEST}"\n')
+    assert _problems(path) == ["omi.api_key: environment variable UNSET_FOR_TEST is not set"]
+    assert load_config(path, need_api_key=False).omi.api_key is None
+    path = _write(tmp_path, "")
+    assert _problems(path)[0].startswith("omi.api_key: required")
+
+
+def test_secret_values_never_appear_in_errors(tmp_path):
+    path = _write(tmp_path, '[omi]\napi_key = "sk-very-secret-value"\ntimeout = "sk-very-secret-value"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "sk-very-secret-value" not in info.value.render()
+    assert repr(load_config(_write(tmp_path, '[omi]\napi_key = "sk-very-secret-value"\n')).omi).find(
+        "sk-very-secret-value") == -1
+
+
+def test_state_defaults_to_systemd_state_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+    path = _write(tmp_path, '[omi]\napi_key = "k"\n')
+    assert load_config(path).state_path == tmp_path / "state" / "omi-bridge.db"
+
+
+def test_rate_limit_is_parsed(tmp_path):
+    path = _write(tmp_path, '[omi]\napi_key = "k"\nrate_limit = "25/hour"\n')
+    assert load_config(path).omi.pacing() == (25, 3600.0)
+    path = _write(tmp_path, '[omi]\napi_key = "k"\nrate_limit = "lots"\n')
+    assert _problems(path)[0].startswith("omi.rate_limit: must look like")

@@ -1,0 +1,184 @@
+"""The spool connector through a real Sink and Store (in-memory SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bridge.connector import PreviewSink, Sink
+from bridge.store import Store
+from connectors.spool import SpoolConfig, SpoolConnector
+
+
+@pytest.fixture
+def spool(tmp_path):
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    config = SpoolConfig(type="spool", path=folder, settle_seconds=0)
+    store = Store(":memory:")
+    sink = Sink(store, "drop", config, lambda: None)
+    yield folder, SpoolConnector("drop", config), sink, store
+    store.close()
+
+
+def _bodies(store: Store) -> list[dict]:
+    return [json.loads(r["body"]) for r in store.rows("SELECT body FROM outbox ORDER BY id")]
+
+
+def _old(path: Path, mtime: float = 1_700_000_000) -> Path:
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_text_and_markdown_files_become_conversations_and_move_to_done(spool):
+    folder, connector, sink, store = spool
+    (folder / "a.txt").write_text("first note")
+    (folder / "b.md").write_text("# heading\nsecond")
+    (folder / "ignored.pdf").write_bytes(b"%PDF")
+    _old(folder / "a.txt")
+    connector.poll(sink)
+    bodies = _bodies(store)
+    assert [b["text"] for b in bodies] == ["first note", "# heading\nsecond"]
+    assert bodies[0]["started_at"] == "2023-11-14T22:13:20.000000+00:00"  # the file's mtime
+    assert bodies[0]["text_source"] == "message" and bodies[0]["text_source_spec"] == "file"
+    assert sorted(p.name for p in (folder / "done").iterdir()) == ["a.txt", "b.md"]
+    assert (folder / "ignored.pdf").exists()
+
+
+def test_json_file_carries_request_fields(spool):
+    folder, connector, sink, store = spool
+    (folder / "c.json").write_text(json.dumps({
+        "text": "from json", "started_at": "2026-01-02T03:04:05Z", "finished_at": "2026-01-02T03:14:05Z",
+        "language": "de", "text_source_spec": "notes",
+    }))
+    connector.poll(sink)
+    (body,) = _bodies(store)
+    assert body["text"] == "from json" and body["language"] == "de" and body["text_source_spec"] == "notes"
+    assert body["started_at"] == "2026-01-02T03:04:05.000000+00:00"
+    assert body["finished_at"].startswith("2026-01-02T03:14:05.")
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"{not json", "not valid JSON"),
+    (json.dumps({"txt": "typo"}).encode(), "not a conversation: text: Field required; txt: unknown field"),
+    (json.dumps({"text": "x", "started_at": "yesterday"}).encode(), "not a conversation: started_at"),
+    (json.dumps(["a list"]).encode(), "not a conversation"),
+])
+def test_invalid_json_goes_to_failed_with_its_reason(spool, content, reason):
+    folder, connector, sink, store = spool
+    (folder / "bad.json").write_bytes(content)
+    connector.poll(sink)
+    assert store.counts()["pending"] == 0
+    (skip,) = store.rows("SELECT reason, ref FROM skipped")
+    assert skip["ref"] == "bad.json" and skip["reason"].startswith(reason)
+    assert (folder / "failed" / "bad.json").exists()
+
+
+def test_binary_file_is_skipped_not_sent(spool):
+    folder, connector, sink, store = spool
+    (folder / "blob.txt").write_bytes(os.urandom(5 * 1024 * 1024) + b"\x00")
+    (folder / "fine.txt").write_text("still delivered")
+    connector.poll(sink)
+    assert [b["text"] for b in _bodies(store)] == ["still delivered"]
+    (skip,) = store.rows("SELECT reason FROM skipped")
+    assert skip["reason"] == "binary file (contains NUL bytes)"
+    assert (folder / "failed" / "blob.txt").exists()
+
+
+def test_oversize_file_is_skipped(tmp_path):
+    config = SpoolConfig(type="spool", path=tmp_path, settle_seconds=0, max_bytes=100)
+    store = Store(":memory:")
+    (tmp_path / "big.txt").write_text("x" * 101)
+    SpoolConnector("drop", config).poll(Sink(store, "drop", config, lambda: None))
+    assert store.rows("SELECT reason FROM skipped")[0]["reason"].startswith("file too large (101 bytes")
+
+
+def test_unreadable_file_is_skipped_with_the_reason(spool):
+    folder, connector, sink, store = spool
+    (folder / "dangling.txt").symlink_to(folder / "gone")
+    (folder / "ok.txt").write_text("ok")
+    connector.poll(sink)
+    (skip,) = store.rows("SELECT reason, ref FROM skipped")
+    assert skip == {"reason": "unreadable: No such file or directory", "ref": "dangling.txt"}
+    assert [b["text"] for b in _bodies(store)] == ["ok"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_file_without_read_permission_is_skipped(spool):
+    folder, connector, sink, store = spool
+    secret = folder / "locked.txt"
+    secret.write_text("can't read me")
+    secret.chmod(0)
+    connector.poll(sink)
+    assert store.rows("SELECT reason FROM skipped")[0]["reason"] == "unreadable: Permission denied"
+
+
+def test_latin1_file_is_decoded(spool):
+    folder, connector, sink, store = spool
+    (folder / "legacy.txt").write_bytes("Grüße aus Köln, café crème, à bientôt. Ça va très bien.".encode("cp1252"))
+    connector.poll(sink)
+    assert _bodies(store)[0]["text"] == "Grüße aus Köln, café crème, à bientôt. Ça va très bien."
+
+
+def test_same_content_twice_is_delivered_once(spool):
+    folder, connector, sink, store = spool
+    (folder / "one.txt").write_text("same words")
+    connector.poll(sink)
+    (folder / "one.txt").write_text("same words")  # dropped again under the same name
+    connector.poll(sink)
+    assert store.counts()["pending"] == 1
+    assert len(list((folder / "done").iterdir())) == 2  # both copies moved, no name clobbered
+
+
+def test_crash_after_commit_before_move_does_not_duplicate(spool):
+    folder, connector, sink, store = spool
+    (folder / "x.txt").write_text("exactly once")
+    connector._move = lambda *a: None  # the process dies before the file is moved
+    connector.poll(sink)
+    del connector._move
+    connector.poll(sink)
+    assert store.counts()["pending"] == 1
+    assert not (folder / "x.txt").exists()
+
+
+def test_300k_character_file_is_split_into_labelled_parts(spool):
+    folder, connector, sink, store = spool
+    text = "".join(f"line {i} of a long transcript\n" for i in range(12_000))[:300_000]
+    (folder / "long.txt").write_text(text)
+    connector.poll(sink)
+    bodies = _bodies(store)
+    assert len(bodies) == 4
+    assert all(len(b["text"]) <= 100_000 for b in bodies)
+    assert "".join(b["text"].split("\n\n", 1)[1] for b in bodies) == text
+    keys = [r["source_key"] for r in store.rows("SELECT source_key FROM outbox ORDER BY id")]
+    assert keys[0].endswith("#part1of4") and keys[3].endswith("#part4of4")
+
+
+def test_blank_file_is_skipped_as_empty(spool):
+    folder, connector, sink, store = spool
+    (folder / "blank.txt").write_text("  \n\n ")
+    connector.poll(sink)
+    assert store.rows("SELECT reason FROM skipped")[0]["reason"] == "empty text"
+
+
+def test_young_files_wait_for_the_next_poll(tmp_path):
+    config = SpoolConfig(type="spool", path=tmp_path, settle_seconds=60)
+    store = Store(":memory:")
+    (tmp_path / "fresh.txt").write_text("being written")
+    SpoolConnector("drop", config).poll(Sink(store, "drop", config, lambda: None))
+    assert store.counts()["pending"] == 0 and (tmp_path / "fresh.txt").exists()
+
+
+def test_preview_reads_but_changes_nothing(spool):
+    folder, connector, sink, store = spool
+    (folder / "p.txt").write_text("preview me")
+    (folder / "bad.json").write_text("{")
+    preview = PreviewSink(store, "drop", connector.config)
+    connector.poll(preview)
+    assert [q.request.text for q in preview.queued] == ["preview me"]
+    assert preview.skipped[0][0] == "bad.json"
+    assert (folder / "p.txt").exists() and (folder / "bad.json").exists()
+    assert store.counts()["pending"] == 0 and store.rows("SELECT * FROM skipped") == []

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from bridge.assemble import QueuedRequest
+from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, CreateConversationRequest
+from bridge.omi import parse_time
+from bridge.store import SCHEMA_VERSION, Store
+
+T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+LATER = time.time() + 3600  # rows are due from the moment they are queued
+
+
+def _req(key: str, text: str = "hello", priority: int = PRIORITY_LIVE, at: datetime = T0) -> QueuedRequest:
+    return QueuedRequest(key, CreateConversationRequest(text=text, started_at=at, finished_at=at), priority)
+
+
+@pytest.fixture
+def store():
+    s = Store(":memory:")
+    yield s
+    s.close()
+
+
+def test_submit_queues_and_moves_cursor_together(store):
+    assert store.submit("mail", [_req("a"), _req("b")], cursor={"uid": 7}) == 2
+    assert store.cursor("mail") == {"uid": 7}
+    assert store.counts()["pending"] == 2
+
+
+def test_duplicate_source_key_is_ignored_but_cursor_still_moves(store):
+    store.submit("mail", [_req("a")], cursor=1)
+    assert store.submit("mail", [_req("a", text="other")], cursor=2) == 0
+    assert store.counts()["pending"] == 1
+    assert store.cursor("mail") == 2
+    # the same key from another connector is a different item
+    assert store.submit("other", [_req("a")]) == 1
+
+
+def test_a_failed_submit_leaves_neither_row_nor_cursor(store):
+    store.submit("mail", [_req("a")], cursor=1)
+
+    broken = QueuedRequest("c", None, 0)  # type: ignore[arg-type]  # fails after row b's insert
+    with pytest.raises(AttributeError):
+        store.submit("mail", [_req("b"), broken], cursor=2)
+    assert store.cursor("mail") == 1
+    assert [r["source_key"] for r in store.rows("SELECT source_key FROM outbox")] == ["a"]
+
+
+def test_finished_at_is_unique_per_row_and_never_before_started_at(store):
+    at = datetime(2026, 11, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    store.submit("mail", [_req(str(i), at=at) for i in range(50)])
+    pairs = set()
+    for row in store.claim_due(now=LATER, limit=100):
+        started, finished = parse_time(row.body["started_at"]), parse_time(row.body["finished_at"])
+        assert finished >= started
+        assert finished.microsecond == row.id % 1_000_000
+        pairs.add((started, finished))
+    assert len(pairs) == 50
+
+
+def test_claim_takes_live_before_backfill_then_oldest(store):
+    store.submit("mail", [_req("old", priority=PRIORITY_BACKFILL), _req("new1"), _req("new2")])
+    claimed = store.claim_due(now=LATER, limit=2)
+    assert [r.source_key for r in claimed] == ["new1", "new2"]
+    assert store.counts() == {"pending": 1, "inflight": 2, "sent": 0, "dead": 0}
+    assert store.claim_due(now=LATER, limit=5)[0].source_key == "old"
+
+
+def test_claim_respects_next_attempt_at(store):
+    store.submit("mail", [_req("a")])
+    (row,) = store.claim_due(now=LATER, limit=1)
+    store.mark_retry(row.id, next_at=1000.0, error="503", unknown=False)
+    assert store.claim_due(now=999.0, limit=1) == []
+    assert store.next_due_at() == 1000.0
+    assert store.claim_due(now=1000.0, limit=1)[0].attempts == 2
+
+
+def test_unknown_outcome_is_kept_until_cleared(store):
+    store.submit("mail", [_req("a")])
+    (row,) = store.claim_due(now=LATER + 100, limit=1)
+    store.mark_retry(row.id, next_at=0, error="timeout", unknown=True)
+    (row,) = store.claim_due(now=LATER + 200, limit=1)
+    assert row.unknown_since == LATER + 100  # the attempt whose answer was lost
+    store.mark_retry(row.id, next_at=0, error="timeout again", unknown=True)
+    (row,) = store.claim_due(now=LATER + 300, limit=1)
+    assert row.unknown_since == LATER + 100  # still the earliest doubtful attempt
+    store.clear_unknown(row.id)
+    store.mark_retry(row.id, next_at=0, error="503", unknown=False)
+    assert store.claim_due(now=LATER + 400, limit=1)[0].unknown_since is None
+
+
+def test_rows_left_inflight_by_a_crash_are_recovered_as_unknown(tmp_path):
+    path = tmp_path / "state.db"
+    first = Store(path)
+    first.submit("mail", [_req("a"), _req("b")])
+    first.claim_due(now=LATER, limit=1)
+    first.close()  # the process "dies" with row a inflight
+
+    second = Store(path)
+    assert second.recover_inflight(retry_at_least=30) == 1
+    rows = second.rows("SELECT source_key, state, unknown_since, next_attempt_at FROM outbox ORDER BY id")
+    assert rows[0] == {"source_key": "a", "state": "pending", "unknown_since": LATER, "next_attempt_at": LATER + 30}
+    assert rows[1]["unknown_since"] is None
+
+
+def test_revive_dead_rows(store):
+    store.submit("mail", [_req("a"), _req("b")])
+    for row in store.claim_due(now=LATER, limit=2):
+        store.mark_dead(row.id, "422: bad")
+    assert store.revive([1]) == 1
+    assert store.counts()["dead"] == 1
+    assert store.revive(None) == 1
+    assert store.counts()["pending"] == 2
+
+
+def test_skip_is_recorded_once(store):
+    assert store.skip("spool", "k", "binary file", ref="x.bin") is True
+    assert store.skip("spool", "k", "binary file", ref="x.bin") is False
+    assert store.is_known("spool", "k")
+
+
+def test_file_is_wal_full_sync_and_versioned(tmp_path):
+    store = Store(tmp_path / "s.db")
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(RuntimeError, match="upgrade omi-bridge"):
+        Store(tmp_path / "s.db")
