@@ -5,7 +5,7 @@ published schema, not the project's own models) plus the rules the real server e
 (FACTS: text not blank, finished_at not before started_at), and records every departure in
 ``violations``. Faults can be scripted per POST or drawn at random:
 
-    "500" "502" "503" "504"   answer that status (nothing created)
+    "500" "502" "503" "504"   answer that status (nothing created); "400" "422" likewise
     "429:N"                   answer 429 with Retry-After: N
     "drop"                    take the body, CREATE the conversation, close without answering
     "drop-before"             take the body, create nothing, close without answering
@@ -224,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(omi.latency)
         if fault.startswith("slow:"):
             time.sleep(float(fault.split(":")[1]))
-        if fault in ("500", "502", "503", "504"):
+        if fault in ("400", "422", "500", "502", "503", "504"):
             self._send(int(fault), {"detail": f"injected {fault}"})
             return
         if fault.startswith("429:"):

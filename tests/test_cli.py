@@ -1,0 +1,131 @@
+"""The command line as a user meets it: exit codes, one-line errors, no secrets in output."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import API_KEY, bridge_env, drop_files, run_cli, write_config
+from tests.fake_omi import FakeOmi
+
+
+def test_bad_config_is_exit_2_with_every_problem_and_no_traceback(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[omi]\napi_key = "k"\ntimeout = "slow"\n[connectors.x]\ntype = "nope"\n')
+    result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 2
+    assert "omi.timeout: " in result.stderr
+    assert "connectors.x.type: unknown connector type 'nope' (known: spool)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_broken_toml_and_missing_env_var(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[omi\n")
+    result = run_cli("check", "-c", str(config))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "not valid TOML" in result.stderr
+
+    config.write_text('[omi]\napi_key = "${OMI_API_KEY}"\n')
+    env = bridge_env()
+    del env["OMI_API_KEY"]
+    result = run_cli("run", "-c", str(config), env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{config}: omi.api_key: environment variable OMI_API_KEY is not set"
+
+
+def test_config_from_environment_variable(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    result = run_cli("status", env=bridge_env(OMI_BRIDGE_CONFIG=str(config)))
+    assert result.returncode == 0 and "no state yet" in result.stdout
+
+
+def test_usage_error_is_exit_2():
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("retry", "-c", "/nonexistent.toml").returncode == 2
+
+
+def test_preview_needs_no_key_and_sends_nothing(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    drop_files(tmp_path / "spool", ["preview this"])
+    env = bridge_env()
+    del env["OMI_API_KEY"]
+    result = run_cli("preview", "-c", str(config), env=env)
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    record = json.loads(line)
+    assert record["state"] == "new" and record["request"]["text"] == "preview this"
+    assert record["request"]["text_source"] == "message" and record["request"]["text_source_spec"] == "file"
+    assert fake_omi.requests == [] and list((tmp_path / "spool").glob("*.txt"))
+
+
+def test_check_reports_each_source_and_the_keys_scopes(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    (tmp_path / "spool").mkdir()
+    result = run_cli("check", "-c", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "drop: ok" in result.stdout and "conversations:write" in result.stdout
+
+    fake_omi.keys[API_KEY] = ["conversations:read"]
+    result = run_cli("check", "-c", str(config))
+    assert result.returncode == 1
+    assert "the key lacks conversations:write" in result.stdout
+
+
+def test_check_with_a_wrong_key_or_unreachable_omi_fails_clearly(tmp_path):
+    with FakeOmi(keys={"other": ["conversations:write"]}) as fake:
+        config = write_config(tmp_path, fake.url)
+        result = run_cli("check", "-c", str(config))
+        assert result.returncode == 1 and "missing, wrong or revoked (401)" in result.stdout
+        assert API_KEY not in result.stdout + result.stderr
+    result = run_cli("check", "-c", str(config))  # the server is gone now
+    assert result.returncode == 1 and "cannot reach" in result.stdout
+
+
+def test_once_with_a_refused_key_exits_1_and_keeps_everything(tmp_path):
+    with FakeOmi(keys={}) as fake:
+        config = write_config(tmp_path, fake.url, auth_recheck=300)
+        drop_files(tmp_path / "spool", ["kept for later"])
+        result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 1
+    assert "refused the API key (401" in result.stderr
+    assert "pending 1" in result.stdout
+    assert API_KEY not in result.stdout + result.stderr
+
+
+def test_status_retry_and_dead_rows(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    drop_files(tmp_path / "spool", ["will be rejected", "will pass"])
+    fake_omi.script.extend(["422"])  # Omi refuses the first request as invalid
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    status = run_cli("status", "-c", str(config))
+    assert status.returncode == 0
+    assert "1 sent" in status.stdout and "1 dead" in status.stdout
+    assert '422: {"detail": "injected 422"}' in status.stdout
+    data = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+    assert data["outbox"]["dead"] == 1
+    dead_id = data["dead"][0]["id"]
+
+    assert run_cli("retry", "-c", str(config)).returncode == 2  # neither ids nor --all
+    result = run_cli("retry", str(dead_id), "-c", str(config))
+    assert result.returncode == 0 and "1 dead row(s) back to pending" in result.stdout
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert sorted(fake_omi.texts()) == ["will be rejected", "will pass"]  # revived and delivered
+
+
+def test_secrets_never_appear_in_status_or_logs(tmp_path, fake_omi):
+    secret = "omi_dev_SUPERSECRET_1234"
+    fake_omi.keys[secret] = ["conversations:read", "conversations:write"]
+    config = write_config(tmp_path, fake_omi.url)
+    drop_files(tmp_path / "spool", [f"a note that quotes the key {secret} by accident"])
+    env = bridge_env(OMI_API_KEY=secret)
+    run = run_cli("run", "--once", "-c", str(config), "--log-level", "DEBUG", env=env)
+    status = run_cli("status", "--json", "-c", str(config), env=env)
+    for output in (run.stdout, run.stderr, status.stdout, status.stderr):
+        assert secret not in output
+    assert run.returncode == 0
+
+
+def test_python_m_bridge_and_help_list_every_command():
+    result = run_cli("--help")
+    for command in ("run", "check", "status", "retry", "preview"):
+        assert command in result.stdout

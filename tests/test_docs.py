@@ -1,0 +1,48 @@
+"""Docs that cannot drift: every option is in the example config, every command in the README."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bridge.config import OmiConfig, StateConfig
+from bridge.registry import connector_types, load_connector_type
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = (ROOT / "config.example.toml").read_text()
+README = (ROOT / "README.md").read_text()
+
+
+def _documented(option: str) -> bool:
+    return re.search(rf"^#?\s*{re.escape(option)}\s*=", EXAMPLE, re.MULTILINE) is not None
+
+
+@pytest.mark.parametrize("model", [OmiConfig, StateConfig])
+def test_every_core_option_is_in_the_example_config(model):
+    missing = [name for name in model.model_fields if not _documented(name)]
+    assert missing == []
+
+
+def test_every_builtin_connector_option_is_in_the_example_config():
+    spool = load_connector_type("spool").Config
+    missing = [name for name in spool.model_fields if not _documented(name)]
+    assert missing == []
+
+
+def test_builtin_connectors_are_found_through_the_entry_point_group():
+    assert "spool" in connector_types()
+    assert load_connector_type("spool").__name__ == "SpoolConnector"
+
+
+@pytest.mark.parametrize("command", ["run", "run -c", "--once", "check", "status", "retry", "preview"])
+def test_every_command_is_in_the_readme(command):
+    assert f"omi-bridge {command}" in README or command in README
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text()
+    match = re.search(r"^# test\n(.+)$", README, re.MULTILINE)
+    assert match, "README must give the test command under a '# test' line"
+    assert match.group(1).strip() in ci
