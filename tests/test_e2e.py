@@ -56,6 +56,7 @@ def test_daemon_survives_bad_input_and_a_broken_source(tmp_path, fake_omi):
         assert wait_until(lambda: (spool / "done").is_dir(), 15)
         long_text = "".join(f"paragraph {i}. " + "words " * 40 + "\n\n" for i in range(1300))[:300_000]
         (spool / "broken.json").write_text("{nope")
+        (spool / "dangling.txt").symlink_to(tmp_path / "nowhere")
         (spool / "blob.txt").write_bytes(b"\x00\x01" * 2_500_000)
         (spool / "long.txt").write_text(long_text)
         (spool / "fine.txt").write_text("a fine note")
@@ -81,6 +82,7 @@ def test_daemon_survives_bad_input_and_a_broken_source(tmp_path, fake_omi):
     reasons = {s["ref"]: s["reason"] for s in status["skipped"]}
     assert reasons["blob.txt"] == "binary file (contains NUL bytes)"
     assert reasons["broken.json"].startswith("not valid JSON")
+    assert reasons["dangling.txt"] == "unreadable: No such file or directory"
     assert status["outbox"] == {"pending": 0, "inflight": 0, "sent": 5, "dead": 0}
 
 
