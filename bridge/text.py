@@ -8,7 +8,7 @@ import charset_normalizer
 
 from bridge.errors import SkipItem
 
-__all__ = ["decode_text"]
+__all__ = ["decode_declared", "decode_text"]
 
 # Among equally plausible single-byte guesses, the one most text in the wild is written in
 # (WHATWG even decodes "iso-8859-1" labels as windows-1252).
@@ -39,3 +39,41 @@ def decode_text(data: bytes) -> str:
         if match.encoding == _PREFERRED and (match.chaos, match.coherence) == (best.chaos, best.coherence):
             return str(match)
     return str(best)
+
+
+# Labels seen in real mail that Python's codecs do not know, or know as a narrower set.
+_ALIASES = {
+    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030",
+    "ks_c_5601-1987": "cp949", "ks_c_5601": "cp949", "euc-kr": "cp949",
+    "unicode": "utf-8", "utf8": "utf-8", "unicode-1-1-utf-7": "utf-7",
+    "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
+    "x-unknown": "", "unknown-8bit": "", "x-user-defined": "", "default": "",
+}
+
+
+def decode_declared(data: bytes, charset: str | None) -> str:
+    """Decode mail text whose charset label may be missing, wrong or unknown; never raises.
+
+    Strict UTF-8 first (text that decodes as UTF-8 almost never is anything else, and mailers
+    often label UTF-8 as us-ascii or latin-1), then the declared charset through the aliases
+    above, then a detected one, then cp1252 (which maps almost every byte), then UTF-8 with
+    replacement characters.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    label = (charset or "").strip().strip('"').lower()
+    label = _ALIASES.get(label, label)
+    if label:
+        try:
+            return data.decode(label)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    best = charset_normalizer.from_bytes(data).best() if len(data) > 32 else None
+    if best is not None:
+        return str(best)
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace")

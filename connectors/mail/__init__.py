@@ -1,0 +1,1 @@
+"""Email connectors: IMAP (live), and mbox / Maildir / .eml archives, all through one mail-to-text."""

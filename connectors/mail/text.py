@@ -1,0 +1,201 @@
+"""One email (raw RFC 5322 bytes) -> one Conversation, or SkipItem with the reason.
+
+The text is a short header block (Subject, From, To, Cc, Date) and the body: text/plain when a
+non-empty one exists, else the HTML part laid out as text by inscriptis (no tags, no style or
+script). Quoted replies and signatures are cut by mail-parser-reply in the configured languages;
+attachments are named, not inlined. Parsing uses the stdlib's compat32 policy, about five times
+faster than policy.default, and decodes RFC 2047 headers itself.
+"""
+
+from __future__ import annotations
+
+import email
+import email.header
+import email.utils
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.message import Message
+from email.policy import compat32
+from functools import lru_cache
+
+from inscriptis import get_text
+from mailparser_reply import EmailReplyParser
+
+from bridge.errors import SkipItem
+from bridge.models import PRIORITY_LIVE, Conversation, as_utc
+from bridge.text import decode_declared
+
+__all__ = ["automated_reason", "decode_header", "email_to_conversation", "message_key", "parse"]
+
+# Past this, reply/signature detection is skipped: its regexes are not linear on huge bodies,
+# and a 100,000-character mail is a document, not a reply.
+REPLY_PARSE_LIMIT = 50_000
+_NO_REPLY = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+._-].*)?$", re.I)
+_WS = re.compile(r"[ \t]*\n[ \t]*\n(\s*\n)+")
+
+
+def parse(raw: bytes) -> Message:
+    return email.message_from_bytes(raw, policy=compat32)
+
+
+def decode_header(value: object) -> str:
+    """An RFC 2047 header as text, whatever its charsets; folding whitespace collapsed."""
+    if value is None:
+        return ""
+    text = str(value)
+    try:
+        chunks = email.header.decode_header(text)
+    except Exception:  # malformed encoded-words: show them as they are
+        return " ".join(text.split())
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(decode_declared(chunk, charset))
+        else:
+            out.append(chunk)
+    # decode_header drops the space between an encoded word and plain text; keep words apart
+    joined = ""
+    for piece in out:
+        if joined and not joined[-1].isspace() and piece and not piece[0].isspace() and len(chunks) > 1:
+            joined += " "
+        joined += piece
+    return " ".join(joined.split())
+
+
+def message_key(msg: Message, raw: bytes) -> str:
+    """The outbox key: the Message-ID, else a hash of the raw message (RFC 5322 3.6.4)."""
+    mid = " ".join(str(msg.get("Message-ID", "") or "").split()).strip("<>")
+    if mid and len(mid) < 500 and "@" in mid:
+        return f"mid:{mid}"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def automated_reason(msg: Message) -> str | None:
+    """Why this looks like mail no person wrote (RFC 3834 and what bulk senders add), or None."""
+    auto = str(msg.get("Auto-Submitted", "") or "").strip().lower()
+    if auto and auto != "no":
+        return f"automated: Auto-Submitted: {auto}"
+    precedence = str(msg.get("Precedence", "") or "").strip().lower()
+    if precedence in ("bulk", "list", "junk"):
+        return f"automated: Precedence: {precedence}"
+    for header in ("List-Id", "List-Unsubscribe", "X-Autoreply", "X-Autorespond", "X-Auto-Reply"):
+        if msg.get(header) is not None:
+            return f"automated: {header} header"
+    if msg.get_content_type() == "multipart/report":
+        return "automated: delivery report (bounce)"
+    if str(msg.get("Return-Path", "")).strip() == "<>":
+        return "automated: null Return-Path (bounce)"
+    _, address = email.utils.parseaddr(decode_header(msg.get("From")))
+    if _NO_REPLY.match(address.split("@")[0]) if address else False:
+        return f"automated: sender {address}"
+    return None
+
+
+@lru_cache(maxsize=8)
+def _reply_parser(languages: tuple[str, ...]) -> EmailReplyParser:
+    return EmailReplyParser(languages=list(languages))
+
+
+def _strip_quotes(text: str, languages: tuple[str, ...]) -> str:
+    if len(text) > REPLY_PARSE_LIMIT:
+        return text
+    try:
+        message = _reply_parser(languages).read(text=text)
+    except Exception:  # a parser bug must not lose the mail: keep the whole text
+        return text
+    if not message.replies:
+        return text
+    body = message.replies[0].body
+    return body if body.strip() else text
+
+
+def _filename(part: Message) -> str | None:
+    name = part.get_filename()
+    return decode_header(name) if name else None
+
+
+def _payload_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        payload = str(part.get_payload() or "").encode("utf-8", "replace")
+    return decode_declared(payload, part.get_content_charset())
+
+
+def _body(msg: Message) -> tuple[str, list[str]]:
+    plain: str | None = None
+    html: str | None = None
+    attachments: list[str] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower()
+        name = _filename(part)
+        if disposition == "attachment" or (name and not ctype.startswith("text/")):
+            attachments.append(f"{name or 'unnamed'} ({ctype})")
+        elif ctype == "text/plain" and plain is None:
+            text = _payload_text(part)
+            if text.strip():
+                plain = text
+        elif ctype == "text/html" and html is None:
+            html = _payload_text(part)
+        elif not ctype.startswith(("text/", "multipart/", "message/")) and name:
+            attachments.append(f"{name} ({ctype})")
+    if plain is not None:
+        return plain, attachments
+    if html is not None:
+        try:
+            return get_text(html), attachments
+        except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
+            return re.sub(r"<[^>]+>", " ", html), attachments
+    return "", attachments
+
+
+def _date(msg: Message, fallback: datetime | None) -> datetime:
+    value = msg.get("Date")
+    if value:
+        try:
+            return as_utc(email.utils.parsedate_to_datetime(str(value)))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return as_utc(fallback) if fallback else datetime.now(UTC)
+
+
+def email_to_conversation(
+    raw: bytes,
+    *,
+    internaldate: datetime | None = None,
+    skip_automated: bool = True,
+    reply_languages: Sequence[str] = ("en",),
+    priority: int = PRIORITY_LIVE,
+    msg: Message | None = None,
+) -> Conversation:
+    """Raise SkipItem (automated mail, nothing to say, unparseable) with a reason."""
+    try:
+        msg = parse(raw) if msg is None else msg
+        if skip_automated and (reason := automated_reason(msg)):
+            raise SkipItem(reason)
+        body, attachments = _body(msg)
+        body = _strip_quotes(body.replace("\r\n", "\n"), tuple(reply_languages)).strip()
+        body = _WS.sub("\n\n", body)
+        lines = []
+        for header in ("Subject", "From", "To", "Cc"):
+            value = decode_header(msg.get(header))
+            if value:
+                lines.append(f"{header}: {value}")
+        started = _date(msg, internaldate)
+        shown = " ".join(str(msg.get("Date", "") or "").split())
+        lines.append(f"Date: {shown or started.isoformat(timespec='seconds')}")
+        text = "\n".join(lines) + "\n\n" + body
+        if attachments:
+            text += "\n\nAttachments: " + ", ".join(attachments)
+        if not body and not attachments:
+            raise SkipItem("no text in the message")
+        return Conversation(source_key=message_key(msg, raw), text=text.strip(), started_at=started,
+                            finished_at=started, priority=priority)
+    except SkipItem:
+        raise
+    except Exception as exc:
+        raise SkipItem(f"cannot parse the message: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,86 @@
+"""The awkward-mail corpus: every message is delivered with clean text or skipped with a reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bridge.assemble import to_requests
+from bridge.errors import SkipItem
+from connectors.mail.text import decode_header, email_to_conversation
+from tests.data.mail.make_corpus import EXPECTED
+
+CORPUS = Path(__file__).parent / "data" / "mail"
+INTERNALDATE = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+def _convert(name: str):
+    raw = (CORPUS / name).read_bytes()
+    return email_to_conversation(raw, internaldate=INTERNALDATE, reply_languages=("en", "de"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_message_is_delivered_or_skipped_with_a_reason(name):
+    expected = EXPECTED[name]
+    if expected[0] == "skipped":
+        with pytest.raises(SkipItem) as info:
+            _convert(name)
+        assert info.value.reason.startswith(expected[1])
+        return
+    if expected[0] == "any":
+        try:
+            conversation = _convert(name)
+        except SkipItem as exc:
+            assert exc.reason
+        else:
+            assert conversation.text.strip()
+        return
+    conversation = _convert(name)
+    _, present, absent = expected
+    for fragment in present:
+        assert fragment in conversation.text, (fragment, conversation.text[:500])
+    for fragment in absent:
+        assert fragment not in conversation.text
+
+
+def test_every_corpus_file_has_an_expectation():
+    assert {p.name for p in CORPUS.glob("*.eml")} == set(EXPECTED)
+
+
+def test_times_come_from_the_date_header_else_internaldate():
+    assert _convert("plain_utf8.eml").started_at == datetime(2026, 11, 2, 8, 15, tzinfo=UTC)
+    assert _convert("bad_date.eml").started_at == INTERNALDATE
+    assert _convert("missing_headers.eml").started_at == INTERNALDATE
+
+
+def test_keys_are_message_ids_else_a_hash_of_the_raw_message():
+    assert _convert("plain_utf8.eml").source_key == "mid:plain-1@example.com"
+    key = _convert("missing_headers.eml").source_key
+    assert key.startswith("sha256:") and len(key) == 7 + 64
+
+
+def test_huge_body_is_split_into_parts_with_nothing_dropped():
+    conversation = _convert("huge_body.eml")
+    assert len(conversation.text) > 250_000
+    parts = to_requests(conversation, text_source_spec="email", language="en")
+    assert len(parts) == 3 and all(len(p.request.text) <= 100_000 for p in parts)
+    assert "Paragraph 0:" in parts[0].request.text and "Paragraph 5999:" in parts[-1].request.text
+
+
+def test_automated_mail_is_delivered_when_asked():
+    raw = (CORPUS / "auto_reply.eml").read_bytes()
+    assert "I am away" in email_to_conversation(raw, skip_automated=False).text
+
+
+@pytest.mark.parametrize(("raw", "text"), [
+    ("=?utf-8?q?caf=C3=A9?= time", "café time"),
+    ("=?x-unknown?q?abc?=", "abc"),
+    ("=?utf-8?b?!!!broken?=", None),  # any text, as long as nothing raises
+    ("=?utf-8?q?unterminated", "=?utf-8?q?unterminated"),
+    ("plain\n\tfolded  header", "plain folded header"),
+])
+def test_headers_decode_without_crashing(raw, text):
+    decoded = decode_header(raw)
+    assert isinstance(decoded, str) and (text is None or decoded == text)
