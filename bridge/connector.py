@@ -102,6 +102,10 @@ class Sink:
             self._on_submit()
         return added
 
+    def advance(self, cursor: Any) -> None:
+        """Move the cursor past items that produce nothing (already sent, out of range)."""
+        self._store.submit(self.name, [], cursor)
+
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         """Record an item that will not be delivered, with the reason status shows."""
         new = self._store.skip(self.name, source_key, reason, ref, cursor)
@@ -147,6 +151,9 @@ class PreviewSink(Sink):
             return self.skip(conversation.source_key, requests) and 0
         self.queued.extend(requests)
         return len(requests)
+
+    def advance(self, cursor: Any) -> None:
+        pass
 
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))

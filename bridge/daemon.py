@@ -15,6 +15,7 @@ import inspect
 import logging
 import os
 import signal
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -89,6 +90,9 @@ class Bridge:
             name: Sink(store, name, config.connectors[name], self._wake_threadsafe) for name in connectors
         }
         self._polls: set[asyncio.Task] = set()
+        self._polling: set[str] = set()
+        self._again: set[str] = set()
+        self._stop_watching = threading.Event()
         recovered = store.recover_inflight(config.omi.reconcile_delay)
         if recovered:
             log.warning("%d row(s) were being sent when the last run stopped; checking Omi before re-sending",
@@ -99,9 +103,6 @@ class Bridge:
 
     async def poll(self, name: str) -> bool:
         """One poll of one connector, with health tracking; never raises."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._polls.add(task)
         try:
             await call(self.connectors[name].poll, self.sinks[name])
         except asyncio.CancelledError:
@@ -117,9 +118,45 @@ class Bridge:
                 log.warning("%s: source recovered after %s", name,
                             timedelta(seconds=round(time.time() - failing_since)))
             return True
+
+    def request_poll(self, name: str) -> None:
+        """Poll ``name`` now; if a poll of it is running, run one more right after it.
+
+        Timer ticks and IDLE pushes both come here, so a push during a poll is never lost
+        (APScheduler would skip a job whose previous run has not finished).
+        """
+        if name in self._polling:
+            self._again.add(name)
+            return
+        self._polling.add(name)
+        task = asyncio.create_task(self._poll_until_quiet(name), name=f"poll {name}")
+        self._polls.add(task)
+        task.add_done_callback(self._polls.discard)
+
+    async def _poll_until_quiet(self, name: str) -> None:
+        try:
+            while True:
+                self._again.discard(name)
+                await self.poll(name)
+                if name not in self._again or self._stop_watching.is_set():
+                    return
         finally:
-            if task is not None:
-                self._polls.discard(task)
+            self._polling.discard(name)
+
+    async def _tick(self, name: str) -> None:
+        self.request_poll(name)
+
+    def _watch(self, name: str) -> asyncio.Task | None:
+        """Start a push connector's watcher (IMAP IDLE) in a thread; its pushes request polls."""
+        watch = getattr(self.connectors[name], "watch", None)
+        if watch is None:
+            return None
+        loop = self._loop
+
+        def trigger() -> None:
+            loop.call_soon_threadsafe(self.request_poll, name)
+
+        return asyncio.create_task(asyncio.to_thread(watch, trigger, self._stop_watching), name=f"watch {name}")
 
     async def run_once(self) -> DrainResult:
         """Poll every connector once, then send until nothing is due within a minute."""
@@ -130,11 +167,12 @@ class Bridge:
         scheduler = AsyncIOScheduler()
         for name, connector_config in self.config.connectors.items():
             scheduler.add_job(
-                self.poll, "interval", args=[name], id=name, name=f"poll {name}",
+                self._tick, "interval", args=[name], id=name, name=f"poll {name}",
                 seconds=connector_config.poll_interval, next_run_time=datetime.now(),
                 max_instances=1, coalesce=True, misfire_grace_time=int(connector_config.poll_interval) + 1,
             )
         scheduler.start()
+        watchers = [task for name in self.connectors if (task := self._watch(name)) is not None]
         sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
         await stop.wait()
@@ -142,6 +180,7 @@ class Bridge:
         log.info("stopping: no new polls; letting in-flight sends finish (up to %.0fs)",
                  self.config.omi.shutdown_grace)
         scheduler.shutdown(wait=False)
+        self._stop_watching.set()
         for sink in self.sinks.values():
             sink.close()
         abandoned = await self.dispatcher.stop(self.config.omi.shutdown_grace)
@@ -150,8 +189,9 @@ class Bridge:
                         abandoned)
         with contextlib.suppress(asyncio.CancelledError):
             await sending
-        if self._polls:
-            await asyncio.wait(set(self._polls), timeout=5)
+        pending = set(self._polls) | set(watchers)
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -1,0 +1,340 @@
+"""IMAP: every new mail in the configured folders, once, pushed by IDLE with a timer poll as the net.
+
+New = a UID above the folder's cursor under the same UIDVALIDITY (RFC 3501 2.3.1.1). The cursor
+moves in the same transaction as each message's outbox row. When UIDVALIDITY changes, the folder
+is re-read (only mail since the connector first started, or since ``since``) and the outbox's
+unique Message-ID key drops what was already sent; Message-IDs are fetched first so known mail
+is not downloaded again. The mailbox is only ever read: folders are opened read-only and bodies
+fetched with BODY.PEEK[], so no \\Seen flag is set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import shlex
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.util import to_unicode
+from pydantic import Field, SecretStr, model_validator
+
+from bridge.connector import ConnectorConfig, Sink
+from bridge.errors import SkipItem, SourceAuthError, SourceError
+from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE
+from connectors.mail.text import email_to_conversation, message_key, parse
+
+__all__ = ["ImapConfig", "ImapConnector"]
+
+log = logging.getLogger(__name__)
+
+IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
+IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
+RECONNECT_MAX = 300.0
+
+
+class ImapConfig(ConnectorConfig):
+    type: Literal["imap"]
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535, description="default 993 for ssl, else 143")
+    security: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str = Field(min_length=1)
+    password: SecretStr | None = None
+    auth: Literal["password", "xoauth2"] = "password"
+    oauth2_token_command: str | None = Field(default=None, description="prints an OAuth2 access token")
+    folders: list[str] = Field(default=["INBOX"], min_length=1)
+    since: date | None = Field(default=None, description="backfill horizon; default: only new mail")
+    idle: bool = True
+    poll_interval: float = Field(default=300, gt=0)
+    text_source_spec: str = Field(default="email", min_length=1)
+    skip_automated: bool = True
+    reply_languages: list[str] = Field(default=["en"], description="languages of quote headers to cut")
+    timeout: float = Field(default=60, gt=0, description="seconds a socket read may take")
+    fetch_messages: int = Field(default=200, ge=1, description="messages per FETCH")
+    fetch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="bytes per FETCH, roughly")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ImapConfig:
+        if self.security == "none" and not _is_loopback(self.host):
+            raise ValueError('security = "none" sends the password in clear: only allowed for a loopback host')
+        if self.auth == "password" and self.password is None:
+            raise ValueError("password (or password_file) is required with auth = \"password\"")
+        if self.auth == "xoauth2" and not self.oauth2_token_command:
+            raise ValueError('oauth2_token_command is required with auth = "xoauth2"')
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ImapConnector:
+    Config = ImapConfig
+
+    def __init__(self, name: str, config: ImapConfig) -> None:
+        self.name = name
+        self.config = config
+        self.port = config.port or (993 if config.security == "ssl" else 143)
+        languages = [*config.reply_languages, config.language]
+        self.languages = tuple(dict.fromkeys(languages))
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self) -> IMAPClient:
+        """A logged-in client; SourceAuthError for refused credentials, SourceError otherwise."""
+        cfg = self.config
+        where = f"{cfg.host}:{self.port}"
+        try:
+            client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
+                                ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
+        except (OSError, IMAPClientError) as exc:
+            raise SourceError(f"cannot connect to {where}: {exc}") from None
+        try:
+            if cfg.security == "starttls":
+                client.starttls(ssl.create_default_context())
+            if cfg.auth == "xoauth2":
+                client.oauth2_login(cfg.username, self._oauth2_token())
+            else:
+                assert cfg.password is not None
+                client.login(cfg.username, cfg.password.get_secret_value())
+        except LoginError as exc:
+            _close(client)
+            raise SourceAuthError(f"{where} refused the login for {cfg.username}: {to_unicode(str(exc))}") from None
+        except (OSError, IMAPClientError) as exc:
+            _close(client)
+            raise SourceError(f"{where}: {exc}") from None
+        return client
+
+    def _oauth2_token(self) -> str:
+        command = shlex.split(self.config.oauth2_token_command or "")
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise SourceAuthError(f"oauth2_token_command failed: {type(exc).__name__}") from None
+        return done.stdout.strip()
+
+    def check(self) -> str:
+        client = self.connect()
+        try:
+            missing = []
+            for folder in self.config.folders:
+                if not client.folder_exists(folder):
+                    missing.append(folder)
+            if missing:
+                raise SourceError(f"no such folder: {', '.join(missing)}")
+            idle = "IDLE" if client.has_capability("IDLE") else "no IDLE (polling only)"
+            return f"{self.config.username}@{self.config.host}, {len(self.config.folders)} folder(s), {idle}"
+        finally:
+            _close(client)
+
+    # -- polling ----------------------------------------------------------------------------
+
+    def poll(self, sink: Sink) -> None:
+        cursor = sink.cursor or {"started": time.time(), "folders": {}}
+        client = self.connect()
+        try:
+            for folder in self.config.folders:
+                if sink.closing:
+                    return
+                self._poll_folder(client, folder, cursor, sink)
+        except (OSError, IMAPClientError) as exc:
+            raise SourceError(f"{self.config.host}: {exc}") from None
+        finally:
+            _close(client)
+
+    def _poll_folder(self, client: IMAPClient, folder: str, cursor: dict, sink: Sink) -> None:
+        try:
+            info = client.select_folder(folder, readonly=True)
+        except IMAPClientError as exc:
+            raise SourceError(f"cannot open folder {folder!r}: {exc}") from None
+        validity = int(info[b"UIDVALIDITY"])
+        uidnext = int(info.get(b"UIDNEXT") or 0)
+        since = self.config.since
+        state = cursor["folders"].get(folder)
+        if state is not None and state["uidvalidity"] == validity:
+            # the usual case: what is above the cursor
+            criteria: list[Any] = ["UID", f"{state['uid'] + 1}:*"] + (["SINCE", since] if since else [])
+            uids = sorted(u for u in client.search(criteria) if u > state["uid"])  # n:* always matches the top
+            full_pass = "not_before" in state  # finishing a re-read a restart interrupted
+        elif state is None and since is None:
+            # first start without a backfill horizon: only mail that arrives from now on
+            top = uidnext - 1 if uidnext else max(client.search(["ALL"]) or [0])
+            self._advance(cursor, folder, {"uidvalidity": validity, "uid": top}, sink)
+            return
+        else:
+            full_pass = True
+            state = {"uidvalidity": validity, "uid": 0}
+            if folder in cursor["folders"]:
+                log.warning("%s: %s changed UIDVALIDITY (%s -> %s); re-reading it, mail already sent is "
+                            "recognised by Message-ID", self.name, folder,
+                            cursor["folders"][folder]["uidvalidity"], validity)
+                if since is None:  # mail that was there before our first start stays unsent
+                    state["not_before"] = cursor["started"]
+                uids = self._unknown(client, sorted(client.search(
+                    ["SINCE", since or datetime.fromtimestamp(cursor["started"], UTC).date()])), sink)
+            else:
+                uids = sorted(client.search(["SINCE", since]))
+        priority = PRIORITY_BACKFILL if since is not None and full_pass else PRIORITY_LIVE
+        for uid, data in self._fetch(client, uids):
+            if sink.closing:
+                return
+            state = {**state, "uid": uid}
+            self._deliver(folder, uid, data, state, cursor, sink, priority)
+        if full_pass:
+            # the folder has been read through: new mail is what lands above its top
+            top = max(uidnext - 1, state["uid"])
+            self._advance(cursor, folder, {"uidvalidity": validity, "uid": top}, sink)
+
+    def _advance(self, cursor: dict, folder: str, state: dict, sink: Sink) -> None:
+        cursor["folders"][folder] = state
+        sink.advance(cursor)
+
+    def _unknown(self, client: IMAPClient, uids: list[int], sink: Sink) -> list[int]:
+        """After a UIDVALIDITY change: the UIDs whose Message-ID the outbox does not know."""
+        unknown = []
+        for chunk in _chunks(uids, 1000):
+            headers = client.fetch(chunk, ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            for uid in chunk:
+                raw = next((v for k, v in headers.get(uid, {}).items() if k.startswith(b"BODY[HEADER")), b"")
+                key = message_key(parse(raw or b""), raw or b"")
+                if not key.startswith("mid:") or not sink.known(key):
+                    unknown.append(uid)
+        return unknown
+
+    def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[tuple[int, dict]]:
+        """Bodies in UID order, in chunks bounded by count and by bytes (RFC822.SIZE)."""
+        sizes: dict[int, int] = {}
+        for chunk in _chunks(uids, 5000):
+            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items():
+                sizes[uid] = int(data.get(b"RFC822.SIZE", 0))
+        batch: list[int] = []
+        batch_bytes = 0
+        for uid in uids:
+            if uid not in sizes:
+                continue  # expunged since the search
+            if batch and (len(batch) >= self.config.fetch_messages or batch_bytes + sizes[uid] > self.config.fetch_bytes):
+                yield from self._fetch_batch(client, batch)
+                batch, batch_bytes = [], 0
+            batch.append(uid)
+            batch_bytes += sizes[uid]
+        if batch:
+            yield from self._fetch_batch(client, batch)
+
+    def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> Iterator[tuple[int, dict]]:
+        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
+        for uid in batch:
+            if uid in fetched:
+                yield uid, fetched.pop(uid)  # pop: a big chunk is freed as it is consumed
+
+    def _deliver(self, folder: str, uid: int, data: dict, state: dict, cursor: dict, sink: Sink,
+                 priority: int) -> None:
+        raw = data.get(b"BODY[]") or b""
+        internal = data.get(b"INTERNALDATE")
+        if isinstance(internal, datetime) and internal.tzinfo is None:
+            internal = internal.astimezone()  # imapclient gives local time without tzinfo
+        cursor["folders"][folder] = state
+        not_before = state.get("not_before")
+        if not_before is not None and isinstance(internal, datetime) and internal.timestamp() < not_before:
+            sink.advance(cursor)  # was in the mailbox before our first start
+            return
+        try:
+            conversation = email_to_conversation(
+                raw, internaldate=internal, skip_automated=self.config.skip_automated,
+                reply_languages=self.languages, priority=priority,
+            )
+        except SkipItem as exc:
+            key = message_key(parse(raw), raw) if raw else f"{folder}:{state['uidvalidity']}:{uid}"
+            sink.skip(key, exc.reason, ref=f"{folder} UID {uid}", cursor=cursor)
+            return
+        sink.submit(conversation, cursor=cursor)
+
+    # -- push -------------------------------------------------------------------------------
+
+    def watch(self, trigger: Callable[[], None], stop: threading.Event) -> None:
+        """IDLE on every folder (one connection each) and call ``trigger`` when mail arrives."""
+        if not self.config.idle:
+            return
+        threads = [
+            threading.Thread(target=self._idle, args=(folder, trigger, stop), name=f"idle {self.name} {folder}",
+                             daemon=True)
+            for folder in self.config.folders
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _idle(self, folder: str, trigger: Callable[[], None], stop: threading.Event) -> None:
+        delay = 1.0
+        failing = False
+        while not stop.is_set():
+            client = None
+            try:
+                client = self.connect()
+                client.select_folder(folder, readonly=True)
+                if not client.has_capability("IDLE"):
+                    log.info("%s: %s has no IDLE; polling every %ss", self.name, self.config.host,
+                             self.config.poll_interval)
+                    return
+                if failing:
+                    log.warning("%s: IDLE on %s recovered", self.name, folder)
+                    failing = False
+                trigger()  # whatever arrived while we were not listening
+                delay = 1.0
+                self._idle_until_stopped(client, trigger, stop)
+            except (SourceError, OSError, IMAPClientError) as exc:
+                if not failing:
+                    log.warning("%s: IDLE on %s failing (%s); reconnecting with backoff", self.name, folder,
+                                " ".join(str(exc).split()))
+                    failing = True
+                stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+            finally:
+                if client is not None:
+                    _close(client)
+
+    def _idle_until_stopped(self, client: IMAPClient, trigger: Callable[[], None], stop: threading.Event) -> None:
+        client.idle()
+        renew_at = time.monotonic() + IDLE_RENEW
+        try:
+            while not stop.is_set():
+                responses = client.idle_check(timeout=IDLE_CHECK)
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    trigger()
+                if time.monotonic() >= renew_at:
+                    client.idle_done()
+                    client.idle()
+                    renew_at = time.monotonic() + IDLE_RENEW
+        finally:
+            try:
+                client.idle_done()
+            except (OSError, IMAPClientError):
+                pass
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.logout()
+    except (OSError, IMAPClientError, socket.error):
+        try:
+            client.shutdown()
+        except Exception:
+            pass

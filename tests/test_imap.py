@@ -1,0 +1,192 @@
+"""The IMAP connector against a real Dovecot on loopback, through the real CLI and daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests import dovecot as dv
+from tests.conftest import run_cli, start_daemon, wait_until, write_config
+from tests.data.mail.make_corpus import EXPECTED
+
+pytestmark = pytest.mark.slow
+CORPUS = Path(__file__).parent / "data" / "mail"
+
+if not dv.available():
+    if os.environ.get("CI"):
+        raise RuntimeError("Dovecot (Debian package dovecot-imapd) is required under CI")
+    pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)", allow_module_level=True)
+
+
+@pytest.fixture
+def server():
+    # not under pytest's tmp dirs: they are private to root, and Dovecot's workers are not root
+    root = Path(tempfile.mkdtemp(prefix="omi-bridge-dovecot-"))
+    server = dv.Dovecot(root)
+    server.add_user("alice", "alice-pw-123")
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def mail(n: int, when: datetime, subject: str | None = None, mid: str | None = None) -> bytes:
+    return (
+        f"From: Carol <carol@example.net>\nTo: alice@example.com\nSubject: {subject or f'message {n}'}\n"
+        f"Date: {when.strftime('%a, %d %b %Y %H:%M:%S +0000')}\nMessage-ID: <{mid or f'm{n}@example.net'}>\n"
+        f"Content-Type: text/plain; charset=utf-8\n\nBody of message {n}.\n"
+    ).encode()
+
+
+def imap_table(server, name: str = "mail", **options) -> str:
+    settings = {"host": "127.0.0.1", "port": server.port, "security": "none", "username": "alice",
+                "password": "alice-pw-123", "poll_interval": 300, "idle": False, **options}
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    return f'[connectors.{name}]\ntype = "imap"\n{lines}\n'
+
+
+def bodies(fake) -> list[str]:
+    return [t.split("\n\n", 1)[1] for t in fake.texts()]
+
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def test_backfill_since_then_only_new_mail_and_nothing_marked_seen(tmp_path, server, fake_omi):
+    server.append("alice", mail(1, NOW - timedelta(days=30)), when=NOW - timedelta(days=30))
+    server.append("alice", mail(2, NOW - timedelta(days=2)), when=NOW - timedelta(days=2))
+    server.append("alice", mail(3, NOW - timedelta(days=1)), when=NOW - timedelta(days=1))
+    since = (NOW - timedelta(days=7)).date().isoformat()
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, since=since))
+
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert sorted(bodies(fake_omi)) == ["Body of message 2.", "Body of message 3."]
+    body = fake_omi.conversations[0]["body"]
+    assert body["text_source"] == "message" and body["text_source_spec"] == "email"
+    assert body["started_at"].startswith((NOW - timedelta(days=2)).date().isoformat()) or \
+        body["started_at"].startswith((NOW - timedelta(days=1)).date().isoformat())
+
+    server.append("alice", mail(4, NOW), when=NOW)
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert Counter(bodies(fake_omi)) == Counter(f"Body of message {n}." for n in (2, 3, 4))
+    assert all(b"\\Seen" not in flags for flags in server.seen_flags("alice").values())
+
+
+def test_first_start_without_since_sends_only_mail_arriving_afterwards(tmp_path, server, fake_omi):
+    server.append("alice", mail(1, NOW - timedelta(hours=1)))
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert fake_omi.texts() == []
+    server.append("alice", mail(2, NOW))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert bodies(fake_omi) == ["Body of message 2."]
+
+
+def test_same_message_in_two_folders_is_sent_once(tmp_path, server, fake_omi):
+    shared = mail(1, NOW, mid="shared@example.net")
+    server.append("alice", shared)
+    server.append("alice", shared, folder="Archive")
+    server.append("alice", mail(2, NOW), folder="Archive")
+    since = (NOW - timedelta(days=1)).date().isoformat()
+    config = write_config(tmp_path, fake_omi.url,
+                          connectors=imap_table(server, folders=["INBOX", "Archive"], since=since))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert Counter(bodies(fake_omi)) == Counter(["Body of message 1.", "Body of message 2."])
+
+
+def test_uidvalidity_change_rereads_the_folder_without_sending_twice(tmp_path, server, fake_omi):
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0  # first start: cursor at the top
+    server.append("alice", mail(1, NOW))
+    server.append("alice", mail(2, NOW))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert len(fake_omi.texts()) == 2
+
+    server.set_uid_validity("alice", "INBOX", 4242)
+    server.append("alice", mail(3, NOW))
+    result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 0
+    assert "changed UIDVALIDITY" in result.stderr
+    assert Counter(bodies(fake_omi)) == Counter(f"Body of message {n}." for n in (1, 2, 3))
+
+    server.append("alice", mail(4, NOW))  # and it goes on from the new top
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert len(fake_omi.texts()) == 4
+
+
+def test_wrong_password_is_one_clear_error_and_other_sources_go_on(tmp_path, server, fake_omi):
+    connectors = imap_table(server, name="work", password="not-the-password-987") + (
+        '[connectors.drop]\ntype = "spool"\npath = "spool"\nsettle_seconds = 0\n')
+    config = write_config(tmp_path, fake_omi.url, connectors=connectors)
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "spool" / "n.txt").write_text("the spool still works")
+    result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 0
+    assert fake_omi.texts() == ["the spool still works"]
+    errors = [line for line in result.stderr.splitlines() if "work: source failing" in line]
+    assert len(errors) == 1 and "refused the login for alice" in errors[0]
+    status = run_cli("status", "-c", str(config))
+    assert "failing" in status.stdout
+    check = run_cli("check", "-c", str(config))
+    assert check.returncode == 1 and "work: FAILED" in check.stdout
+    for output in (result.stdout, result.stderr, status.stdout, check.stdout):
+        assert "not-the-password-987" not in output
+
+
+def test_idle_delivers_new_mail_in_seconds_and_survives_a_server_restart(tmp_path, server, fake_omi):
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, idle=True, poll_interval=600))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: _cursor_set(tmp_path / "state.db"), 15)
+        time.sleep(1.5)  # the IDLE connection is up; the timer poll is ten minutes away
+        server.append("alice", mail(1, NOW))
+        assert wait_until(lambda: len(fake_omi.texts()) == 1, 10), log.read_text()[-2000:]
+
+        server.restart()
+        server.append("alice", mail(2, NOW))
+        assert wait_until(lambda: len(fake_omi.texts()) == 2, 20), log.read_text()[-2000:]
+        assert daemon.poll() is None
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
+    assert Counter(bodies(fake_omi)) == Counter(["Body of message 1.", "Body of message 2."])
+
+
+def _cursor_set(state: Path) -> bool:
+    if not state.exists():
+        return False
+    with sqlite3.connect(state) as conn:
+        return conn.execute("SELECT count(*) FROM cursors").fetchone()[0] > 0
+
+
+def test_awkward_corpus_over_imap_each_delivered_or_skipped_with_reason(tmp_path, server, fake_omi):
+    for name in sorted(EXPECTED):
+        server.append("alice", (CORPUS / name).read_bytes(), when=NOW - timedelta(hours=1))
+    since = (NOW - timedelta(days=1)).date().isoformat()
+    config = write_config(tmp_path, fake_omi.url,
+                          connectors=imap_table(server, since=since, reply_languages=["en", "de"]))
+    result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        skipped = dict(conn.execute("SELECT ref, reason FROM skipped").fetchall())
+    texts = fake_omi.texts()
+    for name, expected in EXPECTED.items():
+        if expected[0] == "sent":
+            assert any(expected[1][0] in t for t in texts), name
+        elif expected[0] == "skipped":
+            assert any(reason.startswith(expected[1]) for reason in skipped.values()), name
+    assert len([t for t in texts if t.startswith("[part ")]) == 3  # the huge body, in parts
+    assert status["outbox"]["dead"] == 0 and fake_omi.violations == []
