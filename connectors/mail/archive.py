@@ -1,0 +1,251 @@
+"""Mail archives through the same mail-to-text as IMAP: an mbox file (a Google Takeout export),
+a Maildir folder, or a folder of .eml files.
+
+An archive is read in a stable order and the cursor remembers how far: the number of messages
+of the mbox (with a fingerprint of its start, so a replaced file is read again from the top),
+or, for Maildir and .eml files, the (modification time, name) of the last file. Mail added
+later is picked up on the next poll; a file added later with an older modification time is not
+(archives are exports, not live folders). Message-ID dedup makes reading anything twice harmless.
+Imports show a progress bar when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+import re
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+from tqdm import tqdm
+
+from bridge.config import ConfigPath
+from bridge.connector import ConnectorConfig, Sink
+from bridge.errors import SkipItem, SourceError
+from bridge.models import PRIORITY_BACKFILL
+from connectors.mail.text import email_to_conversation, message_key, parse
+
+__all__ = ["EmlConnector", "MaildirConnector", "MboxConnector"]
+
+
+_QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+
+
+class ArchiveConfig(ConnectorConfig):
+    path: ConfigPath
+    text_source_spec: str = Field(default="email", min_length=1)
+    poll_interval: float = Field(default=3600, gt=0)
+    skip_automated: bool = True
+    reply_languages: list[str] = Field(default=["en"])
+    progress: bool = Field(default=True, description="progress bar on a terminal")
+
+
+class MboxConfig(ArchiveConfig):
+    type: Literal["mbox"]
+
+
+class MaildirConfig(ArchiveConfig):
+    type: Literal["maildir"]
+
+
+class EmlConfig(ArchiveConfig):
+    type: Literal["eml"]
+
+
+class _Archive:
+    """Shared reading loop; subclasses list (position, raw bytes loader) in a stable order."""
+
+    Config: ClassVar[type[ArchiveConfig]]
+    what: ClassVar[str]
+
+    def __init__(self, name: str, config: ArchiveConfig) -> None:
+        self.name = name
+        self.config = config
+        self.path = Path(config.path)
+        self.languages = tuple(dict.fromkeys([*config.reply_languages, config.language]))
+
+    def check(self) -> str:
+        items = self._items(None)
+        return f"{self.path}: {len(items)} message(s) in the {self.what}"
+
+    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        raise NotImplementedError
+
+    def _cursor(self, position: Any) -> Any:
+        return position
+
+    def poll(self, sink: Sink) -> None:
+        items = self._items(sink.cursor)
+        show = self.config.progress and sys.stderr.isatty() and len(items) > 50
+        with tqdm(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
+            for position, load in items:
+                if sink.closing:
+                    return
+                self._deliver(position, load, sink)
+                bar.update()
+
+    def _deliver(self, position: Any, load: Any, sink: Sink) -> None:
+        cursor = self._cursor(position)
+        ref = f"{self.what} message {position[-1] if isinstance(position, list) else position}"
+        try:
+            raw, mtime = load()
+        except OSError as exc:
+            sink.skip(f"unreadable:{position}", f"unreadable: {exc.strerror or exc}", ref=ref, cursor=cursor)
+            return
+        try:
+            conversation = email_to_conversation(
+                raw, internaldate=mtime, skip_automated=self.config.skip_automated,
+                reply_languages=self.languages, priority=PRIORITY_BACKFILL,
+            )
+        except SkipItem as exc:
+            sink.skip(message_key(parse(raw), raw), exc.reason, ref=ref, cursor=cursor)
+            return
+        sink.submit(conversation, cursor=cursor)
+
+
+class MboxConnector(_Archive):
+    Config = MboxConfig
+    what = "mbox"
+
+    def _fingerprint(self) -> str:
+        with self.path.open("rb") as f:
+            return hashlib.sha256(f.read(4096)).hexdigest()[:16]
+
+    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        if not self.path.is_file():
+            raise SourceError(f"{self.path} is not a file")
+        box = mailbox.mbox(self.path, create=False)
+        try:
+            keys = box.keys()  # a scan of the file for "From " lines: offsets only, not messages
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
+        fingerprint = self._fingerprint()
+        start = cursor["count"] if cursor and cursor.get("fingerprint") == fingerprint else 0
+        self._print = fingerprint
+        mtime = datetime.fromtimestamp(self.path.stat().st_mtime, UTC)
+        return [(n + 1, lambda key=key: (_unescape_from(box.get_bytes(key, from_=False)), mtime))
+                for n, key in enumerate(keys) if n >= start]
+
+    def _cursor(self, position: Any) -> Any:
+        return {"count": position, "fingerprint": self._print}
+
+
+def _unescape_from(raw: bytes) -> bytes:
+    """Undo mbox "From " quoting (mboxrd: one '>' less on every ^>+From line)."""
+    return _QUOTED_FROM.sub(rb"\1", raw)
+
+
+class MaildirConnector(_Archive):
+    Config = MaildirConfig
+    what = "maildir"
+
+    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        if not (self.path / "cur").is_dir():
+            raise SourceError(f"{self.path} is not a Maildir (no cur/ folder)")
+        files = self._files()
+
+        def loader(key: str) -> Any:
+            def load() -> tuple[bytes, datetime]:
+                file = files[key]
+                if not file.exists():  # a mail client moved it from new/ to cur/ meanwhile
+                    file = self._files().get(key, file)
+                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
+            return load
+
+        return _after(cursor, files, loader)
+
+    def _files(self) -> dict[str, Path]:
+        """Maildir key (the file name before ':2,flags') -> its file, in new/ and cur/."""
+        found = {}
+        for sub in ("new", "cur"):
+            for file in (self.path / sub).iterdir():
+                if not file.name.startswith(".") and file.is_file():
+                    found[file.name.split(":")[0]] = file
+        return found
+
+
+class EmlConnector(_Archive):
+    Config = EmlConfig
+    what = "eml folder"
+
+    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        if not self.path.is_dir():
+            raise SourceError(f"{self.path} is not a folder")
+        files = {str(p.relative_to(self.path)): p for p in self.path.rglob("*.eml") if p.is_file()}
+
+        def loader(name: str) -> Any:
+            def load() -> tuple[bytes, datetime]:
+                file = files[name]
+                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
+            return load
+
+        return _after(cursor, files, loader)
+
+
+def _after(cursor: Any, files: dict[str, Path], loader: Any) -> list[tuple[Any, Any]]:
+    """Files in (mtime, name) order after the cursor, each with its cursor position."""
+    order = []
+    for name, file in files.items():
+        try:
+            order.append(((file.stat().st_mtime_ns, name), name))
+        except FileNotFoundError:
+            continue
+    mark = tuple(cursor) if cursor else None
+    return [(list(position), loader(name)) for position, name in sorted(order) if mark is None or position > mark]
+
+
+def _unescape_from(raw: bytes) -> bytes:
+    """Undo mbox "From " quoting (mboxrd: one '>' less on every ^>+From line)."""
+    return _QUOTED_FROM.sub(rb"\1", raw)
+
+
+class MaildirConnector(_Archive):
+    Config = MaildirConfig
+    what = "maildir"
+
+    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        if not (self.path / "cur").is_dir():
+            raise SourceError(f"{self.path} is not a Maildir (no cur/ folder)")
+        files = self._files()
+
+        def loader(key: str) -> Any:
+            def load() -> tuple[bytes, datetime]:
+                file = files[key]
+                if not file.exists():  # a mail client moved it from new/ to cur/ meanwhile
+                    file = self._files().get(key, file)
+                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
+            return load
+
+        return _after(cursor, files, loader)
+
+    def _files(self) -> dict[str, Path]:
+        """Maildir key (the file name before ':2,flags') -> its file, in new/ and cur/."""
+        found = {}
+        for sub in ("new", "cur"):
+            for file in (self.path / sub).iterdir():
+                if not file.name.startswith(".") and file.is_file():
+                    found[file.name.split(":")[0]] = file
+        return found
+
+
+class EmlConnector(_Archive):
+    Config = EmlConfig
+    what = "eml folder"
+
+    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        if not self.path.is_dir():
+            raise SourceError(f"{self.path} is not a folder")
+        files = sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*.eml") if p.is_file())
+
+        def loader(name: str) -> Any:
+            def load() -> tuple[bytes, datetime]:
+                file = self.path / name
+                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
+            return load
+
+        return [(name, loader(name)) for name in files if cursor is None or name > cursor]
+
+
