@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,9 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bridge.assemble import QueuedRequest, to_requests
 from bridge.errors import SourceError
 from bridge.models import Conversation
-from bridge.store import KEEP, Store
+from bridge.store import KEEP, Intake, Skip, Store
 
-__all__ = ["Connector", "ConnectorConfig", "PreviewSink", "Sink"]
+__all__ = ["Connector", "ConnectorConfig", "PreviewSink", "Sink", "Skip"]
 
 log = logging.getLogger(__name__)
 
@@ -91,27 +91,43 @@ class Sink:
     def submit(self, conversation: Conversation, cursor: Any = KEEP) -> int:
         """Queue a conversation and move the cursor, atomically. Returns how many rows were new
         (0 for a duplicate, more than 1 for a text long enough to be split into parts)."""
+        return self.submit_many([conversation], cursor)
+
+    def submit_many(self, items: Iterable[Conversation | Skip], cursor: Any = KEEP) -> int:
+        """Queue conversations and record skips in ONE transaction with the cursor: for batches
+        (a fetched chunk of mail), where a commit per item would cost more than the work."""
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
-        requests = self._prepare(conversation)
-        if isinstance(requests, str):
-            self.skip(conversation.source_key, requests, cursor=cursor)
-            return 0
-        added = self._store.submit(self.name, requests, cursor)
-        if added:
+        requests: list[QueuedRequest] = []
+        skips: list[Skip] = []
+        for item in items:
+            if isinstance(item, Skip):
+                skips.append(item)
+                continue
+            prepared = self._prepare(item)
+            if isinstance(prepared, str):
+                skips.append(Skip(item.source_key, prepared))
+            else:
+                requests.extend(prepared)
+        return self._commit(requests, skips, cursor).added
+
+    def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any) -> Intake:
+        intake = self._store.submit(self.name, requests, cursor, skips)
+        for skip in intake.skipped:
+            log.warning("%s: skipped %s: %s", self.name, skip.ref or skip.source_key, skip.reason)
+        if intake.added:
             self._on_submit()
-        return added
+        return intake
 
     def advance(self, cursor: Any) -> None:
         """Move the cursor past items that produce nothing (already sent, out of range)."""
-        self._store.submit(self.name, [], cursor)
+        self.submit_many([], cursor)
 
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         """Record an item that will not be delivered, with the reason status shows."""
-        new = self._store.skip(self.name, source_key, reason, ref, cursor)
-        if new:
-            log.warning("%s: skipped %s: %s", self.name, ref or source_key, reason)
-        return new
+        if self._closed.is_set():
+            raise SourceError("stopping: submission refused")
+        return bool(self._commit([], [Skip(source_key, reason, ref)], cursor).skipped)
 
     def _prepare(self, conversation: Conversation) -> list[QueuedRequest] | str:
         if not conversation.text.strip():
@@ -143,17 +159,21 @@ class PreviewSink(Sink):
     def known(self, source_key: str) -> bool:
         return self._store is not None and self._store.is_known(self.name, source_key)
 
-    def submit(self, conversation: Conversation, cursor: Any = KEEP) -> int:
-        if self.known(conversation.source_key):
-            return 0
-        requests = self._prepare(conversation)
-        if isinstance(requests, str):
-            return self.skip(conversation.source_key, requests) and 0
-        self.queued.extend(requests)
-        return len(requests)
-
-    def advance(self, cursor: Any) -> None:
-        pass
+    def submit_many(self, items: Iterable[Conversation | Skip], cursor: Any = KEEP) -> int:
+        added = 0
+        for item in items:
+            if isinstance(item, Skip):
+                self.skipped.append((item.ref or item.source_key, item.reason))
+                continue
+            if self.known(item.source_key):
+                continue
+            prepared = self._prepare(item)
+            if isinstance(prepared, str):
+                self.skipped.append((item.source_key, prepared))
+            else:
+                self.queued.extend(prepared)
+                added += len(prepared)
+        return added
 
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))

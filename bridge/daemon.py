@@ -146,17 +146,23 @@ class Bridge:
     async def _tick(self, name: str) -> None:
         self.request_poll(name)
 
-    def _watch(self, name: str) -> asyncio.Task | None:
-        """Start a push connector's watcher (IMAP IDLE) in a thread; its pushes request polls."""
+    def _watch(self, name: str) -> threading.Thread | None:
+        """Start a push connector's watcher (IMAP IDLE) in a thread; its pushes request polls.
+
+        A daemon thread, not the loop's executor: a watcher stuck in a connect must not hold
+        up the exit (asyncio.run waits for its executor's threads)."""
         watch = getattr(self.connectors[name], "watch", None)
         if watch is None:
             return None
         loop = self._loop
 
         def trigger() -> None:
-            loop.call_soon_threadsafe(self.request_poll, name)
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.request_poll, name)
 
-        return asyncio.create_task(asyncio.to_thread(watch, trigger, self._stop_watching), name=f"watch {name}")
+        thread = threading.Thread(target=watch, args=(trigger, self._stop_watching), name=f"watch {name}", daemon=True)
+        thread.start()
+        return thread
 
     async def run_once(self) -> DrainResult:
         """Poll every connector once, then send until nothing is due within a minute."""
@@ -189,9 +195,10 @@ class Bridge:
                         abandoned)
         with contextlib.suppress(asyncio.CancelledError):
             await sending
-        pending = set(self._polls) | set(watchers)
-        if pending:
-            await asyncio.wait(pending, timeout=5)
+        if self._polls:
+            await asyncio.wait(set(self._polls), timeout=5)
+        for thread in watchers:
+            await asyncio.to_thread(thread.join, 2)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

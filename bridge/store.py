@@ -21,14 +21,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlite_utils import Database
 
 from bridge.assemble import QueuedRequest
 from bridge.models import CreateConversationRequest
 
-__all__ = ["KEEP", "OutboxRow", "Store", "fingerprint"]
+__all__ = ["KEEP", "Intake", "OutboxRow", "Skip", "Store", "fingerprint"]
 
 KEEP: Any = object()  # "leave the cursor as it is"
 
@@ -94,6 +94,19 @@ def fingerprint(request: CreateConversationRequest, row_id: int) -> CreateConver
     return request.model_copy(update={"finished_at": finished})
 
 
+class Skip(NamedTuple):
+    """An item that will not be delivered, and why (shown by ``omi-bridge status``)."""
+
+    source_key: str
+    reason: str
+    ref: str = ""
+
+
+class Intake(NamedTuple):
+    added: int  # new outbox rows
+    skipped: list[Skip]  # skips not recorded before
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
@@ -146,10 +159,16 @@ class Store:
 
     # -- intake -----------------------------------------------------------------------------
 
-    def submit(self, connector: str, requests: Iterable[QueuedRequest], cursor: Any = KEEP) -> int:
-        """Queue requests and move the cursor in one transaction; returns how many were new."""
+    def submit(
+        self,
+        connector: str,
+        requests: Iterable[QueuedRequest],
+        cursor: Any = KEEP,
+        skips: Iterable[Skip] = (),
+    ) -> Intake:
+        """Queue requests, record skipped items and move the cursor, all in one transaction."""
         now = time.time()
-        added = 0
+        added, new_skips = 0, []
         with self.transaction() as conn:
             for queued in requests:
                 cur = conn.execute(
@@ -161,22 +180,21 @@ class Store:
                     body = fingerprint(queued.request, cur.lastrowid).body()
                     conn.execute("UPDATE outbox SET body = ? WHERE id = ?", (json.dumps(body), cur.lastrowid))
                     added += 1
+            for skip in skips:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO skipped (connector, source_key, reason, ref, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (connector, skip.source_key, skip.reason, skip.ref, now),
+                )
+                if cur.rowcount:
+                    new_skips.append(skip)
             if cursor is not KEEP:
                 self._set_cursor(connector, cursor, now)
-        return added
+        return Intake(added, new_skips)
 
     def skip(self, connector: str, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         """Record an item that cannot be delivered; returns False if it was already recorded."""
-        now = time.time()
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO skipped (connector, source_key, reason, ref, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (connector, source_key, reason, ref, now),
-            )
-            if cursor is not KEEP:
-                self._set_cursor(connector, cursor, now)
-        return bool(cur.rowcount)
+        return bool(self.submit(connector, [], cursor, [Skip(source_key, reason, ref)]).skipped)
 
     def is_known(self, connector: str, source_key: str) -> bool:
         """True if the key is queued, sent, dead or skipped already."""

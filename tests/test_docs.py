@@ -25,15 +25,23 @@ def test_every_core_option_is_in_the_example_config(model):
     assert missing == []
 
 
-def test_every_builtin_connector_option_is_in_the_example_config():
-    spool = load_connector_type("spool").Config
-    missing = [name for name in spool.model_fields if not _documented(name)]
+BUILTIN = {"spool": "SpoolConnector", "imap": "ImapConnector", "mbox": "MboxConnector",
+           "maildir": "MaildirConnector", "eml": "EmlConnector"}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTIN))
+def test_every_builtin_connector_option_is_in_the_example_config(kind):
+    config = load_connector_type(kind).Config
+    missing = [name for name in config.model_fields if not _documented(name)]
     assert missing == []
+    assert re.search(rf'^#?\s*type = "{kind}"', EXAMPLE, re.MULTILINE) or f'"{kind}"' in EXAMPLE
 
 
-def test_builtin_connectors_are_found_through_the_entry_point_group():
-    assert "spool" in connector_types()
-    assert load_connector_type("spool").__name__ == "SpoolConnector"
+@pytest.mark.parametrize("kind", sorted(BUILTIN))
+def test_builtin_connectors_are_found_through_the_entry_point_group(kind):
+    assert kind in connector_types()
+    assert load_connector_type(kind).__name__ == BUILTIN[kind]
+    assert f"`{kind}`" in README
 
 
 @pytest.mark.parametrize("command", ["run", "run -c", "--once", "check", "status", "retry", "preview"])

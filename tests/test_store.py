@@ -27,18 +27,18 @@ def store():
 
 
 def test_submit_queues_and_moves_cursor_together(store):
-    assert store.submit("mail", [_req("a"), _req("b")], cursor={"uid": 7}) == 2
+    assert store.submit("mail", [_req("a"), _req("b")], cursor={"uid": 7}).added == 2
     assert store.cursor("mail") == {"uid": 7}
     assert store.counts()["pending"] == 2
 
 
 def test_duplicate_source_key_is_ignored_but_cursor_still_moves(store):
     store.submit("mail", [_req("a")], cursor=1)
-    assert store.submit("mail", [_req("a", text="other")], cursor=2) == 0
+    assert store.submit("mail", [_req("a", text="other")], cursor=2).added == 0
     assert store.counts()["pending"] == 1
     assert store.cursor("mail") == 2
     # the same key from another connector is a different item
-    assert store.submit("other", [_req("a")]) == 1
+    assert store.submit("other", [_req("a")]).added == 1
 
 
 def test_a_failed_submit_leaves_neither_row_nor_cursor(store):

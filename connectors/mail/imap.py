@@ -28,9 +28,10 @@ from imapclient.util import to_unicode
 from pydantic import Field, SecretStr, model_validator
 
 from bridge.connector import ConnectorConfig, Sink
-from bridge.errors import SkipItem, SourceAuthError, SourceError
+from bridge.errors import SourceAuthError, SourceError
 from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE
-from connectors.mail.text import email_to_conversation, message_key, parse
+from connectors.mail.convert import Converter, Pending
+from connectors.mail.text import MailJob, message_key, parse
 
 __all__ = ["ImapConfig", "ImapConnector"]
 
@@ -188,11 +189,9 @@ class ImapConnector:
             else:
                 uids = sorted(client.search(["SINCE", since]))
         priority = PRIORITY_BACKFILL if since is not None and full_pass else PRIORITY_LIVE
-        for uid, data in self._fetch(client, uids):
-            if sink.closing:
-                return
-            state = {**state, "uid": uid}
-            self._deliver(folder, uid, data, state, cursor, sink, priority)
+        state = self._deliver(client, folder, uids, state, cursor, sink, priority)
+        if state is None:
+            return  # stopping
         if full_pass:
             # the folder has been read through: new mail is what lands above its top
             top = max(uidnext - 1, state["uid"])
@@ -214,8 +213,40 @@ class ImapConnector:
                     unknown.append(uid)
         return unknown
 
-    def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[tuple[int, dict]]:
-        """Bodies in UID order, in chunks bounded by count and by bytes (RFC822.SIZE)."""
+    def _deliver(self, client: IMAPClient, folder: str, uids: list[int], state: dict, cursor: dict,
+                 sink: Sink, priority: int) -> dict | None:
+        """Fetch, convert and submit ``uids`` chunk by chunk: each chunk's rows and the cursor at
+        its last UID commit together, and the next chunk is fetched while this one converts."""
+        not_before = state.get("not_before")
+        waiting: tuple[Pending, dict] | None = None
+        with Converter(len(uids)) as converter:
+            for batch in self._fetch(client, uids):
+                if sink.closing:
+                    return None
+                jobs = []
+                for uid, data in batch:
+                    internal = data.get(b"INTERNALDATE")
+                    if isinstance(internal, datetime) and internal.tzinfo is None:
+                        internal = internal.astimezone()  # imapclient gives local time without tzinfo
+                    if not_before is not None and isinstance(internal, datetime) and internal.timestamp() < not_before:
+                        continue  # was in the mailbox before our first start
+                    jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
+                                        self.config.skip_automated, self.languages, priority))
+                pending = converter.start(jobs)
+                if waiting is not None:
+                    self._commit(folder, *waiting, cursor, sink)
+                state = {**state, "uid": batch[-1][0]}
+                waiting = (pending, state)
+            if waiting is not None:
+                self._commit(folder, *waiting, cursor, sink)
+        return state
+
+    def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink) -> None:
+        cursor["folders"][folder] = state
+        sink.submit_many(pending.result(), cursor)
+
+    def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, dict]]]:
+        """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE)."""
         sizes: dict[int, int] = {}
         for chunk in _chunks(uids, 5000):
             for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items():
@@ -225,41 +256,18 @@ class ImapConnector:
         for uid in uids:
             if uid not in sizes:
                 continue  # expunged since the search
-            if batch and (len(batch) >= self.config.fetch_messages or batch_bytes + sizes[uid] > self.config.fetch_bytes):
-                yield from self._fetch_batch(client, batch)
+            if batch and (len(batch) >= self.config.fetch_messages
+                          or batch_bytes + sizes[uid] > self.config.fetch_bytes):
+                yield self._fetch_batch(client, batch)
                 batch, batch_bytes = [], 0
             batch.append(uid)
             batch_bytes += sizes[uid]
         if batch:
-            yield from self._fetch_batch(client, batch)
+            yield self._fetch_batch(client, batch)
 
-    def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> Iterator[tuple[int, dict]]:
+    def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> list[tuple[int, dict]]:
         fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
-        for uid in batch:
-            if uid in fetched:
-                yield uid, fetched.pop(uid)  # pop: a big chunk is freed as it is consumed
-
-    def _deliver(self, folder: str, uid: int, data: dict, state: dict, cursor: dict, sink: Sink,
-                 priority: int) -> None:
-        raw = data.get(b"BODY[]") or b""
-        internal = data.get(b"INTERNALDATE")
-        if isinstance(internal, datetime) and internal.tzinfo is None:
-            internal = internal.astimezone()  # imapclient gives local time without tzinfo
-        cursor["folders"][folder] = state
-        not_before = state.get("not_before")
-        if not_before is not None and isinstance(internal, datetime) and internal.timestamp() < not_before:
-            sink.advance(cursor)  # was in the mailbox before our first start
-            return
-        try:
-            conversation = email_to_conversation(
-                raw, internaldate=internal, skip_automated=self.config.skip_automated,
-                reply_languages=self.languages, priority=priority,
-            )
-        except SkipItem as exc:
-            key = message_key(parse(raw), raw) if raw else f"{folder}:{state['uidvalidity']}:{uid}"
-            sink.skip(key, exc.reason, ref=f"{folder} UID {uid}", cursor=cursor)
-            return
-        sink.submit(conversation, cursor=cursor)
+        return [(uid, fetched[uid]) for uid in batch if uid in fetched]
 
     # -- push -------------------------------------------------------------------------------
 

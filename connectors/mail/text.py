@@ -15,6 +15,7 @@ import email.utils
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.policy import compat32
@@ -25,14 +26,19 @@ from mailparser_reply import EmailReplyParser
 
 from bridge.errors import SkipItem
 from bridge.models import PRIORITY_LIVE, Conversation, as_utc
+from bridge.store import Skip
 from bridge.text import decode_declared
 
-__all__ = ["automated_reason", "decode_header", "email_to_conversation", "message_key", "parse"]
+__all__ = [
+    "MailJob", "automated_reason", "convert", "convert_all", "decode_header", "email_to_conversation",
+    "message_key", "parse",
+]
 
 # Past this, reply/signature detection is skipped: its regexes are not linear on huge bodies,
 # and a 100,000-character mail is a document, not a reply.
 REPLY_PARSE_LIMIT = 50_000
 _NO_REPLY = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+._-].*)?$", re.I)
+_QUOTED_LINE = re.compile(r"^[ \t]*>", re.MULTILINE)
 _WS = re.compile(r"[ \t]*\n[ \t]*\n(\s*\n)+")
 
 
@@ -99,6 +105,12 @@ def _reply_parser(languages: tuple[str, ...]) -> EmailReplyParser:
 
 
 def _strip_quotes(text: str, languages: tuple[str, ...]) -> str:
+    # Everything from the first ">"-quoted line on is old mail, and the parser keeps only what
+    # is above it; handing it just that part (with the "On ... wrote:" line that leads into the
+    # quote) spares its regexes the quoted history, which is most of a long thread's text.
+    quote = _QUOTED_LINE.search(text)
+    if quote is not None:
+        text = text[: quote.start()]
     if len(text) > REPLY_PARSE_LIMIT:
         return text
     try:
@@ -199,3 +211,32 @@ def email_to_conversation(
         raise
     except Exception as exc:
         raise SkipItem(f"cannot parse the message: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class MailJob:
+    """One message to convert, picklable so a process pool can do the work."""
+
+    raw: bytes
+    internaldate: datetime | None
+    ref: str
+    skip_automated: bool = True
+    reply_languages: tuple[str, ...] = ("en",)
+    priority: int = PRIORITY_LIVE
+
+
+def convert(job: MailJob) -> Conversation | Skip:
+    """A conversation, or the Skip to record for it; never raises."""
+    try:
+        return email_to_conversation(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
+                                     reply_languages=job.reply_languages, priority=job.priority)
+    except SkipItem as exc:
+        try:
+            key = message_key(parse(job.raw), job.raw)
+        except Exception:
+            key = "sha256:" + hashlib.sha256(job.raw).hexdigest()
+        return Skip(key, exc.reason, job.ref)
+
+
+def convert_all(jobs: list[MailJob]) -> list[Conversation | Skip]:
+    return [convert(job) for job in jobs]
