@@ -148,3 +148,32 @@ def test_rate_limit_is_parsed(tmp_path):
     assert load_config(path).omi.pacing() == (25, 3600.0)
     path = _write(tmp_path, '[omi]\napi_key = "k"\nrate_limit = "lots"\n')
     assert _problems(path)[0].startswith("omi.rate_limit: must look like")
+
+
+def test_imap_refuses_cleartext_to_a_remote_host_and_needs_a_secret(tmp_path):
+    path = _write(tmp_path, """
+[omi]
+api_key = "k"
+[connectors.m]
+type = "imap"
+host = "mail.example.com"
+security = "none"
+username = "me"
+password = "pw"
+[connectors.n]
+type = "imap"
+host = "mail.example.com"
+username = "me"
+""")
+    problems = _problems(path)
+    assert any(p.startswith("connectors.m: security = \"none\" sends the password in clear") for p in problems)
+    assert any(p.startswith("connectors.n: password (or password_file) is required") for p in problems)
+
+
+def test_imap_password_file_and_loopback_cleartext(tmp_path):
+    (tmp_path / "imap_pw").write_text("s3cret\n")
+    path = _write(tmp_path, '[omi]\napi_key = "k"\n[connectors.m]\ntype = "imap"\nhost = "127.0.0.1"\n'
+                            'security = "none"\nusername = "me"\npassword_file = "imap_pw"\n')
+    config = load_config(path).connectors["m"]
+    assert config.password.get_secret_value() == "s3cret"
+    assert config.folders == ["INBOX"] and config.idle is True and config.text_source_spec == "email"

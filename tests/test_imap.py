@@ -190,3 +190,17 @@ def test_awkward_corpus_over_imap_each_delivered_or_skipped_with_reason(tmp_path
             assert any(reason.startswith(expected[1]) for reason in skipped.values()), name
     assert len([t for t in texts if t.startswith("[part ")]) == 3  # the huge body, in parts
     assert status["outbox"]["dead"] == 0 and fake_omi.violations == []
+
+
+def test_two_mailboxes_side_by_side(tmp_path, server, fake_omi):
+    server.add_user("bob", "bob-pw-456")
+    since = (NOW - timedelta(days=1)).date().isoformat()
+    server.append("alice", mail(1, NOW), when=NOW)
+    server.append("bob", mail(2, NOW), when=NOW)
+    connectors = imap_table(server, name="alice-mail", since=since) + imap_table(
+        server, name="bob-mail", since=since, username="bob", password="bob-pw-456")
+    config = write_config(tmp_path, fake_omi.url, connectors=connectors)
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert Counter(bodies(fake_omi)) == Counter(["Body of message 1.", "Body of message 2."])
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        assert sorted(r[0] for r in conn.execute("SELECT connector FROM outbox")) == ["alice-mail", "bob-mail"]
