@@ -16,6 +16,7 @@ import mailbox
 import re
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -145,17 +146,8 @@ class MaildirConnector(_Archive):
     def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
         if not (self.path / "cur").is_dir():
             raise SourceError(f"{self.path} is not a Maildir (no cur/ folder)")
-        files = self._files()
-
-        def loader(key: str) -> Any:
-            def load() -> tuple[bytes, datetime]:
-                file = files[key]
-                if not file.exists():  # a mail client moved it from new/ to cur/ meanwhile
-                    file = self._files().get(key, file)
-                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
-            return load
-
-        return _after(cursor, files, loader)
+        # a mail client may move a file from new/ to cur/ between listing and reading
+        return _after(cursor, self._files(), relocate=lambda key: self._files().get(key))
 
     def _files(self) -> dict[str, Path]:
         """Maildir key (the file name before ':2,flags') -> its file, in new/ and cur/."""
@@ -175,18 +167,11 @@ class EmlConnector(_Archive):
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a folder")
         files = {str(p.relative_to(self.path)): p for p in self.path.rglob("*.eml") if p.is_file()}
-
-        def loader(name: str) -> Any:
-            def load() -> tuple[bytes, datetime]:
-                file = files[name]
-                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
-            return load
-
-        return _after(cursor, files, loader)
+        return _after(cursor, files)
 
 
-def _after(cursor: Any, files: dict[str, Path], loader: Any) -> list[tuple[Any, Any]]:
-    """Files in (mtime, name) order after the cursor, each with its cursor position."""
+def _after(cursor: Any, files: dict[str, Path], relocate: Any = None) -> list[tuple[Any, Any]]:
+    """Files in (mtime, name) order after the cursor, each with its cursor position and loader."""
     order = []
     for name, file in files.items():
         try:
@@ -194,58 +179,11 @@ def _after(cursor: Any, files: dict[str, Path], loader: Any) -> list[tuple[Any, 
         except FileNotFoundError:
             continue
     mark = tuple(cursor) if cursor else None
-    return [(list(position), loader(name)) for position, name in sorted(order) if mark is None or position > mark]
+    return [(list(position), partial(_read, files[name], name, relocate))
+            for position, name in sorted(order) if mark is None or position > mark]
 
 
-def _unescape_from(raw: bytes) -> bytes:
-    """Undo mbox "From " quoting (mboxrd: one '>' less on every ^>+From line)."""
-    return _QUOTED_FROM.sub(rb"\1", raw)
-
-
-class MaildirConnector(_Archive):
-    Config = MaildirConfig
-    what = "maildir"
-
-    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
-        if not (self.path / "cur").is_dir():
-            raise SourceError(f"{self.path} is not a Maildir (no cur/ folder)")
-        files = self._files()
-
-        def loader(key: str) -> Any:
-            def load() -> tuple[bytes, datetime]:
-                file = files[key]
-                if not file.exists():  # a mail client moved it from new/ to cur/ meanwhile
-                    file = self._files().get(key, file)
-                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
-            return load
-
-        return _after(cursor, files, loader)
-
-    def _files(self) -> dict[str, Path]:
-        """Maildir key (the file name before ':2,flags') -> its file, in new/ and cur/."""
-        found = {}
-        for sub in ("new", "cur"):
-            for file in (self.path / sub).iterdir():
-                if not file.name.startswith(".") and file.is_file():
-                    found[file.name.split(":")[0]] = file
-        return found
-
-
-class EmlConnector(_Archive):
-    Config = EmlConfig
-    what = "eml folder"
-
-    def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
-        if not self.path.is_dir():
-            raise SourceError(f"{self.path} is not a folder")
-        files = sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*.eml") if p.is_file())
-
-        def loader(name: str) -> Any:
-            def load() -> tuple[bytes, datetime]:
-                file = self.path / name
-                return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
-            return load
-
-        return [(name, loader(name)) for name in files if cursor is None or name > cursor]
-
-
+def _read(file: Path, name: str, relocate: Any) -> tuple[bytes, datetime]:
+    if relocate is not None and not file.exists():
+        file = relocate(name) or file
+    return file.read_bytes(), datetime.fromtimestamp(file.stat().st_mtime, UTC)
