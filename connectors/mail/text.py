@@ -3,8 +3,9 @@
 The text is a short header block (Subject, From, To, Cc, Date) and the body: text/plain when a
 non-empty one exists, else the HTML part laid out as text by inscriptis (no tags, no style or
 script). Quoted replies and signatures are cut by mail-parser-reply in the configured languages;
-attachments are named, not inlined. Parsing uses the stdlib's compat32 policy, about five times
-faster than policy.default, and decodes RFC 2047 headers itself.
+attachments are named, not inlined. Headers are parsed by the stdlib (compat32, decoding RFC 2047
+ourselves); the body's MIME tree by fast-mail-parser, with the stdlib parser as the fallback for
+anything it refuses (broken base64, say).
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
+from email.parser import BytesHeaderParser
 from email.policy import compat32
 from functools import lru_cache
+from typing import Any
 
+import fast_mail_parser
 from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
 
@@ -44,6 +48,11 @@ _WS = re.compile(r"[ \t]*\n[ \t]*\n(\s*\n)+")
 
 def parse(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=compat32)
+
+
+def parse_headers(raw: bytes) -> Message:
+    """The top-level headers only: a tenth of a full parse's cost."""
+    return BytesHeaderParser(policy=compat32).parsebytes(raw)
 
 
 def decode_header(value: object) -> str:
@@ -128,41 +137,72 @@ def _filename(part: Message) -> str | None:
     return decode_header(name) if name else None
 
 
-def _payload_text(part: Message) -> str:
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        payload = str(part.get_payload() or "").encode("utf-8", "replace")
-    return decode_declared(payload, part.get_content_charset())
+class _Parts:
+    """Collects the first non-empty text/plain, the first text/html, and attachment names."""
+
+    def __init__(self) -> None:
+        self.plain: str | None = None
+        self.html: str | None = None
+        self.attachments: list[str] = []
+
+    def add(self, ctype: str, disposition: str, name: str | None, payload: bytes | None, charset: str | None) -> None:
+        if disposition == "attachment" or (name and not ctype.startswith("text/")):
+            self.attachments.append(f"{name or 'unnamed'} ({ctype})")
+        elif ctype == "text/plain" and self.plain is None:
+            text = decode_declared(payload or b"", charset)
+            if text.strip():
+                self.plain = text
+        elif ctype == "text/html" and self.html is None:
+            self.html = decode_declared(payload or b"", charset)
+        elif not ctype.startswith(("text/", "multipart/", "message/")) and name:
+            self.attachments.append(f"{name} ({ctype})")
+
+    def text(self) -> tuple[str, list[str]]:
+        if self.plain is not None:
+            return self.plain, self.attachments
+        if self.html is not None:
+            try:
+                return get_text(self.html), self.attachments
+            except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
+                return re.sub(r"<[^>]+>", " ", self.html), self.attachments
+        return "", self.attachments
+
+
+_CHARSET = re.compile(r"""charset\s*=\s*"?([^";\s]+)""", re.IGNORECASE)
+
+
+def _body_fast(raw: bytes) -> tuple[str, list[str]]:
+    """The body through fast-mail-parser's MIME tree (Rust, ~20x the stdlib's speed). It hands
+    over transfer-decoded bytes, so the charset chain is still ours. Raises on what it cannot
+    parse (broken base64, say); the caller then uses the stdlib."""
+    parts = _Parts()
+
+    def walk(part: Any) -> None:
+        if part.children:
+            for child in part.children:
+                walk(child)
+            return
+        header = (part.headers.get("Content-Type") or [""])[0]
+        charset = _CHARSET.search(header)
+        parts.add((part.content_type or "text/plain").lower(), (part.disposition or "").lower(),
+                  part.filename or None, part.content, charset.group(1) if charset else None)
+
+    walk(fast_mail_parser.parse_email_tree(raw))
+    return parts.text()
 
 
 def _body(msg: Message) -> tuple[str, list[str]]:
-    plain: str | None = None
-    html: str | None = None
-    attachments: list[str] = []
+    """The body through the stdlib parser: slower, and takes anything."""
+    parts = _Parts()
     for part in msg.walk():
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
-        disposition = str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower()
-        name = _filename(part)
-        if disposition == "attachment" or (name and not ctype.startswith("text/")):
-            attachments.append(f"{name or 'unnamed'} ({ctype})")
-        elif ctype == "text/plain" and plain is None:
-            text = _payload_text(part)
-            if text.strip():
-                plain = text
-        elif ctype == "text/html" and html is None:
-            html = _payload_text(part)
-        elif not ctype.startswith(("text/", "multipart/", "message/")) and name:
-            attachments.append(f"{name} ({ctype})")
-    if plain is not None:
-        return plain, attachments
-    if html is not None:
-        try:
-            return get_text(html), attachments
-        except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
-            return re.sub(r"<[^>]+>", " ", html), attachments
-    return "", attachments
+        payload = part.get_payload(decode=True)
+        if payload is None:
+            payload = str(part.get_payload() or "").encode("utf-8", "replace")
+        parts.add(part.get_content_type(), str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower(),
+                  _filename(part), payload, part.get_content_charset())
+    return parts.text()
 
 
 def _date(msg: Message, fallback: datetime | None) -> datetime:
@@ -186,10 +226,13 @@ def email_to_conversation(
 ) -> Conversation:
     """Raise SkipItem (automated mail, nothing to say, unparseable) with a reason."""
     try:
-        msg = parse(raw) if msg is None else msg
+        msg = parse_headers(raw) if msg is None else msg
         if skip_automated and (reason := automated_reason(msg)):
             raise SkipItem(reason)
-        body, attachments = _body(msg)
+        try:
+            body, attachments = _body_fast(raw)
+        except Exception:
+            body, attachments = _body(parse(raw))
         body = _strip_quotes(body.replace("\r\n", "\n"), tuple(reply_languages)).strip()
         body = _WS.sub("\n\n", body)
         lines = []
