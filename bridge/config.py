@@ -118,7 +118,7 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([f"no such file (pass -c, or set OMI_BRIDGE_CONFIG)"], str(path)) from None
+        raise ConfigError(["no such file (pass -c, or set OMI_BRIDGE_CONFIG)"], str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read: {exc}"], str(path)) from None
     except tomllib.TOMLDecodeError as exc:

@@ -10,10 +10,10 @@ fetched with BODY.PEEK[], so no \\Seen flag is set.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import shlex
-import socket
 import ssl
 import subprocess
 import threading
@@ -327,10 +327,8 @@ class ImapConnector:
                     client.idle()
                     renew_at = time.monotonic() + IDLE_RENEW
         finally:
-            try:
+            with contextlib.suppress(OSError, IMAPClientError):
                 client.idle_done()
-            except (OSError, IMAPClientError):
-                pass
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -341,8 +339,6 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 def _close(client: IMAPClient) -> None:
     try:
         client.logout()
-    except (OSError, IMAPClientError, socket.error):
-        try:
+    except (OSError, IMAPClientError):
+        with contextlib.suppress(Exception):  # the socket may already be gone
             client.shutdown()
-        except Exception:
-            pass
