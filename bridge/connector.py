@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.assemble import QueuedRequest, to_requests
 from bridge.errors import SourceError
-from bridge.models import Conversation
-from bridge.store import KEEP, Intake, Skip, Store
+from bridge.models import Conversation, Skip
+from bridge.store import KEEP, Intake, Store
 
 __all__ = ["Connector", "ConnectorConfig", "PreviewSink", "Sink", "Skip"]
 

@@ -7,7 +7,7 @@ OpenAPI contract field for field, so nothing outside the contract is ever sent.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -19,6 +19,7 @@ __all__ = [
     "ConversationCreateResponse",
     "CreateConversationRequest",
     "Geolocation",
+    "Skip",
     "as_utc",
 ]
 
@@ -73,6 +74,14 @@ class ConversationCreateResponse(BaseModel):
     id: str
     status: str
     discarded: bool
+
+
+class Skip(NamedTuple):
+    """An item that will not be delivered, and why (shown by ``omi-bridge status``)."""
+
+    source_key: str
+    reason: str
+    ref: str = ""
 
 
 class Conversation(BaseModel):

@@ -26,9 +26,9 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from bridge.assemble import QueuedRequest
-from bridge.models import CreateConversationRequest
+from bridge.models import CreateConversationRequest, Skip
 
-__all__ = ["KEEP", "Intake", "OutboxRow", "Skip", "Store", "fingerprint"]
+__all__ = ["KEEP", "Intake", "OutboxRow", "Store", "fingerprint"]
 
 KEEP: Any = object()  # "leave the cursor as it is"
 
@@ -92,14 +92,6 @@ def fingerprint(request: CreateConversationRequest, row_id: int) -> CreateConver
         finished += timedelta(seconds=1)
     finished += timedelta(microseconds=row_id % 1_000_000)
     return request.model_copy(update={"finished_at": finished})
-
-
-class Skip(NamedTuple):
-    """An item that will not be delivered, and why (shown by ``omi-bridge status``)."""
-
-    source_key: str
-    reason: str
-    ref: str = ""
 
 
 class Intake(NamedTuple):
@@ -170,15 +162,19 @@ class Store:
         now = time.time()
         added, new_skips = 0, []
         with self.transaction() as conn:
+            # the write lock is ours, so the next AUTOINCREMENT id is known: one INSERT per row,
+            # with the fingerprint that needs the id already in the body
+            seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            next_id = (seq[0] if seq else 0) + 1
             for queued in requests:
+                body = json.dumps(fingerprint(queued.request, next_id).body())
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO outbox (connector, source_key, priority, body, created_at,"
-                    " next_attempt_at) VALUES (?, ?, ?, '{}', ?, ?)",
-                    (connector, queued.source_key, queued.priority, now, now),
+                    "INSERT OR IGNORE INTO outbox (id, connector, source_key, priority, body, created_at,"
+                    " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (next_id, connector, queued.source_key, queued.priority, body, now, now),
                 )
                 if cur.rowcount:
-                    body = fingerprint(queued.request, cur.lastrowid).body()
-                    conn.execute("UPDATE outbox SET body = ? WHERE id = ?", (json.dumps(body), cur.lastrowid))
+                    next_id += 1
                     added += 1
             for skip in skips:
                 cur = conn.execute(

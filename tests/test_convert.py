@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bridge.store import Skip
+from bridge.models import Skip
 from connectors.mail import convert as convert_module
 from connectors.mail.convert import Converter
 from connectors.mail.text import MailJob, convert_all

@@ -15,8 +15,7 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from bridge.models import Conversation
-from bridge.store import Skip
+from bridge.models import Conversation, Skip
 from connectors.mail.text import MailJob, convert_all
 
 __all__ = ["Converter"]

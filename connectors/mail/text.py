@@ -29,8 +29,7 @@ from inscriptis import get_text
 from mailparser_reply import EmailReplyParser
 
 from bridge.errors import SkipItem
-from bridge.models import PRIORITY_LIVE, Conversation, as_utc
-from bridge.store import Skip
+from bridge.models import PRIORITY_LIVE, Conversation, Skip, as_utc
 from bridge.text import decode_declared
 
 __all__ = [
@@ -42,8 +41,9 @@ __all__ = [
 # and a 100,000-character mail is a document, not a reply.
 REPLY_PARSE_LIMIT = 50_000
 _NO_REPLY = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+._-].*)?$", re.I)
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _QUOTED_LINE = re.compile(r"^[ \t]*>", re.MULTILINE)
-_WS = re.compile(r"[ \t]*\n[ \t]*\n(\s*\n)+")
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")  # three or more line breaks, blank lines between
 
 
 def parse(raw: bytes) -> Message:
@@ -51,8 +51,10 @@ def parse(raw: bytes) -> Message:
 
 
 def parse_headers(raw: bytes) -> Message:
-    """The top-level headers only: a tenth of a full parse's cost."""
-    return BytesHeaderParser(policy=compat32).parsebytes(raw)
+    """The top-level headers only. The stdlib's header parser still reads every line of the
+    body, so it is handed the header block alone (up to the first empty line)."""
+    end = _HEADER_END.search(raw)
+    return BytesHeaderParser(policy=compat32).parsebytes(raw[: end.end()] if end else raw)
 
 
 def decode_header(value: object) -> str:
@@ -234,7 +236,7 @@ def email_to_conversation(
         except Exception:
             body, attachments = _body(parse(raw))
         body = _strip_quotes(body.replace("\r\n", "\n"), tuple(reply_languages)).strip()
-        body = _WS.sub("\n\n", body)
+        body = _BLANK_LINES.sub("\n\n", body)
         lines = []
         for header in ("Subject", "From", "To", "Cc"):
             value = decode_header(msg.get(header))
