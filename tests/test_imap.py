@@ -174,9 +174,10 @@ def test_awkward_corpus_over_imap_each_delivered_or_skipped_with_reason(tmp_path
     for name in sorted(EXPECTED):
         server.append("alice", (CORPUS / name).read_bytes(), when=NOW - timedelta(hours=1))
     since = (NOW - timedelta(days=1)).date().isoformat()
-    config = write_config(tmp_path, fake_omi.url,
-                          connectors=imap_table(server, since=since, reply_languages=["en", "de"]))
-    result = run_cli("run", "--once", "-c", str(config))
+    # small chunks: count-bounded (3 messages) and byte-bounded (the 300 KB mail travels alone)
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(
+        server, since=since, reply_languages=["en", "de"], fetch_messages=3, fetch_bytes=4096))
+    result = run_cli("run", "--once", "-c", str(config), "--log-level", "DEBUG")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
