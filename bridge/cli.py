@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -86,7 +87,12 @@ def _client(config: Config) -> OmiClient:
     )
 
 
+def _stop_before_loop(signum: int, frame: object) -> None:
+    raise SystemExit(EXIT_OK)  # SIGTERM while starting up: nothing is in flight yet, leave cleanly
+
+
 def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    signal.signal(signal.SIGTERM, _stop_before_loop)  # the event loop installs its own handler
     lock = StateLock(config.state_path)
     lock.acquire()
     try:
