@@ -106,3 +106,18 @@ def test_sigterm_during_slow_sends_exits_in_time_and_loses_nothing(tmp_path, fak
     assert Counter(fake_omi.texts()) == Counter(texts)
     assert fake_omi.violations == []
 
+
+
+def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    first = start_daemon(config, tmp_path / "daemon.log")
+    try:
+        assert wait_until(lambda: (tmp_path / "state.db.lock").exists(), 15)
+        time.sleep(0.5)
+        second = run_cli("run", "--once", "-c", str(config))
+        assert second.returncode == 1
+        assert "another omi-bridge is running" in second.stderr
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0
