@@ -18,6 +18,7 @@ import ssl
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -37,6 +38,7 @@ __all__ = ["ImapConfig", "ImapConnector"]
 
 log = logging.getLogger(__name__)
 
+PIPELINE_DEPTH = 2  # fetched chunks being converted while the next one is fetched
 IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
 IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
 RECONNECT_MAX = 300.0
@@ -218,7 +220,7 @@ class ImapConnector:
         """Fetch, convert and submit ``uids`` chunk by chunk: each chunk's rows and the cursor at
         its last UID commit together, and the next chunk is fetched while this one converts."""
         not_before = state.get("not_before")
-        waiting: tuple[Pending, dict] | None = None
+        waiting: deque[tuple[Pending, dict]] = deque()
         with Converter(len(uids)) as converter:
             for batch in self._fetch(client, uids):
                 if sink.closing:
@@ -232,13 +234,12 @@ class ImapConnector:
                         continue  # was in the mailbox before our first start
                     jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
                                         self.config.skip_automated, self.languages, priority))
-                pending = converter.start(jobs)
-                if waiting is not None:
-                    self._commit(folder, *waiting, cursor, sink)
                 state = {**state, "uid": batch[-1][0]}
-                waiting = (pending, state)
-            if waiting is not None:
-                self._commit(folder, *waiting, cursor, sink)
+                waiting.append((converter.start(jobs), state))
+                if len(waiting) > PIPELINE_DEPTH:  # keep the workers fed while we fetch
+                    self._commit(folder, *waiting.popleft(), cursor, sink)
+            while waiting:
+                self._commit(folder, *waiting.popleft(), cursor, sink)
         return state
 
     def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink) -> None:

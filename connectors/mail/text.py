@@ -21,16 +21,15 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from functools import lru_cache
 from typing import Any
 
 import fast_mail_parser
 from inscriptis import get_text
-from mailparser_reply import EmailReplyParser
 
 from bridge.errors import SkipItem
 from bridge.models import PRIORITY_LIVE, Conversation, Skip, as_utc
 from bridge.text import decode_declared
+from connectors.mail.replies import latest_reply
 
 __all__ = [
     "MailJob", "automated_reason", "convert", "convert_all", "decode_header", "email_to_conversation",
@@ -110,11 +109,6 @@ def automated_reason(msg: Message) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8)
-def _reply_parser(languages: tuple[str, ...]) -> EmailReplyParser:
-    return EmailReplyParser(languages=list(languages))
-
-
 def _strip_quotes(text: str, languages: tuple[str, ...]) -> str:
     # Everything from the first ">"-quoted line on is old mail, and the parser keeps only what
     # is above it; handing it just that part (with the "On ... wrote:" line that leads into the
@@ -125,13 +119,10 @@ def _strip_quotes(text: str, languages: tuple[str, ...]) -> str:
     if len(text) > REPLY_PARSE_LIMIT:
         return text
     try:
-        message = _reply_parser(languages).read(text=text)
+        body = latest_reply(text, languages)
     except Exception:  # a parser bug must not lose the mail: keep the whole text
         return text
-    if not message.replies:
-        return text
-    body = message.replies[0].body
-    return body if body.strip() else text
+    return body if body and body.strip() else text
 
 
 def _filename(part: Message) -> str | None:
