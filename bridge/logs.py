@@ -39,6 +39,7 @@ def setup_logging(level: str = "INFO", redact: Redactor | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # one line per request at INFO is noise for a daemon; our own lines say what matters
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # one line per request at INFO is noise for a daemon; our own lines say what matters.
+    # imapclient at DEBUG logs every protocol line, message bodies included: never wanted.
+    for noisy in ("httpx", "httpcore", "apscheduler", "imapclient"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

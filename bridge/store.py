@@ -188,10 +188,6 @@ class Store:
                 self._set_cursor(connector, cursor, now)
         return Intake(added, new_skips)
 
-    def skip(self, connector: str, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
-        """Record an item that cannot be delivered; returns False if it was already recorded."""
-        return bool(self.submit(connector, [], cursor, [Skip(source_key, reason, ref)]).skipped)
-
     def is_known(self, connector: str, source_key: str) -> bool:
         """True if the key is queued, sent, dead or skipped already."""
         with self._lock:

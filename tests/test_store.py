@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.assemble import QueuedRequest
-from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, CreateConversationRequest
+from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, CreateConversationRequest, Skip
 from bridge.omi import parse_time
 from bridge.store import SCHEMA_VERSION, Store
 
@@ -119,8 +119,9 @@ def test_revive_dead_rows(store):
 
 
 def test_skip_is_recorded_once(store):
-    assert store.skip("spool", "k", "binary file", ref="x.bin") is True
-    assert store.skip("spool", "k", "binary file", ref="x.bin") is False
+    skip = Skip("k", "binary file", "x.bin")
+    assert store.submit("spool", [], skips=[skip]).skipped == [skip]
+    assert store.submit("spool", [], skips=[skip]).skipped == []  # recorded once
     assert store.is_known("spool", "k")
 
 
