@@ -98,6 +98,10 @@ class Sink:
         (a fetched chunk of mail), where a commit per item would cost more than the work."""
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
+        return self._commit(*self._split(items), cursor).added
+
+    def _split(self, items: Iterable[Conversation | Skip]) -> tuple[list[QueuedRequest], list[Skip]]:
+        """Outbox requests for the conversations; skips for the rest, with the reason."""
         requests: list[QueuedRequest] = []
         skips: list[Skip] = []
         for item in items:
@@ -109,7 +113,7 @@ class Sink:
                 skips.append(Skip(item.source_key, prepared))
             else:
                 requests.extend(prepared)
-        return self._commit(requests, skips, cursor).added
+        return requests, skips
 
     def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any) -> Intake:
         intake = self._store.submit(self.name, requests, cursor, skips)
@@ -160,20 +164,11 @@ class PreviewSink(Sink):
         return self._store is not None and self._store.is_known(self.name, source_key)
 
     def submit_many(self, items: Iterable[Conversation | Skip], cursor: Any = KEEP) -> int:
-        added = 0
-        for item in items:
-            if isinstance(item, Skip):
-                self.skipped.append((item.ref or item.source_key, item.reason))
-                continue
-            if self.known(item.source_key):
-                continue
-            prepared = self._prepare(item)
-            if isinstance(prepared, str):
-                self.skipped.append((item.source_key, prepared))
-            else:
-                self.queued.extend(prepared)
-                added += len(prepared)
-        return added
+        requests, skips = self._split(i for i in items if isinstance(i, Skip) or not self.known(i.source_key))
+        self.queued.extend(requests)
+        for skip in skips:
+            self.skip(skip.source_key, skip.reason, skip.ref)
+        return len(requests)
 
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))

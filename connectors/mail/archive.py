@@ -25,9 +25,9 @@ from tqdm import tqdm
 
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
-from bridge.errors import SkipItem, SourceError
+from bridge.errors import SourceError
 from bridge.models import PRIORITY_BACKFILL
-from connectors.mail.text import email_to_conversation, message_key, parse
+from connectors.mail.text import MailJob, convert
 
 __all__ = ["EmlConnector", "MaildirConnector", "MboxConnector"]
 
@@ -96,15 +96,8 @@ class _Archive:
         except OSError as exc:
             sink.skip(f"unreadable:{position}", f"unreadable: {exc.strerror or exc}", ref=ref, cursor=cursor)
             return
-        try:
-            conversation = email_to_conversation(
-                raw, internaldate=mtime, skip_automated=self.config.skip_automated,
-                reply_languages=self.languages, priority=PRIORITY_BACKFILL,
-            )
-        except SkipItem as exc:
-            sink.skip(message_key(parse(raw), raw), exc.reason, ref=ref, cursor=cursor)
-            return
-        sink.submit(conversation, cursor=cursor)
+        job = MailJob(raw, mtime, ref, self.config.skip_automated, self.languages, PRIORITY_BACKFILL)
+        sink.submit_many([convert(job)], cursor)
 
 
 class MboxConnector(_Archive):

@@ -268,7 +268,7 @@ def convert(job: MailJob) -> Conversation | Skip:
                                      reply_languages=job.reply_languages, priority=job.priority)
     except SkipItem as exc:
         try:
-            key = message_key(parse(job.raw), job.raw)
+            key = message_key(parse_headers(job.raw), job.raw)  # the Message-ID is all it reads
         except Exception:
             key = "sha256:" + hashlib.sha256(job.raw).hexdigest()
         return Skip(key, exc.reason, job.ref)
