@@ -29,9 +29,10 @@ from pydantic import (
 
 from bridge.connector import ConnectorConfig
 from bridge.errors import ConfigError
+from bridge.http import parse_listen
 from bridge.registry import connector_types, load_connector_type
 
-__all__ = ["Config", "ConfigPath", "OmiConfig", "StateConfig", "default_config_path", "load_config"]
+__all__ = ["Config", "ConfigPath", "HttpConfig", "OmiConfig", "StateConfig", "default_config_path", "load_config"]
 
 _ENV_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -91,8 +92,22 @@ class StateConfig(BaseModel):
     )
 
 
+class HttpConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listen: str | None = Field(default=None, description='"127.0.0.1:8080"; off when unset')
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_listen(value)
+        return value
+
+
 class Config(BaseModel):
     omi: OmiConfig
+    http: HttpConfig = HttpConfig()
     state_path: Path
     connectors: dict[str, ConnectorConfig]
     source: Path
@@ -136,9 +151,10 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
         problems += _read_secret_files(raw["omi"], OmiConfig, "omi", base_dir)
 
     context = {"base_dir": base_dir}
-    problems += [f"{key}: unknown section" for key in raw if key not in ("omi", "state", "connectors")]
+    problems += [f"{key}: unknown section" for key in raw if key not in ("omi", "state", "http", "connectors")]
     omi = _validate(OmiConfig, raw.get("omi", {}), "omi", context, problems)
     state = _validate(StateConfig, raw.get("state", {}), "state", context, problems)
+    http = _validate(HttpConfig, raw.get("http", {}), "http", context, problems)
     tables = raw.get("connectors", {})
     if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
         problems.append("connectors: must hold one [connectors.NAME] table per connector")
@@ -160,19 +176,21 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
         validated = _validate(model, table, where, context, problems)
         if validated is not None:
             connectors[name] = validated
+            if getattr(validated, "needs_http_listener", False) and http is not None and http.listen is None:
+                problems.append(f'{where}.mode: "http" needs the daemon\'s listener: set [http] listen')
 
     if need_api_key and omi is not None and omi.api_key is None and not any(
         p.startswith("omi.api_key") for p in problems
     ):
         problems.append('omi.api_key: required (api_key = "${OMI_API_KEY}", or api_key_file)')
-    if problems or omi is None or state is None:
+    if problems or omi is None or state is None or http is None:
         raise ConfigError(problems, str(path))
 
     state_path = state.path
     if state_path is None:
         state_dir = os.environ.get("STATE_DIRECTORY")
         state_path = Path(state_dir.split(":")[0]) / "omi-bridge.db" if state_dir else base_dir / "omi-bridge.db"
-    return Config(omi=omi, state_path=state_path, connectors=connectors, source=path)
+    return Config(omi=omi, http=http, state_path=state_path, connectors=connectors, source=path)
 
 
 def secrets_of(config: Config) -> list[str]:

@@ -16,6 +16,12 @@ Omi: it reads its starting point from ``sink.cursor`` and hands conversations to
 transaction. Raise ``SourceError`` when the source cannot be read; record an item that cannot be
 delivered with ``sink.skip``. When ``sink.dry_run`` is true (``omi-bridge preview``), read but
 change nothing at the source.
+
+A push source (Slack) may also have ``async def serve(self, sink, live)``: the daemon runs it on
+the event loop for its whole life and cancels it at shutdown. ``live.request_poll()`` asks for a
+poll now; ``live.http`` (when ``[http] listen`` is set) takes routes on the daemon's listener.
+Chat messages are gathered into conversations by ``sink.assembler(policy)`` (bridge/groups.py)
+and handed over with ``sink.close_group``.
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.assemble import QueuedRequest, to_requests
 from bridge.errors import SourceError
+from bridge.groups import Assembler, Group, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
-__all__ = ["Connector", "ConnectorConfig", "PreviewSink", "Sink", "Skip"]
+__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,14 @@ class Connector(Protocol):
     def check(self) -> Any: ...
 
     def poll(self, sink: Sink) -> Any: ...
+
+
+class Live(Protocol):
+    """What the daemon gives a connector's ``serve``."""
+
+    http: Any  # bridge.http.Listener, or None when no listener is configured
+
+    def request_poll(self) -> None: ...
 
 
 class Sink:
@@ -115,8 +130,21 @@ class Sink:
                 requests.extend(prepared)
         return requests, skips
 
-    def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any) -> Intake:
-        intake = self._store.submit(self.name, requests, cursor, skips)
+    def assembler(self, policy: GroupPolicy) -> Assembler:
+        """This connector's groups of items (chat messages), kept in the store."""
+        return Assembler(self._store, self.name, policy)
+
+    def close_group(self, assembler: Assembler, group: Group, conversation: Conversation | None,
+                    cursor: Any = KEEP) -> int:
+        """Queue a closed group's conversation (None: nothing left in it) and mark the group
+        closed, in one transaction. Returns the number of new outbox rows."""
+        if self._closed.is_set():
+            raise SourceError("stopping: submission refused")
+        requests, skips = self._split([conversation] if conversation is not None else [])
+        return self._commit(requests, skips, cursor, also=assembler.closer(group.id)).added
+
+    def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any, also: Any = None) -> Intake:
+        intake = self._store.submit(self.name, requests, cursor, skips, also=also)
         for skip in intake.skipped:
             log.warning("%s: skipped %s: %s", self.name, skip.ref or skip.source_key, skip.reason)
         if intake.added:
@@ -173,3 +201,11 @@ class PreviewSink(Sink):
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))
         return True
+
+    def assembler(self, policy: GroupPolicy) -> Assembler:
+        # preview writes nothing to the state file: groups are gathered in a scratch store
+        return Assembler(Store(), self.name, policy)
+
+    def close_group(self, assembler: Assembler, group: Group, conversation: Conversation | None,
+                    cursor: Any = KEEP) -> int:
+        return self.submit_many([conversation] if conversation is not None else [])

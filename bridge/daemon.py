@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bridge.config import Config
 from bridge.connector import Connector, Sink
 from bridge.dispatcher import Dispatcher, DrainResult
+from bridge.http import Listener
 from bridge.omi import OmiClient
 from bridge.registry import load_connector_type
 from bridge.store import Store
@@ -79,9 +80,25 @@ class StateLock:
             self._fd = None
 
 
+class _Live:
+    """What a connector's ``serve`` gets: a way to ask for a poll, and the HTTP listener."""
+
+    def __init__(self, bridge: Bridge, name: str) -> None:
+        self._bridge = bridge
+        self._name = name
+        self.http = bridge.listener
+
+    def request_poll(self) -> None:
+        self._bridge.request_poll(self._name)
+
+
+SERVE_RETRY_MAX = 300.0  # seconds between restarts of a push connector that keeps failing
+
+
 class Bridge:
     def __init__(self, config: Config, store: Store, client: OmiClient, connectors: dict[str, Connector]) -> None:
         self.config = config
+        self.listener = Listener(config.http.listen) if config.http.listen else None
         self.store = store
         self.connectors = connectors
         self.dispatcher = Dispatcher(store, client, config.omi)
@@ -108,9 +125,7 @@ class Bridge:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            message = one_line(exc)
-            if self.store.source_failed(name, message):
-                log.error("%s: source failing: %s", name, message)
+            self._failed(name, exc)
             return False
         else:
             failing_since = self.store.source_ok(name)
@@ -118,6 +133,12 @@ class Bridge:
                 log.warning("%s: source recovered after %s", name,
                             timedelta(seconds=round(time.time() - failing_since)))
             return True
+
+    def _failed(self, name: str, exc: Exception) -> None:
+        """Record a source failure; say so once, when it starts failing."""
+        message = one_line(exc)
+        if self.store.source_failed(name, message):
+            log.error("%s: source failing: %s", name, message)
 
     def request_poll(self, name: str) -> None:
         """Poll ``name`` now; if a poll of it is running, run one more right after it.
@@ -164,6 +185,23 @@ class Bridge:
         thread.start()
         return thread
 
+    async def _serve(self, name: str) -> None:
+        """Run a push connector's ``serve`` for the daemon's life; restart it when it fails."""
+        delay = 1.0
+        while True:
+            started = time.monotonic()
+            try:
+                await self.connectors[name].serve(self.sinks[name], _Live(self, name))  # type: ignore[attr-defined]
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failed(name, exc)
+            if time.monotonic() - started > SERVE_RETRY_MAX:
+                delay = 1.0
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SERVE_RETRY_MAX)
+
     async def run_once(self) -> DrainResult:
         """Poll every connector once, then send until nothing is due within a minute."""
         await asyncio.gather(*(self.poll(name) for name in self.connectors))
@@ -177,8 +215,14 @@ class Bridge:
                 seconds=connector_config.poll_interval, next_run_time=datetime.now(),
                 max_instances=1, coalesce=True, misfire_grace_time=int(connector_config.poll_interval) + 1,
             )
+        if self.listener is not None:
+            await self.listener.start()
         scheduler.start()
         watchers = [task for name in self.connectors if (task := self._watch(name)) is not None]
+        serving = [
+            asyncio.create_task(self._serve(name), name=f"serve {name}")
+            for name, connector in self.connectors.items() if hasattr(connector, "serve")
+        ]
         sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
         await stop.wait()
@@ -187,6 +231,10 @@ class Bridge:
                  self.config.omi.shutdown_grace)
         scheduler.shutdown(wait=False)
         self._stop_watching.set()
+        for task in serving:  # no more events taken in; what was acknowledged is in the store
+            task.cancel()
+        if serving:
+            await asyncio.wait(serving, timeout=5)
         for sink in self.sinks.values():
             sink.close()
         abandoned = await self.dispatcher.stop(self.config.omi.shutdown_grace)
@@ -199,6 +247,8 @@ class Bridge:
             await asyncio.wait(set(self._polls), timeout=5)
         for thread in watchers:
             await asyncio.to_thread(thread.join, 2)
+        if self.listener is not None:
+            await self.listener.stop()
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

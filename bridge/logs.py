@@ -41,5 +41,8 @@ def setup_logging(level: str = "INFO", redact: Redactor | None = None) -> None:
     root.setLevel(level.upper())
     # one line per request at INFO is noise for a daemon; our own lines say what matters.
     # imapclient at DEBUG logs every protocol line, message bodies included: never wanted.
-    for noisy in ("httpx", "httpcore", "apscheduler", "imapclient"):
+    # slack_sdk and slack_bolt say every (re)connect and acknowledgement at INFO.
+    noisy_loggers = ("httpx", "httpcore", "apscheduler", "imapclient", "slack_sdk", "slack_bolt", "aiohttp.access",
+                     "tzlocal")
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -16,7 +16,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,6 +74,41 @@ _MIGRATIONS = [
         last_error TEXT
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # v2: the assembler's open groups and the events already taken in (bridge/groups.py)
+    """
+    CREATE TABLE events (
+        connector TEXT NOT NULL, event_key TEXT NOT NULL, received_at REAL NOT NULL,
+        PRIMARY KEY (connector, event_key)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_received ON events (received_at);
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connector TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        thread TEXT,
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'full', 'closed')),
+        first_at REAL NOT NULL,
+        last_at REAL NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        closed_at REAL
+    );
+    CREATE INDEX groups_open ON groups (connector, state, scope);
+    CREATE TABLE items (
+        connector TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        group_id INTEGER REFERENCES groups (id),
+        scope TEXT NOT NULL,
+        thread TEXT,
+        at REAL NOT NULL,
+        author TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        data TEXT,
+        PRIMARY KEY (connector, item_key)
+    );
+    CREATE INDEX items_group ON items (group_id);
+    CREATE INDEX items_thread ON items (connector, thread);
     """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -157,8 +192,10 @@ class Store:
         requests: Iterable[QueuedRequest],
         cursor: Any = KEEP,
         skips: Iterable[Skip] = (),
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> Intake:
-        """Queue requests, record skipped items and move the cursor, all in one transaction."""
+        """Queue requests, record skipped items and move the cursor, all in one transaction
+        (with ``also``'s writes, e.g. closing the group the requests were assembled from)."""
         now = time.time()
         added, new_skips = 0, []
         with self.transaction() as conn:
@@ -186,6 +223,8 @@ class Store:
                     new_skips.append(skip)
             if cursor is not KEEP:
                 self._set_cursor(connector, cursor, now)
+            if also is not None:
+                also(conn)
         return Intake(added, new_skips)
 
     def is_known(self, connector: str, source_key: str) -> bool:

@@ -137,3 +137,19 @@ def test_file_is_wal_full_sync_and_versioned(tmp_path):
     conn.close()
     with pytest.raises(RuntimeError, match="upgrade omi-bridge"):
         Store(tmp_path / "s.db")
+
+
+def test_a_state_file_of_the_first_schema_is_upgraded_in_place(tmp_path):
+    from bridge import store as store_module
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(store_module._MIGRATIONS[0])
+    conn.execute("INSERT INTO cursors VALUES ('imap', '{\"uid\": 7}', 0)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert store.cursor("imap") == {"uid": 7}
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.rows("SELECT count(*) AS n FROM groups")[0]["n"] == 0

@@ -1,0 +1,277 @@
+"""The assembler: many small messages -> few conversations.
+
+Omi takes tens of conversation writes an hour, so a chat is not sent message by message. Items
+(chat messages; later, mails of a thread) are kept in SQLite in open groups, and a group becomes
+ONE conversation when it closes:
+
+- after ``quiet_period`` seconds without a new item,
+- when it spans ``max_span`` seconds,
+- or when its text would pass ``max_chars``.
+
+Placement: a reply joins the open group that holds its thread (the thread's first item, or an
+earlier reply); other items join their scope's (channel's) open burst. An item that does not fit
+its group (too late, too long, too big) starts a new one and the old one closes. Items are placed
+by their own time, so items that arrive late in bulk (history after an outage, an export) are cut
+into the same groups live delivery would have made.
+
+Every change runs in one transaction with the event that caused it (``event_key``, unique per
+connector), so an event delivered twice changes nothing the second time, and an event is in
+the database before the source is told it arrived. Groups and items live in SQLite, so open
+groups survive a restart. Closed groups keep their items for ``RETENTION`` seconds: a message
+seen again (history after an outage) is recognised and not sent a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from bridge.models import MAX_TEXT
+from bridge.store import Store
+
+__all__ = ["Assembler", "Group", "GroupPolicy", "Item"]
+
+EVENT_RETENTION = 7 * 86400  # Slack retries for minutes; a week of event ids is plenty
+RETENTION = 30 * 86400  # items of closed groups, to recognise them if seen again
+LINE_OVERHEAD = 24  # "Name (HH:MM): " per item, for the size limit
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str  # unique within the connector, forever: "C0123:1700000000.000100"
+    scope: str  # where it was said: a channel
+    at: float  # epoch seconds
+    text: str
+    author: str = ""
+    thread: str | None = None  # key of the thread's first item, for a reply
+    data: dict[str, Any] = field(default_factory=dict)  # whatever rendering needs later
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    scope: str
+    thread: str | None  # set for a group that holds only one thread's replies
+    first_at: float
+    last_at: float
+    items: list[Item]
+
+
+class GroupPolicy(NamedTuple):
+    quiet_period: float
+    max_span: float
+    max_chars: int = MAX_TEXT
+
+
+class Assembler:
+    """One connector's groups. Safe to call from the event loop or a worker thread."""
+
+    def __init__(self, store: Store, connector: str, policy: GroupPolicy) -> None:
+        self._store = store
+        self._connector = connector
+        self.policy = policy
+
+    # -- taking items in -----------------------------------------------------------------------
+
+    def add(self, item: Item, event_key: str | None = None) -> bool:
+        """Place a new item. False if the event or the item was seen before (then the text of
+        an item still open is brought up to date: history carries edits we may have missed)."""
+        with self._store.transaction() as conn:
+            if not self._first_sight(conn, event_key):
+                return False
+            row = conn.execute(
+                "SELECT i.group_id, i.deleted, i.text, g.state FROM items i LEFT JOIN groups g ON g.id = i.group_id"
+                " WHERE i.connector = ? AND i.item_key = ?",
+                (self._connector, item.key),
+            ).fetchone()
+            if row is not None:
+                group_id, deleted, text, state = row
+                if not deleted and state in ("open", "full") and text != item.text:
+                    self._set_text(conn, item.key, group_id, text, item.text)
+                return False
+            group_id = self._place(conn, item)
+            conn.execute(
+                "INSERT INTO items (connector, item_key, group_id, scope, thread, at, author, text, data)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self._connector, item.key, group_id, item.scope, item.thread, item.at, item.author, item.text,
+                 json.dumps(item.data) if item.data else None),
+            )
+            return True
+
+    def edit(self, key: str, text: str, event_key: str | None = None) -> bool:
+        """New text for an item not sent yet. False if unknown, deleted or already sent."""
+        with self._store.transaction() as conn:
+            if not self._first_sight(conn, event_key):
+                return False
+            row = conn.execute(
+                "SELECT i.group_id, i.text FROM items i JOIN groups g ON g.id = i.group_id"
+                " WHERE i.connector = ? AND i.item_key = ? AND NOT i.deleted AND g.state != 'closed'",
+                (self._connector, key),
+            ).fetchone()
+            if row is None or row[1] == text:
+                return False
+            self._set_text(conn, key, row[0], row[1], text)
+            return True
+
+    def remove(self, key: str, scope: str, event_key: str | None = None) -> bool:
+        """Drop an item not sent yet. An item not seen yet is remembered as deleted, so its
+        late arrival (retry, history) adds nothing. False if already sent or already gone."""
+        with self._store.transaction() as conn:
+            if not self._first_sight(conn, event_key):
+                return False
+            row = conn.execute(
+                "SELECT i.group_id, i.deleted, length(i.text), g.state FROM items i"
+                " LEFT JOIN groups g ON g.id = i.group_id WHERE i.connector = ? AND i.item_key = ?",
+                (self._connector, key),
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO items (connector, item_key, scope, at, text, deleted) VALUES (?, ?, ?, ?, '', 1)",
+                    (self._connector, key, scope, time.time()),
+                )
+                return True
+            group_id, deleted, length, state = row
+            if deleted or state == "closed":
+                return False
+            conn.execute(
+                "UPDATE items SET deleted = 1 WHERE connector = ? AND item_key = ?", (self._connector, key)
+            )
+            conn.execute("UPDATE groups SET size = size - ? WHERE id = ?", (length + LINE_OVERHEAD, group_id))
+            return True
+
+    def item(self, key: str) -> Item | None:
+        """An item by key, sent or not (a thread's first message, for context)."""
+        with self._store.transaction() as conn:
+            row = conn.execute(
+                "SELECT item_key, scope, at, text, author, thread, data FROM items"
+                " WHERE connector = ? AND item_key = ? AND NOT deleted",
+                (self._connector, key),
+            ).fetchone()
+        return None if row is None else _item(row)
+
+    def thread_roots(self, scope: str, threads_since: float, messages_since: float) -> list[str]:
+        """Where replies we missed may be: threads of ``scope`` with a reply since
+        ``threads_since``, and first-level items since ``messages_since`` (a reply may start a thread)."""
+        rows = self._store.rows(
+            "SELECT DISTINCT thread AS root FROM items WHERE connector = ? AND scope = ? AND thread IS NOT NULL"
+            " AND at >= ? UNION SELECT item_key FROM items WHERE connector = ? AND scope = ? AND thread IS NULL"
+            " AND NOT deleted AND at >= ?",
+            [self._connector, scope, threads_since, self._connector, scope, messages_since],
+        )
+        return [r["root"] for r in rows]
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def due(self, now: float | None = None) -> list[Group]:
+        """Groups ready to become conversations, oldest first, with their live items in order."""
+        now = time.time() if now is None else now
+        quiet, span, _ = self.policy
+        with self._store.transaction() as conn:
+            groups = conn.execute(
+                "SELECT id, scope, thread, first_at, last_at FROM groups WHERE connector = ? AND state != 'closed'"
+                " AND (state = 'full' OR last_at <= ? OR first_at <= ?) ORDER BY first_at, id",
+                (self._connector, now - quiet, now - span),
+            ).fetchall()
+            found = []
+            for group_id, scope, thread, first_at, last_at in groups:
+                items = conn.execute(
+                    "SELECT item_key, scope, at, text, author, thread, data FROM items"
+                    " WHERE group_id = ? AND NOT deleted ORDER BY at, item_key",
+                    (group_id,),
+                ).fetchall()
+                found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items]))
+        return found
+
+    def closer(self, group_id: int) -> Any:
+        """The write that marks a group sent, for ``Store.submit(also=...)``: the conversation
+        and the group's closing commit together, so a crash between them cannot send it twice."""
+
+        def close(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?", (time.time(), group_id))
+
+        return close
+
+    def counts(self) -> dict[str, int]:
+        rows = self._store.rows(
+            "SELECT state, count(*) AS n FROM groups WHERE connector = ? GROUP BY state", [self._connector]
+        )
+        return {r["state"]: r["n"] for r in rows}
+
+    def prune(self, now: float | None = None) -> None:
+        """Forget old event ids, and closed groups past the retention."""
+        now = time.time() if now is None else now
+        with self._store.transaction() as conn:
+            conn.execute(
+                "DELETE FROM events WHERE connector = ? AND received_at < ?", (self._connector, now - EVENT_RETENTION)
+            )
+            old = "SELECT id FROM groups WHERE connector = ? AND state = 'closed' AND closed_at < ?"
+            conn.execute(f"DELETE FROM items WHERE group_id IN ({old})", (self._connector, now - RETENTION))
+            conn.execute(
+                "DELETE FROM items WHERE connector = ? AND group_id IS NULL AND at < ?",
+                (self._connector, now - RETENTION),
+            )
+            conn.execute(f"DELETE FROM groups WHERE id IN ({old})", (self._connector, now - RETENTION))
+
+    # -- inside a transaction ------------------------------------------------------------------
+
+    def _first_sight(self, conn: sqlite3.Connection, event_key: str | None) -> bool:
+        if event_key is None:
+            return True
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO events (connector, event_key, received_at) VALUES (?, ?, ?)",
+            (self._connector, event_key, time.time()),
+        )
+        return cur.rowcount == 1
+
+    def _set_text(self, conn: sqlite3.Connection, key: str, group_id: int, old: str, new: str) -> None:
+        conn.execute("UPDATE items SET text = ? WHERE connector = ? AND item_key = ?", (new, self._connector, key))
+        conn.execute("UPDATE groups SET size = size + ? WHERE id = ?", (len(new) - len(old), group_id))
+
+    def _place(self, conn: sqlite3.Connection, item: Item) -> int:
+        """The open group this item joins, or a new one; closes groups it shows are over."""
+        size = len(item.text) + LINE_OVERHEAD
+        if item.thread is not None and item.thread != item.key:
+            candidates = conn.execute(
+                "SELECT id, first_at, last_at, size FROM groups WHERE state = 'open' AND id IN"
+                " (SELECT group_id FROM items WHERE connector = ? AND (item_key = ? OR thread = ?))"
+                " ORDER BY last_at DESC LIMIT 1",
+                (self._connector, item.thread, item.thread),
+            ).fetchall()
+            thread = item.thread
+        else:
+            candidates = conn.execute(
+                "SELECT id, first_at, last_at, size FROM groups WHERE connector = ? AND state = 'open'"
+                " AND scope = ? AND thread IS NULL ORDER BY last_at DESC",
+                (self._connector, item.scope),
+            ).fetchall()
+            thread = None
+        quiet, span, max_chars = self.policy
+        for group_id, first_at, last_at, used in candidates:
+            fits = (
+                first_at - quiet <= item.at <= last_at + quiet
+                and max(last_at, item.at) - min(first_at, item.at) <= span
+                and used + size <= max_chars
+            )
+            if fits:
+                conn.execute(
+                    "UPDATE groups SET first_at = min(first_at, ?), last_at = max(last_at, ?), size = size + ?"
+                    " WHERE id = ?",
+                    (item.at, item.at, size, group_id),
+                )
+                return group_id
+            if item.at >= last_at:  # a later item that does not fit: this group is over
+                conn.execute("UPDATE groups SET state = 'full' WHERE id = ?", (group_id,))
+        cur = conn.execute(
+            "INSERT INTO groups (connector, scope, thread, first_at, last_at, size) VALUES (?, ?, ?, ?, ?, ?)",
+            (self._connector, item.scope, thread, item.at, item.at, size),
+        )
+        return int(cur.lastrowid)
+
+
+def _item(row: Iterable[Any]) -> Item:
+    key, scope, at, text, author, thread, data = row
+    return Item(key, scope, at, text, author, thread, json.loads(data) if data else {})

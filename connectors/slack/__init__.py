@@ -1,0 +1,1 @@
+"""Slack: live channels (``slack``) and export archives (``slack-export``)."""
