@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         help="config file (default: $OMI_BRIDGE_CONFIG, ./config.toml, /etc/omi-bridge/config.toml)",
     )
     common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    common.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="text (with journald priorities under systemd) or one JSON object per line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.render(), file=sys.stderr)
         return EXIT_USAGE
     redact = Redactor(secrets_of(config))
-    setup_logging(args.log_level, redact)
+    setup_logging(args.log_level, redact, args.log_format)
     command = {"run": _run, "check": _check, "status": _status, "retry": _retry, "preview": _preview}
     try:
         return command[args.command](args, config, redact)

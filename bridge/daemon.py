@@ -27,9 +27,11 @@ from bridge.config import Config
 from bridge.connector import Connector, Sink
 from bridge.dispatcher import Dispatcher, DrainResult
 from bridge.http import Listener
+from bridge.metrics import CONTENT_TYPE, Metrics
 from bridge.omi import OmiClient
 from bridge.registry import load_connector_type
 from bridge.store import Store
+from bridge.systemd import Notifier
 
 __all__ = ["Bridge", "StateLock", "build_connectors", "call", "one_line"]
 
@@ -93,15 +95,20 @@ class _Live:
 
 
 SERVE_RETRY_MAX = 300.0  # seconds between restarts of a push connector that keeps failing
+HEARTBEAT = 30.0  # seconds between STATUS updates (and watchdog pings, if WatchdogSec asks for fewer)
+STORE_PROBE_TIMEOUT = 2.0  # a store write that takes longer than this counts as "not writable"
 
 
 class Bridge:
     def __init__(self, config: Config, store: Store, client: OmiClient, connectors: dict[str, Connector]) -> None:
         self.config = config
         self.listener = Listener(config.http.listen) if config.http.listen else None
+        self.notifier = Notifier()
+        self.metrics = Metrics(store)
+        self._probe: asyncio.Future | None = None
         self.store = store
         self.connectors = connectors
-        self.dispatcher = Dispatcher(store, client, config.omi)
+        self.dispatcher = Dispatcher(store, client, config.omi, metrics=self.metrics)
         self._loop = asyncio.get_running_loop()
         self.sinks = {
             name: Sink(store, name, config.connectors[name], self._wake_threadsafe) for name in connectors
@@ -128,7 +135,11 @@ class Bridge:
             self._failed(name, exc)
             return False
         else:
-            failing_since = self.store.source_ok(name)
+            try:
+                failing_since = self.store.source_ok(name)
+            except Exception as exc:  # the store itself failing (disk full, read-only): /healthz says so
+                log.error("%s: cannot record the poll: %s", name, one_line(exc))
+                return False
             if failing_since is not None:
                 log.warning("%s: source recovered after %s", name,
                             timedelta(seconds=round(time.time() - failing_since)))
@@ -202,6 +213,72 @@ class Bridge:
             await asyncio.sleep(delay)
             delay = min(delay * 2, SERVE_RETRY_MAX)
 
+    # -- health, for systemd and the HTTP listener ------------------------------------------------
+
+    async def store_writable(self) -> str | None:
+        """None if a write to the store commits within STORE_PROBE_TIMEOUT, else the problem."""
+        if self._probe is not None and not self._probe.done():
+            return "a store write has been hanging since the last check"
+        self._probe = asyncio.ensure_future(asyncio.to_thread(self.store.probe_write, STORE_PROBE_TIMEOUT))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._probe), STORE_PROBE_TIMEOUT + 1)
+        except TimeoutError:
+            return f"a store write did not finish within {STORE_PROBE_TIMEOUT + 1:.0f}s"
+        except Exception as exc:
+            return one_line(exc)
+        return None
+
+    def status_line(self) -> str:
+        """One line for systemctl status: pending / sent today / dead / failing connectors."""
+        counts = self.store.counts()
+        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        failing = [r["connector"] for r in self.store.rows(
+            "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector")
+            if r["connector"] in self.connectors]
+        line = (f"{counts['pending'] + counts['inflight']} pending, {self.store.sent_since(midnight)} sent today, "
+                f"{counts['dead']} dead")
+        return line + (f", failing: {', '.join(failing)}" if failing else ", all sources ok")
+
+    async def _heartbeat(self) -> None:
+        """STATUS= now and then; WATCHDOG=1 only from the loop and only while the store takes
+        writes: a hung loop or a dead disk stops the pings and systemd restarts us."""
+        interval = HEARTBEAT
+        if self.notifier.watchdog_interval:
+            interval = min(interval, self.notifier.watchdog_interval / 3)
+        while True:
+            problem = await self.store_writable()
+            if problem is None:
+                self.notifier.watchdog()
+                self.notifier.status(self.status_line())
+            else:
+                self.notifier.status(f"unhealthy: {problem}")
+            await asyncio.sleep(interval)
+
+    async def _healthz(self, request: Any) -> Any:
+        from aiohttp import web
+
+        problem = await self.store_writable()
+        if problem is not None:  # reading the store could hang the loop too: say what we know
+            return web.json_response({"status": "unhealthy", "store": problem}, status=503)
+        rows = {r["connector"]: r for r in self.store.rows("SELECT * FROM sources")}
+        connectors = {}
+        for name in self.connectors:
+            row = rows.get(name, {})
+            connectors[name] = {
+                "state": "failing" if row.get("failing_since") else ("ok" if row.get("last_success") else "starting"),
+                "last_success": row.get("last_success"),
+                "failing_since": row.get("failing_since"),
+                "error": row.get("last_error"),
+            }
+        body = {"status": "ok", "store": "writable", "outbox": self.store.counts(), "connectors": connectors}
+        return web.json_response(body)
+
+    async def _metrics(self, request: Any) -> Any:
+        from aiohttp import web
+
+        body = await asyncio.to_thread(self.metrics.render)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
     async def run_once(self) -> DrainResult:
         """Poll every connector once, then send until nothing is due within a minute."""
         await asyncio.gather(*(self.poll(name) for name in self.connectors))
@@ -216,6 +293,8 @@ class Bridge:
                 max_instances=1, coalesce=True, misfire_grace_time=int(connector_config.poll_interval) + 1,
             )
         if self.listener is not None:
+            self.listener.route("GET", "/healthz", self._healthz)
+            self.listener.route("GET", "/metrics", self._metrics)
             await self.listener.start()
         scheduler.start()
         watchers = [task for name in self.connectors if (task := self._watch(name)) is not None]
@@ -225,7 +304,12 @@ class Bridge:
         ]
         sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
+        self.notifier.ready(self.status_line())
+        heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
         await stop.wait()
+
+        self.notifier.stopping()
+        heartbeat.cancel()
 
         log.info("stopping: no new polls; letting in-flight sends finish (up to %.0fs)",
                  self.config.omi.shutdown_grace)

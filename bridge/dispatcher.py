@@ -46,6 +46,7 @@ import httpx
 from pydantic import ValidationError
 
 from bridge.config import OmiConfig
+from bridge.metrics import Metrics
 from bridge.models import ConversationCreateResponse
 from bridge.omi import LIST_LIMIT, OmiClient, parse_time, retry_after
 from bridge.store import OutboxRow, Store
@@ -77,8 +78,10 @@ class Dispatcher:
         *,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics if metrics is not None else Metrics(store)
         self.client = client
         self.config = config
         self.clock = clock
@@ -183,10 +186,13 @@ class Dispatcher:
                 # a 429 or 401 arrived while this row was being claimed or reconciled
                 self.store.release(row.id, hold, "waiting: Omi asked us to pause")
                 return
-            response = await self.client.create_conversation(row.body)
+            with self.metrics.latency.time():
+                response = await self.client.create_conversation(row.body)
         except _NOT_SENT as exc:
+            self.metrics.sends.labels("unreachable").inc()
             self._retry(row, f"cannot reach Omi: {_describe(exc)}", unknown=False)
         except httpx.TransportError as exc:
+            self.metrics.sends.labels("no_answer").inc()
             # the body may have reached the server: find out before sending again
             self._retry(row, f"no answer from Omi: {_describe(exc)}", unknown=True,
                         floor=self.config.reconcile_delay)
@@ -198,6 +204,7 @@ class Dispatcher:
 
     def _settle(self, row: OutboxRow, response: httpx.Response) -> None:
         code = response.status_code
+        self.metrics.sends.labels(_result(code)).inc()
         if 200 <= code < 300:
             self._clear_auth_block()
             try:
@@ -241,6 +248,7 @@ class Dispatcher:
                              row.id, item.get("id"))
                     self.store.mark_sent(row.id, item.get("id"), bool(item.get("discarded", False)),
                                          note="adopted after reconciliation")
+                    self.metrics.sends.labels("adopted").inc()
                     return True
             if len(items) < LIST_LIMIT:
                 break
@@ -268,12 +276,14 @@ class Dispatcher:
         ceiling = min(self.config.retry_max, self.config.retry_initial * 2 ** min(row.attempts - 1, 40))
         delay = max(self.rng() * ceiling, floor)
         log.debug("row %s: attempt %s failed (%s); next in %.1fs", row.id, row.attempts, error, delay)
+        self.metrics.retries.inc()
         self.store.mark_retry(row.id, self.clock() + delay, error, unknown)
 
     def _pause(self, response: httpx.Response) -> None:
         wait = retry_after(response, self.clock())
         until = self.clock() + (DEFAULT_429_WAIT if wait is None else wait)
         if until > self.pause_until:
+            self.metrics.pauses.inc()
             self.pause_until = until
             self.store.set_meta("pause_until", repr(until))
             log.warning("Omi rate limit hit: pausing every request for %.0fs", until - self.clock())
@@ -293,6 +303,19 @@ class Dispatcher:
             log.warning("Omi accepts the API key again; sending resumed")
             self.auth_error = None
             self.auth_blocked_until = 0.0
+
+
+def _result(code: int) -> str:
+    """The sends_total label for an HTTP answer (see _settle)."""
+    if 200 <= code < 300:
+        return "sent"
+    if code == 429:
+        return "rate_limited"
+    if code in (401, 403):
+        return "auth_refused"
+    if code in RETRY_KNOWN or code >= 500:
+        return "retry"
+    return "dead"
 
 
 def _same(value: object, expected: datetime) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
-__all__ = ["REDACTED", "Redactor", "setup_logging"]
+__all__ = ["REDACTED", "Redactor", "setup_logging", "stderr_is_journal"]
 
 REDACTED = "[redacted]"
 
@@ -24,18 +27,61 @@ class Redactor:
         return text
 
 
-class _RedactingFormatter(logging.Formatter):
-    def __init__(self, fmt: str, redact: Redactor) -> None:
+# syslog priorities, for journald's "<N>" line prefix
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+def stderr_is_journal(environ: dict[str, str] | None = None) -> bool:
+    """True when systemd connected stderr to the journal ($JOURNAL_STREAM is its dev:inode)."""
+    stream = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    try:
+        dev, inode = (int(part) for part in stream.split(":"))
+        info = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (info.st_dev, info.st_ino) == (dev, inode)
+
+
+class _TextFormatter(logging.Formatter):
+    """Plain lines; under journald "<priority>" first and no timestamp (the journal has one)."""
+
+    def __init__(self, redact: Redactor, journal: bool) -> None:
+        fmt = "%(name)s: %(message)s" if journal else "%(asctime)s %(levelname)s %(name)s: %(message)s"
         super().__init__(fmt)
+        self.redact = redact
+        self.journal = journal
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.redact(super().format(record))
+        if self.journal:  # every line of a traceback gets the priority, or journald splits it at INFO
+            prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+            text = "\n".join(prefix + line for line in text.split("\n"))
+        return text
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
         self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.redact(super().format(record))
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": self.redact(record.getMessage()),  # before json.dumps escapes anything in a secret
+        }
+        if record.exc_info:
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", redact: Redactor | None = None) -> None:
+def setup_logging(level: str = "INFO", redact: Redactor | None = None, fmt: str = "text") -> None:
+    redact = redact or Redactor()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", redact or Redactor()))
+    handler.setFormatter(_JsonFormatter(redact) if fmt == "json" else _TextFormatter(redact, stderr_is_journal()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

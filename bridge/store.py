@@ -357,6 +357,22 @@ class Store:
         with self.transaction():
             self.db["meta"].upsert({"key": key, "value": value}, pk="key")
 
+    def probe_write(self, timeout: float) -> None:
+        """Commit a small write on a connection of its own, waiting at most ``timeout`` for the
+        file's write lock; raises when the store cannot take writes. (The shared connection
+        would wait out its busy timeout, holding the lock every other caller needs.)"""
+        if self.path == ":memory:":
+            self.set_meta("heartbeat", repr(time.time()))
+            return
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
+        try:
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(time.time()),))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
     def source_ok(self, connector: str) -> float | None:
         """Record a good poll; returns when the source had started failing, if it was failing."""
         with self.transaction() as conn:

@@ -1,0 +1,84 @@
+"""Prometheus metrics (``/metrics`` on the daemon's listener), with prometheus-client.
+
+Two kinds:
+- what the process saw since it started, counted as it happens: sends by result, retries,
+  429 pauses, the latency of Omi's create call;
+- what the store holds, read at scrape time so it can never drift from it: outbox rows by
+  state, each connector's last success and failure state, skipped items by reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from bridge.store import Store
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SEND_RESULTS = ("sent", "adopted", "retry", "rate_limited", "auth_refused", "dead", "unreachable", "no_answer")
+# Omi's create call runs LLM work inside the request: seconds to minutes
+LATENCY_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 90, 120, 180)
+
+
+class Metrics:
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.sends = Counter("omi_bridge_sends", "Send attempts to Omi by result", ["result"], registry=self.registry)
+        for result in SEND_RESULTS:
+            self.sends.labels(result)
+        self.retries = Counter("omi_bridge_retries", "Rows put back for another attempt", registry=self.registry)
+        self.pauses = Counter("omi_bridge_rate_limit_pauses", "429 answers that paused every request",
+                              registry=self.registry)
+        self.latency = Histogram("omi_bridge_omi_request_seconds", "Duration of Omi create-conversation calls",
+                                 buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.registry.register(_StoreCollector(store))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _reason_class(reason: str) -> str:
+    """A skip reason without its particulars ("not valid JSON: line 3" -> "not valid JSON"),
+    so the label set stays small."""
+    head = reason.split(":", 1)[0].strip()
+    return re.sub(r"\d+", "N", head)[:60] or "unknown"
+
+
+class _StoreCollector(Collector):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[Any]:
+        rows = GaugeMetricFamily("omi_bridge_outbox_rows", "Outbox rows by state", labels=["state"])
+        for state, count in self._store.counts().items():
+            rows.add_metric([state], count)
+        yield rows
+
+        health = self._store.rows("SELECT connector, last_success, failing_since FROM sources")
+        last = GaugeMetricFamily("omi_bridge_connector_last_success_timestamp_seconds",
+                                 "When the connector last read its source successfully", labels=["connector"])
+        failing = GaugeMetricFamily("omi_bridge_connector_failing", "1 while the connector's source is failing",
+                                    labels=["connector"])
+        for row in health:
+            if row["last_success"] is not None:
+                last.add_metric([row["connector"]], row["last_success"])
+            failing.add_metric([row["connector"]], 1 if row["failing_since"] else 0)
+        yield last
+        yield failing
+
+        skipped = GaugeMetricFamily("omi_bridge_skipped_items", "Items recorded as skipped, by reason",
+                                    labels=["connector", "reason"])
+        totals: dict[tuple[str, str], int] = {}
+        for row in self._store.rows("SELECT connector, reason, count(*) AS n FROM skipped GROUP BY connector, reason"):
+            key = (row["connector"], _reason_class(row["reason"]))
+            totals[key] = totals.get(key, 0) + row["n"]
+        for (connector, reason), count in sorted(totals.items()):
+            skipped.add_metric([connector, reason], count)
+        yield skipped
