@@ -239,11 +239,10 @@ def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi)
         assert body["connectors"]["drop"]["state"] in ("ok", "starting")
         assert set(body["outbox"]) == {"pending", "inflight", "sent", "dead"}
         filler = state / "filler"
-        with filler.open("wb") as file:  # the disk fills up
-            with contextlib.suppress(OSError):
-                while True:
-                    file.write(b"\0" * 65536)
-                    file.flush()
+        with filler.open("wb") as file, contextlib.suppress(OSError):  # the disk fills up
+            while True:
+                file.write(b"\0" * 65536)
+                file.flush()
         try:
             answer = httpx.get(url, timeout=10)
         finally:
