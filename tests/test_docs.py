@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import OmiConfig, StateConfig
+from bridge.config import HttpConfig, OmiConfig, StateConfig
 from bridge.registry import connector_types, load_connector_type
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,14 +19,15 @@ def _documented(option: str) -> bool:
     return re.search(rf"^#?\s*{re.escape(option)}\s*=", EXAMPLE, re.MULTILINE) is not None
 
 
-@pytest.mark.parametrize("model", [OmiConfig, StateConfig])
+@pytest.mark.parametrize("model", [OmiConfig, StateConfig, HttpConfig])
 def test_every_core_option_is_in_the_example_config(model):
     missing = [name for name in model.model_fields if not _documented(name)]
     assert missing == []
 
 
 BUILTIN = {"spool": "SpoolConnector", "imap": "ImapConnector", "mbox": "MboxConnector",
-           "maildir": "MaildirConnector", "eml": "EmlConnector"}
+           "maildir": "MaildirConnector", "eml": "EmlConnector", "slack": "SlackConnector",
+           "slack-export": "SlackExportConnector"}
 
 
 @pytest.mark.parametrize("kind", sorted(BUILTIN))
@@ -54,3 +55,16 @@ def test_readme_test_command_is_what_ci_runs():
     match = re.search(r"^# test\n(.+)$", README, re.MULTILINE)
     assert match, "README must give the test command under a '# test' line"
     assert match.group(1).strip() in ci
+
+
+def test_the_connector_guide_names_only_what_exists():
+    from bridge.connector import Sink
+    from bridge.testing import ConnectorContract
+
+    guide = (ROOT / "docs" / "connectors.md").read_text()
+    for attribute in set(re.findall(r"`sink\.(\w+)", guide)):
+        assert hasattr(Sink, attribute), f"docs/connectors.md names sink.{attribute}"
+    for method in ("config", "connector_class", "add_items"):
+        assert f"def {method}(self" in guide and hasattr(ConnectorContract, method)
+    assert 'notes = "omi_bridge_notes:NotesConnector"' in guide
+    assert 'notes = "omi_bridge_notes:NotesConnector"' in (ROOT / "tests/example_connector/pyproject.toml").read_text()
