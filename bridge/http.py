@@ -34,9 +34,10 @@ class Listener:
         self._routes: dict[tuple[str, str], Handler] = {}
         self._runner: web.AppRunner | None = None
 
-    def route(self, method: str, path: str, handler: Handler) -> None:
+    def route(self, method: str, path: str, handler: Handler, *, replace: bool = False) -> None:
+        """Serve ``method path`` with ``handler``. ``replace``: the owner sets it again (a restart)."""
         key = (method.upper(), path)
-        if key in self._routes:
+        if key in self._routes and not replace:
             raise ValueError(f"{method} {path} is already served by another part of the bridge")
         self._routes[key] = handler
 

@@ -26,6 +26,12 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
     skipped = {
         r["connector"]: r["n"] for r in store.rows("SELECT connector, count(*) AS n FROM skipped GROUP BY connector")
     }
+    # chat messages held in open groups: taken in, not yet a conversation (see bridge/groups.py)
+    waiting = {
+        r["connector"]: r["n"]
+        for r in store.rows("SELECT i.connector, count(*) AS n FROM items i JOIN groups g ON g.id = i.group_id"
+                            " WHERE g.state != 'closed' AND NOT i.deleted GROUP BY i.connector")
+    }
     connectors = []
     for name, cfg in config.connectors.items():
         row = health.get(name, {})
@@ -39,6 +45,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
             "last_error": row.get("last_error"),
             "items_today": today.get(name, 0),
             "skipped": skipped.get(name, 0),
+            "waiting": waiting.get(name, 0),
         })
     dead = store.rows(
         "SELECT id, connector, source_key, attempts, last_error FROM outbox WHERE state = 'dead'"
@@ -76,8 +83,9 @@ def render(info: dict[str, Any]) -> str:
     if info["rate_limited_until"]:
         lines.append(f"rate limited by Omi until {info['rate_limited_until']}")
     lines += ["", *_table(
-        ["connector", "type", "state", "last success", "items today", "skipped", "failing since", "error"],
-        [[c["name"], c["type"], c["state"], c["last_success"], c["items_today"], c["skipped"],
+        ["connector", "type", "state", "last success", "items today", "in open groups", "skipped", "failing since",
+         "error"],
+        [[c["name"], c["type"], c["state"], c["last_success"], c["items_today"], c["waiting"], c["skipped"],
           c["failing_since"], c["last_error"]] for c in info["connectors"]],
     )]
     if info["dead"]:

@@ -154,7 +154,8 @@ def test_http_mode_verifies_signatures_and_dedupes_retries(tmp_path, fake_omi, f
                                             "user": ALICE, "text": "over http", "ts": ts, "event_ts": ts}, event_id)
 
         body, headers = fake_slack.signed_request(payload, secret="not-the-secret")
-        assert httpx.post(url, content=body, headers=headers).status_code == 401
+        # 404 until the connector's route exists, 503 while it resolves its channels, then 401
+        assert wait_until(lambda: httpx.post(url, content=body, headers=headers).status_code == 401, 20)
         body, headers = fake_slack.signed_request(payload, age=600)  # replayed after 10 minutes
         assert httpx.post(url, content=body, headers=headers).status_code == 401
         body, headers = fake_slack.signed_request(payload)
@@ -348,3 +349,29 @@ def test_check_reaches_slack_and_names_a_refused_token(tmp_path, fake_omi, fake_
     assert result.returncode == 1
     assert "Slack refused the token: invalid_auth" in result.stdout + result.stderr
     assert "xoxb-revoked" not in result.stdout + result.stderr
+
+
+def test_names_follow_user_change_and_channel_rename(tmp_path, fake_omi, fake_slack) -> None:
+    config = slack_config(tmp_path, fake_omi, fake_slack, quiet_period=4)
+    log = tmp_path / "log"
+    daemon = start_daemon(config, log)
+    try:
+        assert connected(fake_slack)
+        fake_slack.say(RANDOM, BOB, "first")
+        status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+        assert [c["waiting"] for c in status["connectors"]] == [1]  # held in an open group, not lost
+        assert wait_until(lambda: len(fake_omi.texts()) == 1, 20)
+        fake_slack.deliver(fake_slack.event_payload({"type": "user_change", "user": {
+            "id": BOB, "name": "bob", "profile": {"display_name": "Robert"}}}, "EvUser1"))
+        fake_slack.deliver(fake_slack.event_payload({"type": "channel_rename", "channel": {
+            "id": RANDOM, "name": "random-talk", "created": 1}}, "EvRename1"))
+        assert fake_slack.deliver(fake_slack.event_payload({"type": "reaction_added", "user": ALICE,
+                                                            "reaction": "tada"}, "EvReaction1"))
+        fake_slack.say(RANDOM, BOB, "second")
+        assert wait_until(lambda: len(fake_omi.texts()) == 2, 20)
+    finally:
+        assert stop(daemon) == 0
+    first, second = fake_omi.texts()
+    assert first.startswith("#random on Slack") and "\nBob Builder (" in first
+    assert second.startswith("#random-talk on Slack") and "\nRobert (" in second
+    assert len(fake_slack.acked) == 5  # events the bridge does not use are acknowledged too

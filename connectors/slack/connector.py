@@ -232,7 +232,14 @@ class SlackConnector:
         )
         self._register(app, sink)
         if self.config.mode == "http":
-            await self._serve_http(app, live)
+            self._route_http(app, live)
+        try:  # before any event is taken: which channels count must be known, or early events would be dropped
+            await self._resolve_channels()
+        except SlackApiError as exc:
+            raise self._source_error(exc) from None
+        if self.config.mode == "http":
+            live.request_poll()
+            await asyncio.Event().wait()  # until cancelled: the listener does the rest
         else:
             await self._serve_socket(app, live)
 
@@ -350,18 +357,19 @@ class SlackConnector:
             else:
                 self._down_since = None
 
-    async def _serve_http(self, app: Any, live: Live) -> None:
+    def _route_http(self, app: Any, live: Live) -> None:
+        from aiohttp import web
         from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 
         if live.http is None:
             raise SourceError("http mode needs [http] listen")
 
         async def events(request: Any) -> Any:
+            if self._channels is None:  # still starting: Slack sends it again shortly
+                return web.json_response({"error": "starting"}, status=503)
             return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
 
-        live.http.route("POST", self.config.events_path, events)
-        live.request_poll()
-        await asyncio.Event().wait()  # until cancelled
+        live.http.route("POST", self.config.events_path, events, replace=True)
 
     # -- reconciliation -----------------------------------------------------------------------
 
