@@ -112,14 +112,14 @@ def test_the_daemon_tells_systemd_ready_status_watchdog_and_stopping(tmp_path, f
     config = write_config(tmp_path, fake_omi.url)
     drop_files(tmp_path / "spool", ["a note for the status line"])
     notify = NotifySocket(tmp_path / "notify")
-    env = bridge_env(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="600000")
+    env = bridge_env(NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="1500000")
     daemon = subprocess.Popen([sys.executable, "-m", "bridge", "run", "-c", str(config)], env=env,
                               stdout=subprocess.DEVNULL, stderr=(tmp_path / "log").open("wb"))
     try:
         assert wait_until(lambda: notify.lines("READY=1"), 20)
         assert wait_until(lambda: len(fake_omi.texts()) == 1, 20)
         assert wait_until(lambda: any("1 sent today" in m for _, m in notify.lines("STATUS=")), 20)
-        assert wait_until(lambda: len(notify.lines("WATCHDOG=1")) >= 5, 10)
+        assert wait_until(lambda: len(notify.lines("WATCHDOG=1")) >= 5, 15)
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
@@ -131,7 +131,7 @@ def test_the_daemon_tells_systemd_ready_status_watchdog_and_stopping(tmp_path, f
     ready_at = notify.lines("READY=1")[0][0]
     assert all(t >= ready_at for t, _ in notify.lines("WATCHDOG=1"))
     pings = [t for t, _ in notify.lines("WATCHDOG=1")]
-    assert max(b - a for a, b in itertools.pairwise(pings)) < 0.6  # within WATCHDOG_USEC
+    assert max(b - a for a, b in itertools.pairwise(pings)) < 1.5  # within WATCHDOG_USEC
 
 
 async def test_a_blocked_event_loop_stops_the_watchdog_pings(tmp_path, fake_omi, monkeypatch) -> None:

@@ -188,7 +188,7 @@ def _listening(port: int) -> bool:
 
 
 def test_a_crash_with_an_open_group_loses_nothing_and_sends_it_once(tmp_path, fake_omi, fake_slack) -> None:
-    config = slack_config(tmp_path, fake_omi, fake_slack, quiet_period=8)
+    config = slack_config(tmp_path, fake_omi, fake_slack, quiet_period=12)  # longer than a restart
     log = tmp_path / "log"
     daemon = start_daemon(config, log)
     try:
@@ -258,7 +258,8 @@ def test_history_pacing_is_configurable_down_to_a_few_requests_a_minute(tmp_path
     assert result.returncode == 0, result.stderr
     history = [t for t, params, _ in fake_slack.calls_of("conversations.history")]
     assert len(history) == 3  # 5 messages, 2 per page
-    assert all(b - a >= 2.9 for a, b in itertools.pairwise(history))  # 20/minute = one per 3 s
+    # 20/minute = one per 3 s (times are taken at the answers, so allow for latency differences)
+    assert all(b - a >= 2.5 for a, b in itertools.pairwise(history))
     assert wait_until(lambda: len(fake_omi.texts()) == 1, 5)
     assert said(conversation_lines(fake_omi)) == [f"page item {n}" for n in range(5)]
     del log
