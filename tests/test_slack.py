@@ -376,3 +376,27 @@ def test_names_follow_user_change_and_channel_rename(tmp_path, fake_omi, fake_sl
     assert first.startswith("#random on Slack") and "\nBob Builder (" in first
     assert second.startswith("#random-talk on Slack") and "\nRobert (" in second
     assert len(fake_slack.acked) == 5  # events the bridge does not use are acknowledged too
+
+
+def test_a_refused_app_token_fails_this_source_only_and_says_so_once(tmp_path, fake_omi, fake_slack) -> None:
+    config = slack_config(tmp_path, fake_omi, fake_slack)
+    text = config.read_text().replace(APP_TOKEN, "xapp-revoked")
+    spool = '\n[connectors.drop]\ntype = "spool"\npath = "spool"\npoll_interval = 0.5\nsettle_seconds = 0\n'
+    config.write_text(text + spool)
+    log = tmp_path / "log"
+    daemon = start_daemon(config, log)
+    try:
+        (tmp_path / "spool").mkdir()
+        (tmp_path / "spool" / "n.txt").write_text("the spool goes on")
+        assert wait_until(lambda: fake_omi.texts() == ["the spool goes on"], 20)
+        time.sleep(4)  # several polls and serve retries
+        status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+    finally:
+        assert stop(daemon) == 0
+    team = next(c for c in status["connectors"] if c["name"] == "team")
+    assert team["state"] == "failing" and "invalid_auth" in team["last_error"]
+    lines = log.read_text().splitlines()
+    failing = [line for line in lines if "team: source failing" in line]
+    assert len(failing) == 1 and "Slack refused the token: invalid_auth" in failing[0]
+    assert not [line for line in lines if "team: source recovered" in line]  # no flapping
+    assert "xapp-revoked" not in log.read_text()

@@ -187,6 +187,7 @@ class SlackConnector:
         self._pace_lock = asyncio.Lock()
         self._reconnects = 0
         self._down_since: float | None = None
+        self._serve_error: str | None = None  # why events cannot arrive, while serve() keeps failing
 
     # -- the parts a daemon calls --------------------------------------------------------------
 
@@ -217,9 +218,19 @@ class SlackConnector:
         if time.time() - self._last_prune > PRUNE_EVERY and not sink.dry_run:
             assembler.prune()
             self._last_prune = time.time()
+        if self._serve_error is not None and not sink.dry_run:
+            # history and closing work, but no event can arrive: the source is not healthy
+            raise SourceError(self._serve_error)
 
     async def serve(self, sink: Sink, live: Live) -> None:
         """Receive events until cancelled: Socket Mode, or routes on the daemon's listener."""
+        try:
+            await self._serve(sink, live)
+        except Exception as exc:
+            self._serve_error = f"cannot receive events: {exc}"
+            raise
+
+    async def _serve(self, sink: Sink, live: Live) -> None:
         from slack_bolt.async_app import AsyncApp
 
         app = AsyncApp(
@@ -238,6 +249,7 @@ class SlackConnector:
         except SlackApiError as exc:
             raise self._source_error(exc) from None
         if self.config.mode == "http":
+            self._serve_error = None
             live.request_poll()
             await asyncio.Event().wait()  # until cancelled: the listener does the rest
         else:
@@ -319,6 +331,7 @@ class SlackConnector:
                 handler = AsyncSocketModeHandler(app, token, web_client=self.client, ping_interval=ping)
                 await handler.connect_async()
                 log.info("%s: connected to Slack (socket mode)", self.name)
+                self._serve_error = None
                 self._reconcile_due = True
                 live.request_poll()
                 await self._watch_socket(handler.client, live)
