@@ -370,12 +370,18 @@ def test_names_follow_user_change_and_channel_rename(tmp_path, fake_omi, fake_sl
                                                             "reaction": "tada"}, "EvReaction1"))
         fake_slack.say(RANDOM, BOB, "second")
         assert wait_until(lambda: len(fake_omi.texts()) == 2, 20)
+        # someone joins #general (configured by name): its messages must still count
+        assert fake_slack.deliver(fake_slack.event_payload({"type": "member_joined_channel", "user": CAROL,
+                                                            "channel": GENERAL, "channel_type": "C"}, "EvJoin1"))
+        fake_slack.say(GENERAL, CAROL, "third, after a join")
+        assert wait_until(lambda: len(fake_omi.texts()) == 3, 20)
     finally:
         assert stop(daemon) == 0
-    first, second = fake_omi.texts()
+    first, second, third = fake_omi.texts()
     assert first.startswith("#random on Slack") and "\nBob Builder (" in first
     assert second.startswith("#random-talk on Slack") and "\nRobert (" in second
-    assert len(fake_slack.acked) == 5  # events the bridge does not use are acknowledged too
+    assert third.startswith("#general on Slack") and "third, after a join" in third
+    assert len(fake_slack.acked) == 7  # events the bridge does not use are acknowledged too
 
 
 def test_a_refused_app_token_fails_this_source_only_and_says_so_once(tmp_path, fake_omi, fake_slack) -> None:

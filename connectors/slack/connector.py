@@ -273,7 +273,11 @@ class SlackConnector:
                 self.names.channels[channel["id"]] = channel["name"]
 
         async def on_joined(event: dict[str, Any]) -> None:
-            self._channels = None  # the bot's channels changed: resolve again at the next reconcile
+            # with no channel list configured, a channel the bot is invited to counts from now on;
+            # a configured list is fixed, and stays resolved
+            channel = event.get("channel")
+            if not self.config.channels and self._channels is not None and isinstance(channel, str):
+                self._channels.add(channel)
 
         async def on_other() -> None:
             """Acknowledge what we do not use, or Slack keeps resending it."""
