@@ -46,6 +46,7 @@ __all__ = ["SlackConfig", "SlackConnector"]
 log = logging.getLogger(__name__)
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+_CHANNEL_TYPES = "public_channel,private_channel"
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 THREAD_WATCH = 86400  # threads with activity this recent are asked for replies we missed
 PRUNE_EVERY = 3600
@@ -185,7 +186,6 @@ class SlackConnector:
         self._last_prune = 0.0
         self._last_call = 0.0
         self._pace_lock = asyncio.Lock()
-        self._reconnects = 0
         self._down_since: float | None = None
         self._serve_error: str | None = None  # why events cannot arrive, while serve() keeps failing
 
@@ -339,7 +339,6 @@ class SlackConnector:
                 self._reconcile_due = True
                 live.request_poll()
                 await self._watch_socket(handler.client, live)
-                self._reconnects += 1
                 log.warning("%s: Slack connection silent for %.0fs: reconnecting", self.name,
                             self.config.liveness_timeout)
                 await handler.close_async()
@@ -357,7 +356,6 @@ class SlackConnector:
             await asyncio.sleep(step)
             if client.current_session is not session:
                 session = client.current_session
-                self._reconnects += 1
                 log.info("%s: Slack reconnected; reading history for the gap", self.name)
                 self._reconcile_due = True
                 live.request_poll()
@@ -430,12 +428,12 @@ class SlackConnector:
         roots = assembler.thread_roots(channel, float(oldest) - THREAD_WATCH, float(oldest) - self.config.max_span)
         threads = {key.split(":", 1)[1] for key in roots}
         try:
-            async for message in self._pages("conversations_history", channel=channel, oldest=oldest):
+            async for message in self._history("conversations_history", channel=channel, oldest=oldest):
                 messages[message["ts"]] = message
                 if message.get("latest_reply") and Decimal(message["latest_reply"]) > Decimal(oldest):
                     threads.add(message["ts"])
             for root in sorted(threads):
-                async for message in self._pages("conversations_replies", channel=channel, ts=root, oldest=oldest):
+                async for message in self._history("conversations_replies", channel=channel, ts=root, oldest=oldest):
                     # the thread's first message comes with every page; it counts only if it is new
                     if message["ts"] != root or Decimal(root) > Decimal(oldest):
                         messages.setdefault(message["ts"], message)
@@ -455,16 +453,21 @@ class SlackConnector:
                 new += 1
         return new, newest
 
-    async def _pages(self, method: str, **args: Any) -> Any:
+    async def _history(self, method: str, **args: Any) -> Any:
+        """Messages of conversations.history/replies, page by page, paced."""
+        async for message in self._pages(method, "messages", self.config.history_page_size, paced=True, **args):
+            if isinstance(message.get("ts"), str):
+                yield message
+
+    async def _pages(self, method: str, key: str, limit: int, *, paced: bool = False, **args: Any) -> Any:
+        """The ``key`` entries of every page of a cursor-paginated Web API method."""
         page_cursor = None
         while True:
-            await self._pace()
-            answer = await getattr(self.client, method)(
-                limit=self.config.history_page_size, cursor=page_cursor, **args
-            )
-            for message in answer.get("messages") or []:
-                if isinstance(message.get("ts"), str):
-                    yield message
+            if paced:
+                await self._pace()
+            answer = await getattr(self.client, method)(limit=limit, cursor=page_cursor, **args)
+            for entry in answer.get(key) or []:
+                yield entry
             page_cursor = (answer.get("response_metadata") or {}).get("next_cursor")
             if not page_cursor:
                 return
@@ -484,7 +487,7 @@ class SlackConnector:
         wanted = self.config.channels
         found: set[str] = set()
         if not wanted:
-            async for channel in self._list("users_conversations", types="public_channel,private_channel"):
+            async for channel in self._pages("users_conversations", "channels", 200, types=_CHANNEL_TYPES):
                 found.add(channel["id"])
                 self.names.channels[channel["id"]] = channel.get("name") or channel["id"]
         else:
@@ -492,8 +495,8 @@ class SlackConnector:
             names = {c.lstrip("#") for c in wanted if c not in ids}
             found |= ids
             if names:
-                async for channel in self._list("conversations_list", types="public_channel,private_channel",
-                                                exclude_archived=True):
+                async for channel in self._pages("conversations_list", "channels", 200, types=_CHANNEL_TYPES,
+                                                 exclude_archived=True):
                     self.names.channels[channel["id"]] = channel.get("name") or channel["id"]
                     if channel.get("name") in names:
                         found.add(channel["id"])
@@ -503,16 +506,6 @@ class SlackConnector:
                 raise SourceError(f"no such channel (or the bot cannot see it): {missing}")
         self._channels = found
         return found
-
-    async def _list(self, method: str, **args: Any) -> Any:
-        page_cursor = None
-        while True:
-            answer = await getattr(self.client, method)(limit=200, cursor=page_cursor, **args)
-            for channel in answer.get("channels") or []:
-                yield channel
-            page_cursor = (answer.get("response_metadata") or {}).get("next_cursor")
-            if not page_cursor:
-                return
 
     # -- closing groups -----------------------------------------------------------------------
 
