@@ -77,10 +77,9 @@ class SlackExportConnector:
         assembler = sink.assembler(GroupPolicy(self.config.quiet_period, self.config.max_span))
         with self._open() as archive:
             users = self._users(archive)
-            channels = self._channels(archive)
-            names = {cid: name for cid, (name, _) in channels.items()}
+            names = self._channels(archive)
             added = 0
-            for channel, (_name, folder) in sorted(channels.items(), key=lambda c: c[1][0]):
+            for channel, folder in sorted(names.items(), key=lambda c: c[1]):
                 for message in self._messages(archive, folder, sink):
                     item = message_item(channel, message, include_bots=self.config.include_bots,
                                         include_joins=self.config.include_joins)
@@ -124,20 +123,18 @@ class SlackExportConnector:
                                  or user.get("name") or user["id"])
         return found
 
-    def _channels(self, archive: zipfile.ZipFile) -> dict[str, tuple[str, str]]:
-        """channel id -> (name, folder in the zip), filtered by ``channels``."""
-        found: dict[str, tuple[str, str]] = {}
-        for listing in ("channels.json", "groups.json"):
+    def _channels(self, archive: zipfile.ZipFile) -> dict[str, str]:
+        """channel id -> name, which is also its folder in the zip (a DM's is its id); filtered
+        by ``channels``."""
+        found: dict[str, str] = {}
+        for listing in ("channels.json", "groups.json", "dms.json", "mpims.json"):
             for channel in self._json(archive, listing) or []:
-                found[channel["id"]] = (channel.get("name") or channel["id"], channel.get("name") or channel["id"])
-        for listing in ("dms.json", "mpims.json"):
-            for channel in self._json(archive, listing) or []:
-                found[channel["id"]] = (channel.get("name") or channel["id"], channel.get("name") or channel["id"])
+                found[channel["id"]] = channel.get("name") or channel["id"]
         if not found:
             raise SourceError(f"{self.config.path}: no channels.json: not a Slack export")
         if self.config.channels:
             wanted = {c.lstrip("#") for c in self.config.channels}
-            found = {cid: v for cid, v in found.items() if cid in wanted or v[0] in wanted}
+            found = {cid: name for cid, name in found.items() if cid in wanted or name in wanted}
         return found
 
     def _messages(self, archive: zipfile.ZipFile, folder: str, sink: Sink) -> list[dict[str, Any]]:
