@@ -30,6 +30,7 @@ from bridge.http import Listener
 from bridge.metrics import CONTENT_TYPE, Metrics
 from bridge.omi import OmiClient
 from bridge.registry import load_connector_type
+from bridge.status import summary
 from bridge.store import Store
 from bridge.systemd import Notifier
 
@@ -228,17 +229,6 @@ class Bridge:
             return one_line(exc)
         return None
 
-    def status_line(self) -> str:
-        """One line for systemctl status: pending / sent today / dead / failing connectors."""
-        counts = self.store.counts()
-        midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
-        failing = [r["connector"] for r in self.store.rows(
-            "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector")
-            if r["connector"] in self.connectors]
-        line = (f"{counts['pending'] + counts['inflight']} pending, {self.store.sent_since(midnight)} sent today, "
-                f"{counts['dead']} dead")
-        return line + (f", failing: {', '.join(failing)}" if failing else ", all sources ok")
-
     async def _heartbeat(self) -> None:
         """STATUS= now and then; WATCHDOG=1 only from the loop and only while the store takes
         writes: a hung loop or a dead disk stops the pings and systemd restarts us."""
@@ -249,7 +239,7 @@ class Bridge:
             problem = await self.store_writable()
             if problem is None:
                 self.notifier.watchdog()
-                self.notifier.status(self.status_line())
+                self.notifier.status(summary(self.store, self.connectors))
             else:
                 self.notifier.status(f"unhealthy: {problem}")
             await asyncio.sleep(interval)
@@ -304,7 +294,7 @@ class Bridge:
         ]
         sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
-        self.notifier.ready(self.status_line())
+        self.notifier.ready(summary(self.store, self.connectors))
         heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
         await stop.wait()
 

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from bridge.config import Config
 from bridge.store import Store
 
-__all__ = ["collect", "render"]
+__all__ = ["collect", "local_midnight", "render", "summary"]
 
 
 def _when(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
 
+def local_midnight() -> datetime:
+    """The start of today, local time: what "today" means in status and STATUS=."""
+    return datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def summary(store: Store, connectors: Iterable[str]) -> str:
+    """One line for systemctl status: pending / sent today / dead / failing connectors."""
+    counts = store.counts()
+    names = set(connectors)
+    failing = [r["connector"] for r in store.rows(
+        "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector") if r["connector"] in names]
+    line = (f"{counts['pending'] + counts['inflight']} pending, {store.sent_since(local_midnight())} sent today, "
+            f"{counts['dead']} dead")
+    return line + (f", failing: {', '.join(failing)}" if failing else ", all sources ok")
+
+
 def collect(config: Config, store: Store) -> dict[str, Any]:
-    midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = local_midnight()
     health = {r["connector"]: r for r in store.rows("SELECT * FROM sources")}
     today = {
         r["connector"]: r["n"]
