@@ -145,13 +145,12 @@ class Assembler:
 
     def item(self, key: str) -> Item | None:
         """An item by key, sent or not (a thread's first message, for context)."""
-        with self._store.transaction() as conn:
-            row = conn.execute(
-                "SELECT item_key, scope, at, text, author, thread, data FROM items"
-                " WHERE connector = ? AND item_key = ? AND NOT deleted",
-                (self._connector, key),
-            ).fetchone()
-        return None if row is None else _item(row)
+        rows = self._store.rows(
+            "SELECT item_key, scope, at, text, author, thread, data FROM items"
+            " WHERE connector = ? AND item_key = ? AND NOT deleted",
+            [self._connector, key],
+        )
+        return _item(rows[0].values()) if rows else None
 
     def thread_roots(self, scope: str, threads_since: float, messages_since: float) -> list[str]:
         """Where replies we missed may be: threads of ``scope`` with a reply since
