@@ -6,13 +6,26 @@ published schema, not the project's own models) plus the rules the real server e
 ``violations``. Faults can be scripted per POST or drawn at random:
 
     "500" "502" "503" "504"   answer that status (nothing created); "400" "422" likewise
-    "429:N"                   answer 429 with Retry-After: N
+    "500-after"               CREATE the conversation, then answer 500 (the work was done)
+    "429:N"                   answer 429 with Retry-After: N (and X-RateLimit-Limit only when a
+                              quota is set: an injected pause that states no limit is learned as none)
     "drop"                    take the body, CREATE the conversation, close without answering
     "drop-before"             take the body, create nothing, close without answering
     "slow:S"                  wait S seconds before answering
 
-``quota=(n, seconds)`` answers 429 to the (n+1)th write in a window, like the real limiter.
-Any request arriving while a Retry-After it gave is still running is a violation.
+It behaves like Omi's backend as ``shared/omi-api/FACTS.md`` describes it, not like the bridge
+expects:
+- a conversation's ``created_at`` is the posted ``started_at`` (``clock="server"``: the older
+  behaviour, the server's clock), and the list filters on ``created_at``, newest first, 1..100 a
+  page with offset paging, completed and non-discarded only, without text;
+- ``quota=(n, seconds)`` (writes) and ``read_quota`` (list and get-by-id) are fixed windows per
+  key, opened by the first request after the last window expired; rejected calls count too.
+  A 429 carries ``Retry-After`` (whole seconds left in the window), ``X-RateLimit-Limit`` and
+  ``X-RateLimit-Remaining: 0``; successful answers carry no rate-limit headers.
+
+Every request's arrival is recorded (``arrivals``), and every 429 with the moment its answer
+had been written and the end of its Retry-After (``pauses``). A request arriving inside a pause
+it gave is a violation.
 """
 
 from __future__ import annotations
@@ -35,7 +48,9 @@ from jsonschema import Draft202012Validator
 
 CONTRACT = Path(__file__).parent / "contract" / "omi-openapi.yaml"
 WRITE, READ = "conversations:write", "conversations:read"
-PAUSE_MARGIN = 0.3  # a request already on its way when the 429 left is not the client's fault
+# The arrival of a request is stamped by its handler thread, which may run a moment after the
+# bytes came in; a request within this margin of a 429's answer may have left before it arrived.
+PAUSE_MARGIN = 0.005
 
 
 def _request_validator() -> tuple[Draft202012Validator, set[str]]:
@@ -49,22 +64,32 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def _parse_date(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
 class FakeOmi:
-    def __init__(self, keys: dict[str, list[str]] | None = None, seed: int = 1) -> None:
+    def __init__(self, keys: dict[str, list[str]] | None = None, seed: int = 1, clock: str = "started_at") -> None:
+        assert clock in ("started_at", "server")
         self.keys = keys if keys is not None else {"test-key": [READ, WRITE]}
+        self.clock = clock
         self.lock = threading.Lock()
         self.conversations: list[dict] = []
         self.requests: list[tuple[float, str, str, int]] = []  # (time answered, method, path, status)
+        self.arrivals: list[tuple[float, str, str]] = []  # (time the request was read, method, path)
+        self.pauses: list[tuple[float, float]] = []  # (429 answer written, its Retry-After ends)
         self.arrived = 0  # POSTs whose body was read, answered or not
+        self.inside = 0  # POSTs being worked on now
+        self.most_inside = 0  # the most at once
         self.violations: list[str] = []
         self.script: deque[str] = deque()
         self.fault_rates: dict[str, float] = {}
-        self.quota: tuple[int, float] | None = None
+        self.quota: tuple[int, float] | None = None  # writes per window, per key
+        self.read_quota: tuple[int, float] | None = None  # list and get-by-id calls per window, per key
         self.latency = 0.0
         self.discard = lambda text: False
-        self.blocked_until = 0.0
-        self.paused_at = 0.0
-        self._window: tuple[float, int] = (0.0, 0)
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
+        self.windows: list[tuple[str, float]] = []  # (kind, when) each limiter window opened
         self._rng = random.Random(seed)
         self._validator, self._fields = _request_validator()
         self._server: ThreadingHTTPServer | None = None
@@ -109,6 +134,11 @@ class FakeOmi:
         with self.lock:
             return [(t, s) for t, m, p, s in self.requests if m == "POST"]
 
+    def lists(self) -> list[float]:
+        """When each list call arrived."""
+        with self.lock:
+            return [t for t, m, p in self.arrivals if m == "GET" and p == "/v1/dev/user/conversations"]
+
     # -- decisions, under the lock ------------------------------------------------------
 
     def _next_fault(self) -> str:
@@ -121,16 +151,19 @@ class FakeOmi:
             roll -= rate
         return "ok"
 
-    def _over_quota(self, now: float) -> float | None:
-        if self.quota is None:
+    def _over(self, key: str, kind: str, quota: tuple[int, float] | None, now: float) -> tuple[float, int] | None:
+        """Count a request in the key's fixed window (Redis INCR + EXPIRE on the first hit);
+        the window's end and limit when it is over the limit."""
+        if quota is None:
             return None
-        limit, seconds = self.quota
-        start, count = self._window
+        limit, seconds = quota
+        start, count = self._windows.get((key, kind), (0.0, 0))
         if now >= start + seconds:
             start, count = now, 0
+            self.windows.append((kind, now))
         count += 1
-        self._window = (start, count)
-        return start + seconds if count > limit else None
+        self._windows[(key, kind)] = (start, count)
+        return (start + seconds, limit) if count > limit else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -147,6 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     # -- plumbing -----------------------------------------------------------------------
+
+    def _arrive(self) -> float:
+        now = time.time()
+        with self.omi.lock:
+            self.omi.arrivals.append((now, self.command, urlsplit(self.path).path))
+        return now
 
     def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
@@ -174,36 +213,63 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _gate(self, scope: str | None) -> list[str] | None:
-        """Checks every request must pass: pause respected, key known, scope granted.
-        Returns the key's scopes, or None after answering 401/403."""
-        omi = self.omi
-        now = time.time()
-        with omi.lock:
-            if omi.paused_at + PAUSE_MARGIN < now < omi.blocked_until:
-                omi.violations.append(f"{self.command} {self.path} {omi.blocked_until - now:.2f}s inside Retry-After")
+    def _gate(self, scope: str | None) -> tuple[str, list[str]] | None:
+        """The key and its scopes, or None after answering 401/403 (Omi checks the key before
+        its limiter counts the call)."""
         auth = self.headers.get("Authorization", "")
-        scopes = omi.keys.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        key = auth.removeprefix("Bearer ")
+        scopes = self.omi.keys.get(key) if auth.startswith("Bearer ") else None
         if scopes is None:
             self._send(401, {"detail": "Invalid API Key"})
             return None
         if scope is not None and scope not in scopes:
             self._send(403, {"detail": f"API key lacks the {scope} scope"})
             return None
-        return scopes
+        return key, scopes
 
-    def _rate_limited(self, retry_at: float) -> None:
-        wait = max(1, math.ceil(retry_at - time.time()))
+    def _limited(self, key: str, kind: str, quota: tuple[int, float] | None) -> bool:
+        """Count the call in the key's window; answer 429 and return True when it is over."""
         with self.omi.lock:
-            if time.time() + wait > self.omi.blocked_until:
-                self.omi.paused_at = time.time()
-                self.omi.blocked_until = time.time() + wait
-        self._send(429, {"detail": f"Rate limit exceeded. Try again in {wait}s."},
-                   {"Retry-After": str(wait), "X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "0"})
+            over = self.omi._over(key, kind, quota, time.time())
+        if over is None:
+            return False
+        self._rate_limited(*over)
+        return True
+
+    def _rate_limited(self, retry_at: float, limit: int | None) -> None:
+        # whole seconds, rounded like Redis' TTL: the window may last up to half a second longer
+        wait = max(1, round(retry_at - time.time()))
+        headers = {"Retry-After": str(wait), "X-RateLimit-Remaining": "0"}
+        if limit is not None:
+            headers["X-RateLimit-Limit"] = str(limit)
+        self._send(429, {"detail": f"Rate limit exceeded. Try again in {wait}s."}, headers)
+        sent = time.time()
+        with self.omi.lock:
+            self.omi.pauses.append((sent, sent + wait))
+
+    def _check_pause(self, arrived: float) -> None:
+        with self.omi.lock:
+            for sent, until in self.omi.pauses:
+                if sent + PAUSE_MARGIN < arrived < until:
+                    self.omi.violations.append(
+                        f"{self.command} {self.path} arrived {arrived - sent:.3f}s after a 429 whose"
+                        f" Retry-After ran {until - sent:.0f}s")
 
     # -- endpoints ----------------------------------------------------------------------
 
     def do_POST(self) -> None:
+        with self.omi.lock:
+            self.omi.inside += 1
+            self.omi.most_inside = max(self.omi.most_inside, self.omi.inside)
+        try:
+            self._post()
+        finally:
+            with self.omi.lock:
+                self.omi.inside -= 1
+
+    def _post(self) -> None:
+        arrived = self._arrive()
+        self._check_pause(arrived)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         with self.omi.lock:
@@ -211,14 +277,16 @@ class _Handler(BaseHTTPRequestHandler):
         if urlsplit(self.path).path != "/v1/dev/user/conversations":
             self._send(404, {"detail": "Not Found"})
             return
-        if self._gate(WRITE) is None:
+        gate = self._gate(WRITE)
+        if gate is None:
             return
         omi = self.omi
+        if self._limited(gate[0], "write", omi.quota):
+            return
         with omi.lock:
             fault = omi._next_fault()
-            quota_until = omi._over_quota(time.time())
-        if quota_until is not None:
-            self._rate_limited(quota_until)
+        if fault.startswith("429:"):  # the limiter answers before any work is done
+            self._rate_limited(time.time() + float(fault.split(":")[1]), omi.quota[0] if omi.quota else None)
             return
         if omi.latency:
             time.sleep(omi.latency)
@@ -226,9 +294,6 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(fault.split(":")[1]))
         if fault in ("400", "422", "500", "502", "503", "504"):
             self._send(int(fault), {"detail": f"injected {fault}"})
-            return
-        if fault.startswith("429:"):
-            self._rate_limited(time.time() + float(fault.split(":")[1]))
             return
         if fault == "drop-before":
             self._drop()
@@ -244,7 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
         finished = datetime.fromisoformat(body["finished_at"]) if body.get("finished_at") else started
         conversation = {
             "id": uuid.uuid4().hex,
-            "created_at": time.time(),
+            # Omi keeps an external integration's own time (FACTS: created_at = started_at)
+            "created_at": started.timestamp() if omi.clock == "started_at" else time.time(),
             "started_at": started,
             "finished_at": finished,
             "text": body["text"].strip(),
@@ -255,6 +321,9 @@ class _Handler(BaseHTTPRequestHandler):
             omi.conversations.append(conversation)
         if fault == "drop":
             self._drop()
+            return
+        if fault == "500-after":
+            self._send(500, {"detail": "Internal Server Error"})
             return
         self._send(200, {"id": conversation["id"], "status": "completed", "discarded": conversation["discarded"]})
 
@@ -277,33 +346,37 @@ class _Handler(BaseHTTPRequestHandler):
         return problems, body
 
     def do_GET(self) -> None:
+        arrived = self._arrive()
+        self._check_pause(arrived)
         url = urlsplit(self.path)
         if url.path == "/v1/dev/key":
-            scopes = self._gate(None)  # no data scope needed to read the key's own metadata
-            if scopes is not None:
-                self._send(200, {"id": "key-1", "name": "test", "key_prefix": "omi_dev_", "scopes": scopes,
+            gate = self._gate(None)  # no data scope needed to read the key's own metadata
+            if gate is not None:
+                self._send(200, {"id": "key-1", "name": "test", "key_prefix": "omi_dev_", "scopes": gate[1],
                                  "created_at": _iso(datetime.now(UTC)), "last_used_at": None})
             return
         if url.path != "/v1/dev/user/conversations":
             self._send(404, {"detail": "Not Found"})
             return
-        if self._gate(READ) is None:
+        gate = self._gate(READ)
+        if gate is None or self._limited(gate[0], "read", self.omi.read_quota):
             return
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         try:
             limit = int(query.get("limit", 25))
             offset = int(query.get("offset", 0))
-            start = datetime.fromisoformat(query["start_date"]).timestamp() if "start_date" in query else 0
-            end = datetime.fromisoformat(query["end_date"]).timestamp() if "end_date" in query else math.inf
+            start = _parse_date(query["start_date"]) if "start_date" in query else -math.inf
+            end = _parse_date(query["end_date"]) if "end_date" in query else math.inf
         except ValueError as exc:
             self._send(422, {"detail": str(exc)})
             return
-        if limit > 100:
-            self._send(422, {"detail": "limit must be at most 100"})
+        if not 1 <= limit <= 100 or offset < 0:
+            self._send(422, {"detail": "limit must be 1..100 and offset at least 0"})
             return
         with self.omi.lock:
             # like the real list: completed, non-discarded, filtered on created_at, newest first, no text
             found = [c for c in self.omi.conversations if not c["discarded"] and start <= c["created_at"] <= end]
+        found.reverse()  # stable sort: of equal created_at, the newest stored first
         found.sort(key=lambda c: c["created_at"], reverse=True)
         page = [
             {
@@ -311,6 +384,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "created_at": _iso(datetime.fromtimestamp(c["created_at"], UTC)),
                 "started_at": _iso(c["started_at"]),
                 "finished_at": _iso(c["finished_at"]),
+                "source": "external_integration",
                 "status": "completed",
                 "discarded": False,
                 "structured": {"title": "fake", "overview": "", "category": "other"},
