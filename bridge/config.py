@@ -56,6 +56,9 @@ class OmiConfig(BaseModel):
     timeout: float = Field(default=120, gt=0, description="seconds; the endpoint runs LLM work synchronously")
     max_in_flight: int = Field(default=2, ge=1, le=16)
     rate_limit: str | None = Field(default=None, description='client-side pacing, e.g. "25/hour"')
+    live_reserve: int | None = Field(
+        default=None, ge=0, description="writes of each window backfill leaves to live items; default a fifth")
+    read_budget: str = Field(default="50/hour", description="list calls for reconciliation; Omi allows 60/hour")
     retry_initial: float = Field(default=2, gt=0, description="first backoff ceiling, seconds")
     retry_max: float = Field(default=3600, gt=0, description="largest backoff, seconds")
     reconcile_delay: float = Field(default=120, ge=0, description="wait before checking a lost answer")
@@ -69,19 +72,26 @@ class OmiConfig(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "read_budget")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
-        if value is not None and not _RATE.match(value):
+        if value is not None and not (match := _RATE.match(value)):
             raise ValueError('must look like "25/hour" (per second, minute, hour or day)')
+        if value is not None and int(match.group(1)) < 1:
+            raise ValueError("must allow at least 1 request")
         return value
 
     def pacing(self) -> tuple[int, float] | None:
         """(requests, window seconds) from ``rate_limit``, or None."""
-        if self.rate_limit is None:
-            return None
-        count, period = _RATE.match(self.rate_limit).groups()  # type: ignore[union-attr]
-        return int(count), float(_PERIODS[period])
+        return None if self.rate_limit is None else _per_window(self.rate_limit)
+
+    def read_pacing(self) -> tuple[int, float]:
+        return _per_window(self.read_budget)
+
+
+def _per_window(rate: str) -> tuple[int, float]:
+    count, period = _RATE.match(rate).groups()  # type: ignore[union-attr]
+    return int(count), float(_PERIODS[period])
 
 
 class StateConfig(BaseModel):

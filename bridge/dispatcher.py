@@ -16,15 +16,24 @@ would create a duplicate):
     timeout, dropped      outcome unknown: reconcile, then retry
     connection
 
-Reconciling a row: list the conversations created since the uncertain attempt (minus a margin
-for clock skew) and look for one whose started_at AND finished_at equal the row's. The store
-puts the row id into finished_at's microseconds, so no two rows send the same pair and a match
-is this row's conversation, not another item's. Where it can still fail: a conversation the
-server created but marked discarded is not listed, so it is sent again (to be judged again);
-more than ten pages (1,000 conversations) created since the attempt are not searched; two rows
-a multiple of 1,000,000 ids apart that share started_at and the second of finished_at could be
-confused; a server that rounded the timestamps it stores would never match, so rows would be
-re-sent (duplicates, never losses).
+Reconciling a row: Omi stores a conversation posted here with ``created_at`` = its
+``started_at`` and lists by ``created_at`` (FACTS), so the dispatcher lists a narrow window around
+the row's own started_at and looks for the conversation whose started_at AND finished_at equal
+the row's. The store puts the row id into finished_at's microseconds, so no two rows send the
+same pair and a match is this row's conversation, not another item's; every other row awaiting a
+lookup that a listed conversation belongs to is settled by the same page. A server that stamps
+``created_at`` with its own clock (Omi before it kept an integration's time) is searched around
+the uncertain attempt instead: which of the two the server does is learned from the first
+conversation found and kept in the store, and only until then does a row found in neither window
+cost two lookups. Lookups are list calls, which Omi limits apart from writes (60 an hour): they
+run one at a time within ``read_budget``, and a row waiting for it says so.
+
+Where the match can still fail is listed in the README ("How exactly once holds").
+
+No request leaves while a 429 is being answered: a request waits until every other request
+that left less than ``SETTLE`` seconds ago has been answered (a 429 comes back at once; Omi's real
+work takes seconds), and the pause a 429 starts is checked after that wait, before the request
+leaves. Writes keep to the limits in ``bridge/limits.py`` (configured, learned from a 429).
 
 Backoff is exponential with full jitter and no cap on attempts. A row waits in the store
 (``next_attempt_at``), not in a sleeping coroutine.
@@ -37,17 +46,17 @@ import contextlib
 import logging
 import random
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from pydantic import ValidationError
 
 from bridge.config import OmiConfig
+from bridge.limits import Budget, Limit
 from bridge.metrics import Metrics
-from bridge.models import ConversationCreateResponse
+from bridge.models import PRIORITY_LIVE, ConversationCreateResponse
 from bridge.omi import LIST_LIMIT, OmiClient, parse_time, retry_after
 from bridge.store import OutboxRow, Store
 
@@ -58,8 +67,12 @@ log = logging.getLogger(__name__)
 RETRY_KNOWN = {408, 503}  # the server says it did not process the request
 DEAD_STATUSES = "4xx other than 401, 403, 408, 429"
 DEFAULT_429_WAIT = 60.0
-SKEW = 600.0  # seconds of clock difference tolerated when listing after a lost answer
+PAUSE_MARGIN = 0.5  # Omi's Retry-After is whole seconds, rounded: wait this much past it
+SKEW = 600.0  # seconds of clock difference tolerated when listing around a lost attempt
+NARROW = 1.0  # seconds either side of a row's started_at when listing by it
 MAX_PAGES = 10
+SETTLE = 0.5  # a request waits for answers to requests younger than this (see the module doc)
+IDLE_WAKE = 30.0
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -67,6 +80,15 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class DrainResult:
     waiting: int  # rows still pending because they must wait longer than the horizon
     auth_error: str | None
+
+
+class _NotNow(Exception):
+    """The request was not sent: the key is paused, or the budget is spent, until ``until``."""
+
+    def __init__(self, until: float, why: str) -> None:
+        super().__init__(why)
+        self.until = until
+        self.why = why
 
 
 class Dispatcher:
@@ -86,14 +108,21 @@ class Dispatcher:
         self.config = config
         self.clock = clock
         self.rng = rng
+        now = clock()
         self.pause_until = float(store.get_meta("pause_until") or 0)
         self.auth_error: str | None = None
         self.auth_blocked_until = 0.0
-        self._pacing = config.pacing()
-        self._attempts: deque[float] = deque()
-        if self._pacing:
-            self._attempts.extend(store.attempt_times(clock() - self._pacing[1]))
+        pacing = config.pacing()
+        self.writes = Budget(store, "write", pacing and Limit(*pacing, "configured"),
+                             reserve=config.live_reserve, now=now)
+        self.reads = Budget(store, "read", Limit(*config.read_pacing(), "configured"), now=now)
+        self._pruned = 0.0  # when old request times were last dropped from the store
         self._active: set[asyncio.Task] = set()
+        self._looking_up = False  # one lookup at a time: reads are scarcer than writes
+        self._reads_wait_noted = 0.0
+        self._unsent = 0  # writes claimed that have not left yet (they hold a place in the budget)
+        self._probe: int | None = None  # the row sent past a learned limit to see if it was raised
+        self._on_wire: dict[object, tuple[float, asyncio.Future]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -108,14 +137,16 @@ class Dispatcher:
         seconds and nothing is in flight."""
         while not self._stopping:
             now = self.clock()
-            gate = self._gate(now)
-            if gate <= now:
-                self._start_sends(now)
-            if until_idle is not None and not self._active:
-                due = self.store.next_due_at()
-                if due is None or max(due, gate) - now > until_idle:
-                    break
-            await self._sleep(self._next_wake(now, gate))
+            if now - self._pruned > 3600:
+                self._pruned = now
+                self.writes.forget_old(now)
+            hold = self._hold_until()
+            if hold <= now:
+                self._start(now)
+            next_at = self._next_event(now, hold)
+            if until_idle is not None and not self._active and (next_at is None or next_at - now > until_idle):
+                break
+            await self._sleep(IDLE_WAKE if next_at is None else min(IDLE_WAKE, next_at - now))
         return DrainResult(self.store.counts()["pending"], self.auth_error)
 
     async def stop(self, grace: float) -> int:
@@ -132,31 +163,60 @@ class Dispatcher:
             await asyncio.gather(*pending, return_exceptions=True)
         return len(pending)
 
-    def _gate(self, now: float) -> float:
-        """The earliest moment any request may go out."""
-        gate = max(self.pause_until, self.auth_blocked_until)
-        if self._pacing:
-            count, window = self._pacing
-            while self._attempts and self._attempts[0] <= now - window:
-                self._attempts.popleft()
-            if len(self._attempts) >= count:
-                gate = max(gate, self._attempts[0] + window)
-        return gate
+    def _hold_until(self) -> float:
+        """Until when no request at all may leave (a 429's Retry-After, a refused key)."""
+        return max(self.pause_until, self.auth_blocked_until)
 
-    def _start_sends(self, now: float) -> None:
+    def _free_slots(self) -> int:
         free = self.config.max_in_flight - len(self._active)
-        if self._pacing:
-            free = min(free, self._pacing[0] - len(self._attempts))
         if self.auth_error is not None:
             free = min(free, 1 - len(self._active))  # one probe at a time while the key is refused
+        return free
+
+    def _write_allowance(self, now: float, *, live: bool) -> int:
+        return max(0, self.writes.allowance(now, live=live) - self._unsent)
+
+    def _start(self, now: float) -> None:
+        free = self._free_slots()
+        if free > 0 and not self._looking_up:
+            if self.reads.allowance(now, live=True) > 0:
+                for row in self.store.claim_due(now, 1, uncertain=True):
+                    self._looking_up = True
+                    self._spawn(self._look_up(row), row)
+                    free -= 1
+            else:
+                self._waiting_for_reads(now)
         if free <= 0:
             return
-        for row in self.store.claim_due(now, free):
-            if self._pacing:
-                self._attempts.append(now)
-            task = asyncio.create_task(self._deliver(row), name=f"send-{row.id}")
-            self._active.add(task)
-            task.add_done_callback(self._done)
+        live = min(free, self._write_allowance(now, live=True))
+        backfill = self._write_allowance(now, live=False)
+        probing = live == 0 and self.writes.probe_due(now)
+        if probing:
+            live = backfill = 1
+        rows = self.store.claim_due(now, live, priority_at_most=PRIORITY_LIVE)
+        rows += self.store.claim_due(now, min(free, backfill) - len(rows), priority_above=PRIORITY_LIVE)
+        if probing and rows:
+            self.writes.touch_probe(now)
+            self._probe = rows[0].id
+            log.info("trying one write past the learned limit (%s): Omi may have raised it",
+                     self.writes.in_force().describe())
+        for row in rows:
+            self._unsent += 1
+            self._spawn(self._deliver(row), row)
+
+    def _waiting_for_reads(self, now: float) -> None:
+        """Rows to look up are due but the read budget is spent: say until when (for status)."""
+        due = self.store.next_due_at(uncertain=True)
+        until = self.reads.next_free(now, live=True)
+        if due is not None and due <= now and until != self._reads_wait_noted:
+            self._reads_wait_noted = until
+            self.store.set_meta("read_budget_until", repr(until))
+
+    def _spawn(self, work: Awaitable[None], row: OutboxRow) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(f"send-{row.id}")
+        self._active.add(task)
+        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self._active.discard(task)
@@ -164,30 +224,89 @@ class Dispatcher:
             log.error("send task failed", exc_info=task.exception())
         self._wake.set()
 
-    def _next_wake(self, now: float, gate: float) -> float:
-        if gate > now:
-            return gate - now
-        due = self.store.next_due_at()
-        return 30.0 if due is None else min(30.0, max(0.0, due - now))
+    def _next_event(self, now: float, hold: float) -> float | None:
+        """When something may next be claimed (None: no pending row at all). A slot or a lookup
+        coming free wakes the loop by itself."""
+        if hold > now:
+            return hold if self.store.next_due_at() is not None else None
+        if self._free_slots() <= 0:
+            return now + IDLE_WAKE if self._active else None
+        times = []
+        due = self.store.next_due_at(uncertain=True)
+        if due is not None and not self._looking_up:
+            times.append(max(due, self.reads.next_free(now, live=True)))
+        probe = self.writes.probe_due(now) and self.writes.allowance(now, live=True) == 0
+        for live in (True, False):
+            due = self.store.next_due_at(uncertain=False, live=live)
+            if due is not None:
+                free_at = now if probe else self.writes.next_free(now, live=live)
+                times.append(max(due, free_at, now if self._unsent == 0 else now + 0.05))
+        if not times:
+            return now + IDLE_WAKE if self._active else None
+        return max(min(times), now)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.01))
         self._wake.clear()
 
+    # -- every request ----------------------------------------------------------------------
+
+    async def _request(self, budget: Budget, send: Callable[[], Awaitable[httpx.Response]], *,
+                       held: bool = False) -> httpx.Response:
+        """Send one request once the key allows it. ``held``: a place in the budget was kept for
+        it when its row was claimed; otherwise the budget is checked here. Raises _NotNow."""
+        await self._answers_to_young_requests()
+        now = self.clock()
+        try:
+            hold = self._hold_until()
+            if hold > now:
+                why = self.auth_error or "waiting: Omi asked us to pause"
+                raise _NotNow(hold, why)
+            if not held and budget.allowance(now, live=True) <= 0:
+                until = budget.next_free(now, live=True)
+                self.store.set_meta(f"{budget.kind}_budget_until", repr(until))
+                raise _NotNow(until, f"waiting for read budget ({budget.in_force().describe()})"
+                              " to check whether an earlier attempt created it")
+            budget.record(now)
+        finally:
+            if held:
+                self._unsent -= 1
+        answered = asyncio.get_running_loop().create_future()
+        token = object()
+        self._on_wire[token] = (now, answered)
+        try:
+            response = await send()
+            if response.status_code == 429:
+                self._pause(response)
+                budget.learn(response, now, self.clock())
+            return response
+        finally:
+            del self._on_wire[token]
+            answered.set_result(None)
+
+    async def _answers_to_young_requests(self) -> None:
+        """Wait until every request that left less than SETTLE ago has been answered, so a 429
+        among them is seen before another request leaves."""
+        while True:
+            now = self.clock()
+            young = [(at, done) for at, done in self._on_wire.values() if now - at < SETTLE]
+            if not young:
+                return
+            youngest = max(at for at, _ in young)
+            await asyncio.wait([done for _, done in young], timeout=SETTLE - (now - youngest))
+
     # -- one row ----------------------------------------------------------------------------
 
     async def _deliver(self, row: OutboxRow) -> None:
-        try:
-            if row.unknown_since is not None and await self._reconciled(row):
-                return
-            hold = max(self.pause_until, self.auth_blocked_until)
-            if hold > self.clock():
-                # a 429 or 401 arrived while this row was being claimed or reconciled
-                self.store.release(row.id, hold, "waiting: Omi asked us to pause")
-                return
+        async def post() -> httpx.Response:
             with self.metrics.latency.time():
-                response = await self.client.create_conversation(row.body)
+                return await self.client.create_conversation(row.body)
+
+        try:
+            response = await self._request(self.writes, post, held=True)
+        except _NotNow as held:
+            self.store.release(row.id, held.until, held.why)
         except _NOT_SENT as exc:
             self.metrics.sends.labels("unreachable").inc()
             self._retry(row, f"cannot reach Omi: {_describe(exc)}", unknown=False)
@@ -201,12 +320,17 @@ class Dispatcher:
             self._retry(row, f"internal error: {_describe(exc)}", unknown=True)
         else:
             self._settle(row, response)
+        finally:
+            if self._probe == row.id:
+                self._probe = None
 
     def _settle(self, row: OutboxRow, response: httpx.Response) -> None:
         code = response.status_code
         self.metrics.sends.labels(_result(code)).inc()
         if 200 <= code < 300:
             self._clear_auth_block()
+            if self._probe == row.id:
+                self.writes.confirm_raised(self.clock())
             try:
                 answer = ConversationCreateResponse.model_validate_json(response.content)
             except ValidationError:
@@ -215,7 +339,6 @@ class Dispatcher:
             self.store.mark_sent(row.id, answer.id, answer.discarded)
             log.debug("row %s sent as %s%s", row.id, answer.id, " (discarded)" if answer.discarded else "")
         elif code == 429:
-            self._pause(response)
             self.store.release(row.id, self.pause_until, f"429 rate limited: {_body(response)}")
         elif code in (401, 403):
             self._block_auth(code, response)
@@ -230,50 +353,126 @@ class Dispatcher:
                       row.id, row.connector, row.source_key, code, _body(response))
             self.store.mark_dead(row.id, f"{code}: {_body(response, 2000)}")
 
-    async def _reconciled(self, row: OutboxRow) -> bool:
-        """Did the uncertain attempt create a conversation? Settle the row and return True if it
-        did, or if we cannot tell yet; return False (and clear the doubt) if it did not."""
+    # -- did an uncertain attempt create a conversation? -------------------------------------
+
+    async def _look_up(self, row: OutboxRow) -> None:
+        """Settle the row if Omi has its conversation; put it back for a plain send if not;
+        leave it uncertain if we cannot tell yet."""
+        try:
+            found = await self._find(row)
+        except _NotNow as held:
+            self.store.release(row.id, held.until, held.why, counted=False)
+        except httpx.TransportError as exc:
+            self._retry(row, f"reconciling: cannot list conversations: {_describe(exc)}", unknown=True)
+        except Exception as exc:
+            log.exception("row %s: unexpected error while reconciling", row.id)
+            self._retry(row, f"internal error while reconciling: {_describe(exc)}", unknown=True)
+        else:
+            if found is False:
+                self.store.not_created(row.id, self.clock())
+        finally:
+            self._looking_up = False
+
+    async def _find(self, row: OutboxRow) -> bool | None:
+        """True: found and adopted; False: not in Omi; None: the row was settled otherwise."""
+        assert row.unknown_since is not None
         started = parse_time(row.body["started_at"])
-        finished = parse_time(row.body["finished_at"])
-        since = datetime.fromtimestamp(row.unknown_since - SKEW, UTC)
+        narrow = (started - timedelta(seconds=NARROW), started + timedelta(seconds=NARROW))
+        attempt = (datetime.fromtimestamp(row.unknown_since - SKEW, UTC),
+                   datetime.fromtimestamp(self.clock() + SKEW, UTC))
+        clock = self.store.get_meta("list_clock")  # how this server stamps created_at, once known
+        if clock == "server":
+            windows = [attempt]
+        elif clock == "started_at":
+            windows = [narrow]
+        elif narrow[1] >= attempt[0] and narrow[0] <= attempt[1]:
+            windows = [(min(narrow[0], attempt[0]), max(narrow[1], attempt[1]))]
+        else:
+            windows = [narrow, attempt]
+        for index, (start, end) in enumerate(windows):
+            item = await self._search(row, start, end)
+            if item is None:
+                continue
+            if item is False:
+                return None
+            self._learn_clock(item, started, None if len(windows) == 1 else ("started_at", "server")[index])
+            log.info("row %s: adopted conversation %s created by an attempt whose answer was lost",
+                     row.id, item.get("id"))
+            self._adopt(row, item)
+            return True
+        return False
+
+    async def _search(self, row: OutboxRow, start: datetime, end: datetime) -> dict | None | bool:
+        """Page through one window: the row's conversation, None if it is not there, False if
+        the lookup could not finish (the row has been put back)."""
         for page in range(MAX_PAGES):
-            response = await self.client.list_conversations(since, offset=page * LIST_LIMIT)
+            response = await self._request(
+                self.reads, lambda page=page: self.client.list_conversations(start, end, offset=page * LIST_LIMIT))
             if response.status_code != 200:
                 self._settle_failed_lookup(row, response)
-                return True
+                return False
             items = response.json()
+            if not isinstance(items, list):
+                self._retry(row, f"reconciling: unexpected list answer: {_body(response)}", unknown=True)
+                return False
+            match = None
             for item in items:
-                if _same(item.get("started_at"), started) and _same(item.get("finished_at"), finished):
-                    log.info("row %s: adopted conversation %s created by an attempt whose answer was lost",
-                             row.id, item.get("id"))
-                    self.store.mark_sent(row.id, item.get("id"), bool(item.get("discarded", False)),
-                                         note="adopted after reconciliation")
-                    self.metrics.sends.labels("adopted").inc()
-                    return True
+                if _fingerprint_of(item) == _fingerprint_of(row.body):
+                    match = item
+                else:
+                    self._adopt_others(item)
+            if match is not None:
+                return match
             if len(items) < LIST_LIMIT:
-                break
-        else:
-            log.warning("row %s: more than %d conversations since the lost answer; not all searched",
-                        row.id, MAX_PAGES * LIST_LIMIT)
-        self.store.clear_unknown(row.id)
-        return False
+                return None
+        log.warning("row %s: more than %d conversations around its time; not all searched",
+                    row.id, MAX_PAGES * LIST_LIMIT)
+        return None
+
+    def _adopt(self, row: OutboxRow, item: dict) -> None:
+        self.store.mark_sent(row.id, item.get("id"), bool(item.get("discarded", False)),
+                             note="adopted after reconciliation")
+        self.metrics.sends.labels("adopted").inc()
+
+    def _adopt_others(self, item: dict) -> None:
+        """A listed conversation that belongs to another row awaiting a lookup settles it too."""
+        pair = _fingerprint_of(item)
+        if pair is None:
+            return
+        for other in self.store.uncertain_candidates(pair[1].microsecond):
+            if _fingerprint_of(other.body) == pair:
+                log.info("row %s: adopted conversation %s found while looking up another row",
+                         other.id, item.get("id"))
+                self._adopt(other, item)
+
+    def _learn_clock(self, item: dict, started: datetime, by_window: str | None) -> None:
+        """Remember whether this server lists by the posted started_at or by its own clock."""
+        clock = by_window
+        created = item.get("created_at")
+        if isinstance(created, str):
+            with contextlib.suppress(ValueError):
+                clock = "started_at" if abs((parse_time(created) - started).total_seconds()) < 1 else "server"
+        if clock is not None and clock != self.store.get_meta("list_clock"):
+            self.store.set_meta("list_clock", clock)
+            if clock == "server":
+                log.warning("this Omi server lists conversations by its own clock: lost answers are looked"
+                            " up around the attempt, not the item's time")
 
     def _settle_failed_lookup(self, row: OutboxRow, response: httpx.Response) -> None:
         code = response.status_code
         error = f"reconciling: {code}: {_body(response)}"
         if code == 429:
-            self._pause(response)
-            self.store.release(row.id, self.pause_until, error)
+            self.store.release(row.id, self.pause_until, error, counted=False)
         elif code in (401, 403):
             self._block_auth(code, response)
-            self.store.release(row.id, self.auth_blocked_until, error)
+            self.store.release(row.id, self.auth_blocked_until, error, counted=False)
         else:
             self._retry(row, error, unknown=True)
 
     # -- state of the key -------------------------------------------------------------------
 
     def _retry(self, row: OutboxRow, error: str, *, unknown: bool, floor: float = 0) -> None:
-        ceiling = min(self.config.retry_max, self.config.retry_initial * 2 ** min(row.attempts - 1, 40))
+        ceiling = min(self.config.retry_max, self.config.retry_initial * 2 ** min(max(row.attempts, 1) - 1, 40))
         delay = max(self.rng() * ceiling, floor)
         log.debug("row %s: attempt %s failed (%s); next in %.1fs", row.id, row.attempts, error, delay)
         self.metrics.retries.inc()
@@ -281,7 +480,7 @@ class Dispatcher:
 
     def _pause(self, response: httpx.Response) -> None:
         wait = retry_after(response, self.clock())
-        until = self.clock() + (DEFAULT_429_WAIT if wait is None else wait)
+        until = self.clock() + (DEFAULT_429_WAIT if wait is None else wait + PAUSE_MARGIN)
         if until > self.pause_until:
             self.metrics.pauses.inc()
             self.pause_until = until
@@ -318,13 +517,12 @@ def _result(code: int) -> str:
     return "dead"
 
 
-def _same(value: object, expected: datetime) -> bool:
-    if not isinstance(value, str):
-        return False
+def _fingerprint_of(record: dict) -> tuple[datetime, datetime] | None:
+    """(started_at, finished_at) of a request body or a listed conversation."""
     try:
-        return parse_time(value) == expected
-    except ValueError:
-        return False
+        return parse_time(record["started_at"]), parse_time(record["finished_at"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _body(response: httpx.Response, limit: int = 300) -> str:

@@ -41,10 +41,12 @@ class OmiClient:
     async def create_conversation(self, body: dict) -> httpx.Response:
         return await self._http.post(CONVERSATIONS, json=body)
 
-    async def list_conversations(self, start: datetime, offset: int = 0) -> httpx.Response:
-        """Completed, non-discarded conversations created since ``start``, newest first."""
+    async def list_conversations(self, start: datetime, end: datetime, offset: int = 0) -> httpx.Response:
+        """Completed, non-discarded conversations created between ``start`` and ``end``, newest
+        first (Omi's ``created_at`` is the posted ``started_at``)."""
         params = {
             "start_date": start.astimezone(UTC).isoformat(),
+            "end_date": end.astimezone(UTC).isoformat(),
             "limit": LIST_LIMIT,
             "offset": offset,
         }

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 from sqlite_utils import Database
 
 from bridge.assemble import QueuedRequest
-from bridge.models import CreateConversationRequest, Skip
+from bridge.models import PRIORITY_LIVE, CreateConversationRequest, Skip
 
 __all__ = ["KEEP", "Intake", "OutboxRow", "Store", "fingerprint"]
 
@@ -110,6 +110,12 @@ _MIGRATIONS = [
     CREATE INDEX items_group ON items (group_id);
     CREATE INDEX items_thread ON items (connector, thread);
     """,
+    # v3: when requests left for Omi, per limiter ('write', 'read'): the dispatcher's budgets
+    # survive a restart (bridge/limits.py)
+    """
+    CREATE TABLE requests (at REAL NOT NULL, kind TEXT NOT NULL);
+    CREATE INDEX requests_kind_at ON requests (kind, at);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -142,6 +148,7 @@ class OutboxRow:
     body: dict
     attempts: int
     unknown_since: float | None
+    priority: int = 0
 
 
 class Store:
@@ -250,22 +257,81 @@ class Store:
 
     # -- dispatch ---------------------------------------------------------------------------
 
-    def claim_due(self, now: float, limit: int) -> list[OutboxRow]:
-        """Take up to ``limit`` due rows, live before backfill, oldest first, and mark them inflight."""
+    def claim_due(self, now: float, limit: int, *, uncertain: bool = False,
+                  priority_above: int | None = None, priority_at_most: int | None = None) -> list[OutboxRow]:
+        """Take up to ``limit`` due rows, live before backfill, oldest first, and mark them inflight.
+
+        ``uncertain=False``: rows to send (the attempt is counted); ``True``: rows whose last
+        attempt may have created a conversation, to be looked up in Omi first (not an attempt).
+        ``priority_above`` / ``priority_at_most`` narrow the claim to backfill or live rows."""
+        if limit <= 0:
+            return []
+        where, params = ["state = 'pending'", "next_attempt_at <= ?",
+                         "unknown_since IS NOT NULL" if uncertain else "unknown_since IS NULL"], [now]
+        if priority_above is not None:
+            where.append("priority > ?")
+            params.append(priority_above)
+        if priority_at_most is not None:
+            where.append("priority <= ?")
+            params.append(priority_at_most)
+        counted = "" if uncertain else ", attempts = attempts + 1, last_attempt_at = ?"
         with self.transaction() as conn:
             rows = conn.execute(
-                "UPDATE outbox SET state = 'inflight', attempts = attempts + 1, last_attempt_at = ?"
-                " WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?"
-                "              ORDER BY priority, id LIMIT ?)"
+                f"UPDATE outbox SET state = 'inflight'{counted}"
+                f" WHERE id IN (SELECT id FROM outbox WHERE {' AND '.join(where)} ORDER BY priority, id LIMIT ?)"
                 " RETURNING id, connector, source_key, body, attempts, unknown_since, priority",
-                (now, now, limit),
+                ([] if uncertain else [now]) + params + [limit],
             ).fetchall()
         rows.sort(key=lambda r: (r[6], r[0]))
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, *, uncertain: bool | None = None, live: bool | None = None) -> float | None:
+        """When the next pending row is due; ``uncertain``: only rows to look up (True) or to send
+        (False); ``live``: only live (True) or backfill (False) rows."""
+        where = ["state = 'pending'"]
+        if uncertain is not None:
+            where.append("unknown_since IS NOT NULL" if uncertain else "unknown_since IS NULL")
+        if live is not None:
+            where.append(f"priority {'<=' if live else '>'} {PRIORITY_LIVE}")
         with self._lock:
-            return self.conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
+            return self.conn.execute(
+                f"SELECT min(next_attempt_at) FROM outbox WHERE {' AND '.join(where)}").fetchone()[0]
+
+    def pending_by_priority(self) -> dict[int, int]:
+        """Rows not yet delivered (pending or inflight), by priority."""
+        return {r["priority"]: r["n"] for r in self.rows(
+            "SELECT priority, count(*) AS n FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY priority")}
+
+    def uncertain_candidates(self, finished_micro: int) -> list[OutboxRow]:
+        """Pending rows awaiting a lookup whose fingerprint (see ``fingerprint``) ends in these
+        microseconds: the rows a listed conversation could belong to."""
+        with self._lock:
+            top = self.conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+            ids = list(range(finished_micro or 1_000_000, top + 1, 1_000_000)) if finished_micro <= top else []
+            if not ids:
+                return []
+            rows = self.conn.execute(
+                f"SELECT id, connector, source_key, body, attempts, unknown_since, priority FROM outbox"
+                f" WHERE id IN ({','.join('?' * len(ids))}) AND state = 'pending' AND unknown_since IS NOT NULL",
+                ids,
+            ).fetchall()
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    # -- what left for Omi, for the budgets --------------------------------------------------
+
+    def log_request(self, kind: str, at: float) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO requests (at, kind) VALUES (?, ?)", (at, kind))
+
+    def request_times(self, kind: str, since: float) -> list[float]:
+        with self._lock:
+            rows = self.conn.execute("SELECT at FROM requests WHERE kind = ? AND at >= ? ORDER BY at",
+                                     (kind, since)).fetchall()
+        return [r[0] for r in rows]
+
+    def forget_requests(self, before: float) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM requests WHERE at < ?", (before,))
 
     def mark_sent(self, row_id: int, omi_id: str | None, discarded: bool | None, note: str | None = None) -> None:
         with self.transaction() as conn:
@@ -286,19 +352,24 @@ class Store:
                 (next_at, error, unknown, row_id),
             )
 
-    def release(self, row_id: int, next_at: float, error: str) -> None:
-        """Back to pending without counting the attempt (the key, not the row, was refused)."""
+    def release(self, row_id: int, next_at: float, error: str, *, counted: bool = True) -> None:
+        """Back to pending without counting the attempt (the key, not the row, was refused).
+        ``counted``: the claim had counted an attempt (a send; a lookup does not)."""
         with self.transaction() as conn:
             conn.execute(
-                "UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = ?,"
+                "UPDATE outbox SET state = 'pending', attempts = attempts - ?, next_attempt_at = ?,"
                 " last_error = ? WHERE id = ?",
-                (next_at, error, row_id),
+                (1 if counted else 0, next_at, error, row_id),
             )
 
-    def clear_unknown(self, row_id: int) -> None:
-        """Reconciliation found no conversation for this row: the next attempt is a plain send."""
+    def not_created(self, row_id: int, now: float) -> None:
+        """A lookup found no conversation for this row: back to pending for a plain send."""
         with self.transaction() as conn:
-            conn.execute("UPDATE outbox SET unknown_since = NULL WHERE id = ?", (row_id,))
+            conn.execute(
+                "UPDATE outbox SET state = 'pending', unknown_since = NULL, next_attempt_at = ?,"
+                " last_error = 'not created by the earlier attempt: sending again' WHERE id = ?",
+                (now, row_id),
+            )
 
     def mark_dead(self, row_id: int, error: str) -> None:
         with self.transaction() as conn:
@@ -338,13 +409,6 @@ class Store:
                     (now, *ids),
                 )
         return cur.rowcount
-
-    def attempt_times(self, since: float) -> list[float]:
-        with self._lock:
-            rows = self.conn.execute(
-                "SELECT last_attempt_at FROM outbox WHERE last_attempt_at >= ? ORDER BY last_attempt_at", (since,)
-            ).fetchall()
-        return [r[0] for r in rows]
 
     # -- meta and source health -------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from bridge.assemble import QueuedRequest
 from bridge.config import OmiConfig
 from bridge.dispatcher import Dispatcher
 from bridge.models import CreateConversationRequest
-from bridge.omi import OmiClient, retry_after
+from bridge.omi import OmiClient, parse_time, retry_after
 from bridge.store import Store
 from tests.fake_omi import CONTRACT
 
@@ -26,23 +26,36 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 class FakeApi:
-    """Answers scripted per POST; keeps what it 'created' so the list can be asked."""
+    """Answers scripted per POST; lists what it 'created' the way Omi does: filtered on
+    created_at (= the posted started_at; ``clock="server"``: the time it was created), newest
+    first, 100 a page."""
 
-    def __init__(self, answers: list[Callable[[dict], httpx.Response] | int] | None = None) -> None:
+    def __init__(self, answers: list[Callable[[dict], httpx.Response] | int] | None = None,
+                 clock: str = "started_at") -> None:
         self.answers = list(answers or [])
         self.calls: list[tuple[float, str, dict | None]] = []
         self.created: list[dict] = []
+        self.clock = clock
 
     def create(self, body: dict) -> httpx.Response:
-        item = {"id": f"c{len(self.created) + 1}", "started_at": body["started_at"],
+        created_at = body["started_at"] if self.clock == "started_at" else datetime.now(UTC).isoformat()
+        item = {"id": f"c{len(self.created) + 1}", "created_at": created_at, "started_at": body["started_at"],
                 "finished_at": body["finished_at"], "discarded": False}
         self.created.append(item)
         return httpx.Response(200, json={"id": item["id"], "status": "completed", "discarded": False})
 
+    def listed(self, params: dict) -> list[dict]:
+        start, end = parse_time(params["start_date"]), parse_time(params["end_date"])
+        found = [c for c in self.created if start <= parse_time(c["created_at"]) <= end]
+        found.sort(key=lambda c: parse_time(c["created_at"]), reverse=True)
+        offset, limit = int(params.get("offset", 0)), int(params["limit"])
+        return found[offset:offset + limit]
+
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            self.calls.append((time.time(), "GET", dict(request.url.params)))
-            return httpx.Response(200, json=self.created)
+            params = dict(request.url.params)
+            self.calls.append((time.time(), "GET", params))
+            return httpx.Response(200, json=self.listed(params))
         body = json.loads(request.content)
         self.calls.append((time.time(), "POST", body))
         answer = self.answers.pop(0) if self.answers else 200
@@ -55,13 +68,18 @@ class FakeApi:
     def methods(self) -> list[str]:
         return [m for _, m, _ in self.calls]
 
+    def times(self, method: str) -> list[float]:
+        return [t for t, m, _ in self.calls if m == method]
 
-def _setup(api: FakeApi, rows: int = 1, **omi: object) -> tuple[Dispatcher, Store]:
-    store = Store(":memory:")
-    store.submit("src", [
-        QueuedRequest(f"k{i}", CreateConversationRequest(text=f"text {i}", started_at=T0, finished_at=T0), 0)
-        for i in range(rows)
-    ])
+
+def _requests(rows: int, priority: int = 0, at: datetime = T0, prefix: str = "k") -> list[QueuedRequest]:
+    return [QueuedRequest(f"{prefix}{i}", CreateConversationRequest(text=f"text {i}", started_at=at, finished_at=at),
+                          priority) for i in range(rows)]
+
+
+def _setup(api: FakeApi, rows: int = 1, store: Store | None = None, **omi: object) -> tuple[Dispatcher, Store]:
+    store = store or Store(":memory:")
+    store.submit("src", _requests(rows))
     settings = {"api_key": "k", "retry_initial": 0.05, "retry_max": 0.2, "reconcile_delay": 0, **omi}
     config = OmiConfig(**settings)  # type: ignore[arg-type]
     client = OmiClient("http://omi.test", "k", 5, transport=httpx.MockTransport(api))
@@ -74,6 +92,14 @@ async def _drain(dispatcher: Dispatcher) -> None:
 
 def _row(store: Store, row_id: int = 1) -> dict:
     return store.rows("SELECT * FROM outbox WHERE id = ?", [row_id])[0]
+
+
+def _limited(retry: int, limit: int = 5) -> Callable[[dict], httpx.Response]:
+    def answer(body: dict) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": str(retry), "X-RateLimit-Limit": str(limit),
+                                            "X-RateLimit-Remaining": "0"},
+                              json={"detail": f"Rate limit exceeded. Try again in {retry}s."})
+    return answer
 
 
 async def test_success_records_the_conversation_id_and_discarded():
@@ -128,8 +154,53 @@ async def test_connect_error_retries_without_reconciling():
     assert api.methods() == ["POST", "POST"]
 
 
-async def test_lost_answer_is_reconciled_and_the_conversation_adopted():
+async def test_lost_answer_is_reconciled_by_the_rows_own_started_at():
     api = FakeApi()
+
+    def created_then_lost(body: dict) -> httpx.Response:
+        api.create(body)
+        raise httpx.ReadTimeout("timed out")
+
+    api.answers = [created_then_lost]
+    dispatcher, store = _setup(api)  # the item's started_at is weeks before the attempt
+    await _drain(dispatcher)
+    assert api.methods() == ["POST", "GET"]  # no second POST: it would be a duplicate
+    row = _row(store)
+    assert (row["state"], row["omi_id"], row["last_error"]) == ("sent", "c1", "adopted after reconciliation")
+    params = api.calls[1][2]
+    assert parse_time(params["start_date"]) <= T0 <= parse_time(params["end_date"])
+    assert parse_time(params["end_date"]) - parse_time(params["start_date"]) <= timedelta(seconds=2)  # narrow
+    assert store.get_meta("list_clock") == "started_at"  # learned from the conversation found
+
+
+async def test_lost_answer_without_a_conversation_is_sent_again_after_one_list_call():
+    def lost(body: dict) -> httpx.Response:
+        raise httpx.RemoteProtocolError("server disconnected")
+
+    api = FakeApi([lost])
+    store = Store(":memory:")
+    store.set_meta("list_clock", "started_at")  # learned earlier
+    dispatcher, store = _setup(api, store=store)
+    await _drain(dispatcher)
+    assert api.methods() == ["POST", "GET", "POST"]
+    assert _row(store)["state"] == "sent" and len(api.created) == 1
+    assert _row(store)["attempts"] == 2  # the lookup was not an attempt
+
+
+async def test_until_the_servers_clock_is_known_a_missing_row_is_looked_for_around_the_attempt_too():
+    def lost(body: dict) -> httpx.Response:
+        raise httpx.RemoteProtocolError("server disconnected")
+
+    api = FakeApi([lost])
+    dispatcher, store = _setup(api)
+    await _drain(dispatcher)
+    assert api.methods() == ["POST", "GET", "GET", "POST"]
+    second = api.calls[2][2]
+    assert parse_time(second["start_date"]) <= datetime.fromtimestamp(api.calls[0][0], UTC)  # covers the attempt
+
+
+async def test_a_server_that_lists_by_its_own_clock_is_learned_and_searched_around_the_attempt():
+    api = FakeApi(clock="server")
 
     def created_then_lost(body: dict) -> httpx.Response:
         api.create(body)
@@ -138,23 +209,16 @@ async def test_lost_answer_is_reconciled_and_the_conversation_adopted():
     api.answers = [created_then_lost]
     dispatcher, store = _setup(api)
     await _drain(dispatcher)
-    assert api.methods() == ["POST", "GET"]  # no second POST: it would be a duplicate
-    row = _row(store)
-    assert (row["state"], row["omi_id"], row["last_error"]) == ("sent", "c1", "adopted after reconciliation")
-    assert len(api.created) == 1
+    # the first lookup tries the row's own time, then the attempt's
+    assert api.methods() == ["POST", "GET", "GET"]
+    assert store.get_meta("list_clock") == "server"
 
-
-async def test_lost_answer_without_a_conversation_is_sent_again():
-    def lost(body: dict) -> httpx.Response:
-        raise httpx.RemoteProtocolError("server disconnected")
-
-    api = FakeApi([lost])
-    dispatcher, store = _setup(api)
+    api.answers = [created_then_lost]
+    store.submit("src", _requests(1, prefix="later"))
     await _drain(dispatcher)
-    assert api.methods() == ["POST", "GET", "POST"]
-    started = datetime.fromisoformat(api.calls[1][2]["start_date"])
-    assert started <= datetime.fromtimestamp(api.calls[0][0], UTC)  # the list covers the lost attempt
-    assert _row(store)["state"] == "sent" and len(api.created) == 1
+    assert api.methods()[3:] == ["POST", "GET"]  # now it knows where to look
+    assert [r["omi_id"] for r in store.rows("SELECT omi_id FROM outbox ORDER BY id")] == ["c1", "c2"]
+    assert len(api.created) == 2
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
@@ -183,10 +247,23 @@ async def test_reconciliation_needs_both_timestamps_to_match():
         raise httpx.ReadTimeout("timed out")
 
     api.answers = [lost]
-    dispatcher, store = _setup(api)
+    store = Store(":memory:")
+    store.set_meta("list_clock", "started_at")
+    dispatcher, store = _setup(api, store=store)
     await _drain(dispatcher)
     assert api.methods() == ["POST", "GET", "POST"]
     assert _row(store)["omi_id"] == "c2"
+
+
+async def test_one_list_page_settles_every_uncertain_row_it_shows():
+    api = FakeApi()
+    dispatcher, store = _setup(api, rows=6)  # one started_at for all: one narrow window holds them all
+    for row in store.claim_due(time.time(), 6):  # sent, created, every answer lost
+        api.create(row.body)
+        store.mark_retry(row.id, 0, "no answer from Omi", unknown=True)
+    await _drain(dispatcher)
+    assert api.methods() == ["GET"]
+    assert {r["omi_id"] for r in store.rows("SELECT omi_id FROM outbox")} == {f"c{i}" for i in range(1, 7)}
 
 
 async def test_429_pauses_every_send_until_retry_after():

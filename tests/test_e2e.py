@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,6 +41,27 @@ def test_100_files_with_faults_are_delivered_exactly_once(tmp_path, fake_omi):
     rows = _sent_rows(tmp_path / "state.db")
     assert {omi_id for _, omi_id in rows} == {c["id"] for c in fake_omi.conversations}
     assert len(list((tmp_path / "spool" / "done").iterdir())) == 100
+
+
+def test_items_dated_days_back_whose_answers_are_lost_are_delivered_once(tmp_path, fake_omi):
+    # Omi files a conversation under its posted started_at: a lost answer for an item dated four
+    # days back is only found by looking there
+    fake_omi.script.extend((["ok"] * 10 + ["drop"]) * 6)
+    config = write_config(tmp_path, fake_omi.url)
+    old = (datetime.now(UTC) - timedelta(days=4)).replace(microsecond=0)
+    texts = [f"note {i}" for i in range(42)]
+    dated = [f"dated note {i}" for i in range(20)]
+    drop_files(tmp_path / "spool", texts)
+    drop_files(tmp_path / "spool", [json.dumps({"text": t, "started_at": (old + timedelta(minutes=i)).isoformat()})
+                                    for i, t in enumerate(dated)], suffix=".json")
+
+    result = run_cli("run", "--once", "-c", str(config))
+
+    assert result.returncode == 0, result.stderr
+    assert Counter(fake_omi.texts()) == Counter(texts + dated)  # each exactly once
+    assert [s for _, s in fake_omi.posts()].count(0) == 5  # five answers really were lost
+    assert result.stderr.count("adopted conversation") == 5
+    assert fake_omi.violations == []
 
 
 def test_daemon_survives_bad_input_and_a_broken_source(tmp_path, fake_omi):

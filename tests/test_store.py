@@ -84,14 +84,32 @@ def test_unknown_outcome_is_kept_until_cleared(store):
     store.submit("mail", [_req("a")])
     (row,) = store.claim_due(now=LATER + 100, limit=1)
     store.mark_retry(row.id, next_at=0, error="timeout", unknown=True)
-    (row,) = store.claim_due(now=LATER + 200, limit=1)
+    assert store.claim_due(now=LATER + 200, limit=1) == []  # not for sending: to be looked up first
+    (row,) = store.claim_due(now=LATER + 200, limit=1, uncertain=True)
     assert row.unknown_since == LATER + 100  # the attempt whose answer was lost
-    store.mark_retry(row.id, next_at=0, error="timeout again", unknown=True)
-    (row,) = store.claim_due(now=LATER + 300, limit=1)
+    assert row.attempts == 1  # a lookup is not an attempt
+    store.mark_retry(row.id, next_at=0, error="list failed", unknown=True)
+    (row,) = store.claim_due(now=LATER + 300, limit=1, uncertain=True)
     assert row.unknown_since == LATER + 100  # still the earliest doubtful attempt
-    store.clear_unknown(row.id)
-    store.mark_retry(row.id, next_at=0, error="503", unknown=False)
-    assert store.claim_due(now=LATER + 400, limit=1)[0].unknown_since is None
+    store.not_created(row.id, LATER + 300)
+    assert store.claim_due(now=LATER + 400, limit=1, uncertain=True) == []
+    (row,) = store.claim_due(now=LATER + 400, limit=1)
+    assert row.unknown_since is None and row.attempts == 2
+
+
+def test_claim_narrows_to_live_or_backfill(store):
+    store.submit("mail", [_req("old", priority=PRIORITY_BACKFILL), _req("new")])
+    assert [r.source_key for r in store.claim_due(now=LATER, limit=5, priority_above=0)] == ["old"]
+    assert [r.source_key for r in store.claim_due(now=LATER, limit=5, priority_at_most=0)] == ["new"]
+
+
+def test_uncertain_candidates_are_found_by_the_fingerprint_microseconds(store):
+    store.submit("mail", [_req(str(i)) for i in range(3)])
+    for row in store.claim_due(now=LATER, limit=3):
+        store.mark_retry(row.id, next_at=0, error="timeout", unknown=row.id != 3)
+    assert [r.id for r in store.uncertain_candidates(2)] == [2]
+    assert store.uncertain_candidates(3) == []  # not awaiting a lookup
+    assert store.uncertain_candidates(7) == []
 
 
 def test_rows_left_inflight_by_a_crash_are_recovered_as_unknown(tmp_path):
@@ -151,5 +169,5 @@ def test_a_state_file_of_the_first_schema_is_upgraded_in_place(tmp_path):
     conn.close()
     store = Store(path)
     assert store.cursor("imap") == {"uid": 7}
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert store.rows("SELECT count(*) AS n FROM groups")[0]["n"] == 0

@@ -1,0 +1,188 @@
+"""Omi's rate limits as the bridge knows them, and the budgets the dispatcher keeps to.
+
+Omi limits each API key with fixed windows (FACTS): a window opens with the first request after
+the last one expired and holds ``X-RateLimit-Limit`` calls, rejected ones included; writes
+(create, PATCH, DELETE) and list calls are counted apart. The limit is only ever stated on a 429,
+whose ``Retry-After`` is what is left of the window. So from one 429 the bridge learns both
+numbers: the limit from the header, and the window as the time from the request that opened it
+(the ``limit``-th before the rejected one, by our own log of requests) to its end.
+
+A budget keeps to every limit in force at once (the configured ``rate_limit`` and the learned
+one, so the lower wins) as a sliding window over the requests that left: never more than
+``count`` in any ``window``, which never overruns a fixed window of the same length. Backfill
+rows stop ``reserve`` requests short, so a live item finds a write in the current window.
+
+Until Omi has stated a limit (and none is configured) nothing is paced: the default of 25 per
+hour is only used to estimate when a backlog will be delivered. A 429 that states a limit higher
+than the requests we sent lately (another client shares the key) teaches nothing but its pause.
+A learned limit that was raised is noticed by one probe a day: one request past the limit while a backlog waits (a 429 then
+costs nothing, the window is spent anyway); if it is accepted, the limit is learned again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import deque
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from bridge.omi import retry_after
+from bridge.store import Store
+
+__all__ = ["DEFAULT_WRITES", "Budget", "Limit", "format_window"]
+
+log = logging.getLogger(__name__)
+
+MARGIN = 0.25  # seconds added to every window: a request's way to Omi takes longer some times than others
+PROBE_AFTER = 86400.0  # a learned limit is tried once a day, in case Omi raised it
+KEEP_LOG = 2 * 86400.0  # request times older than this are forgotten
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    window: float
+    source: str  # "configured", "learned" or "default"
+    since: float | None = None  # when it was learned (or last confirmed)
+
+    def describe(self) -> str:
+        return f"{self.count} per {format_window(self.window)} ({self.source})"
+
+    def rate(self) -> float:
+        return self.count / self.window
+
+
+DEFAULT_WRITES = Limit(25, 3600.0, "default")
+
+
+def format_window(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds == size:
+            return unit
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} hours"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g}s"
+
+
+class Budget:
+    """The requests of one kind (``"write"`` or ``"read"``) against the limits in force."""
+
+    def __init__(self, store: Store, kind: str, configured: Limit | None, *, reserve: int | None = 0,
+                 now: float) -> None:
+        self.store = store
+        self.kind = kind
+        self.configured = configured
+        self._reserve = reserve  # None: a fifth of the limit, at least 1
+        raw = store.get_meta(f"{kind}_limit")
+        self.learned = Limit(**json.loads(raw)) if raw else None
+        self.times: deque[float] = deque(store.request_times(kind, now - self._horizon()))
+
+    # -- the limits -------------------------------------------------------------------------
+
+    def enforced(self) -> list[Limit]:
+        return [limit for limit in (self.configured, self.learned) if limit is not None]
+
+    def in_force(self) -> Limit:
+        """The tightest limit kept to; the default when nothing is known."""
+        return min(self.enforced(), key=Limit.rate, default=DEFAULT_WRITES)
+
+    def reserve(self, limit: Limit) -> int:
+        """Requests of each window that backfill rows leave to live ones (never all of them)."""
+        wanted = max(1, limit.count // 5) if self._reserve is None else self._reserve
+        return max(0, min(wanted, limit.count - 1))
+
+    def _span(self, limit: Limit) -> float:
+        return limit.window + MARGIN
+
+    def _horizon(self) -> float:
+        return max([self._span(limit) for limit in self.enforced()] + [3600.0])
+
+    # -- what may leave now -----------------------------------------------------------------
+
+    def allowance(self, now: float, *, live: bool) -> int:
+        """How many requests may leave now (a large number when no limit is known)."""
+        self._forget(now)
+        free = 1 << 30
+        for limit in self.enforced():
+            used = self._used(limit, now)
+            free = min(free, limit.count - (0 if live else self.reserve(limit)) - used)
+        return max(0, free)
+
+    def next_free(self, now: float, *, live: bool) -> float:
+        """When ``allowance`` will next be above zero."""
+        when = now
+        for limit in self.enforced():
+            cap = limit.count - (0 if live else self.reserve(limit))
+            inside = [t for t in self.times if t > now - self._span(limit)]
+            if cap <= 0:
+                return math.inf
+            if len(inside) >= cap:
+                when = max(when, inside[len(inside) - cap] + self._span(limit))
+        return when
+
+    def _used(self, limit: Limit, now: float) -> int:
+        cut = now - self._span(limit)
+        return sum(1 for t in reversed(self.times) if t > cut) if self.times and self.times[-1] > cut else 0
+
+    def _forget(self, now: float) -> None:
+        horizon = now - self._horizon()
+        while self.times and self.times[0] <= horizon:
+            self.times.popleft()
+
+    def probe_due(self, now: float) -> bool:
+        """True once a day while a learned limit holds sending back: try one request past it."""
+        learned = self.learned
+        return learned is not None and now - (learned.since or 0) >= PROBE_AFTER
+
+    # -- what happened ------------------------------------------------------------------------
+
+    def record(self, at: float) -> None:
+        """A request of this kind is leaving now."""
+        self.times.append(at)
+        self.store.log_request(self.kind, at)
+
+    def learn(self, response: httpx.Response, sent_at: float, now: float) -> None:
+        """Take the limit and its window from a 429 (the request that got it left at ``sent_at``)."""
+        header = response.headers.get("X-RateLimit-Limit", "").strip()
+        wait = retry_after(response, now)
+        if not header.isdigit() or int(header) < 1 or wait is None:
+            return  # not the fixed-window limiter's answer: nothing to learn
+        count = int(header)
+        before = sorted(t for t in self.times if t <= sent_at)
+        if len(before) <= count:
+            # fewer of our own requests than the limit: another client shares the key, and when
+            # the window opened cannot be told; the pause is all this 429 gives
+            log.info("Omi stated a limit of %d %ss, more than this bridge sent recently: not learned", count, self.kind)
+            return
+        # the window opened with the count-th request before the rejected one
+        window = float(max(1, round(now + wait - before[-count - 1])))
+        learned = Limit(count, window, "learned", now)
+        old = self.learned
+        self.learned = learned
+        self.store.set_meta(f"{self.kind}_limit", json.dumps(asdict(learned)))
+        if old is None or (old.count, old.window) != (count, window):
+            log.warning("Omi limits %ss to %d per %s on this key: pacing to that from now on",
+                        self.kind, count, format_window(window))
+
+    def confirm_raised(self, now: float) -> None:
+        """A probe past the learned limit was accepted: the limit was raised; learn it again."""
+        if self.learned is not None:
+            log.warning("Omi accepted more %ss than its last stated limit (%d per %s): learning it again",
+                        self.kind, self.learned.count, format_window(self.learned.window))
+            self.learned = None
+            self.store.set_meta(f"{self.kind}_limit", "")
+
+    def touch_probe(self, now: float) -> None:
+        """A probe is leaving: the next one is a day away."""
+        if self.learned is not None:
+            self.learned = Limit(self.learned.count, self.learned.window, "learned", now)
+            self.store.set_meta(f"{self.kind}_limit", json.dumps(asdict(self.learned)))
+
+    def forget_old(self, now: float) -> None:
+        self.store.forget_requests(now - KEEP_LOG)
+
