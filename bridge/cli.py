@@ -11,6 +11,8 @@ import json
 import logging
 import signal
 import sys
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -22,7 +24,7 @@ from bridge.daemon import Bridge, StateLock, build_connectors, call, install_sig
 from bridge.errors import ConfigError
 from bridge.logs import Redactor, setup_logging
 from bridge.omi import OmiClient
-from bridge.status import collect, render
+from bridge.status import backlog, backlog_line, collect, render
 from bridge.store import Store
 
 __all__ = ["main"]
@@ -109,10 +111,13 @@ async def _run_async(args: argparse.Namespace, config: Config) -> int:
     try:
         bridge = Bridge(config, store, client, build_connectors(config))
         if args.once:
+            started, dead_before = time.time(), store.counts()["dead"]
             result = await bridge.run_once()
-            counts = store.counts()
-            print(f"sent {counts['sent']}, dead {counts['dead']}, pending {result.waiting}"
+            sent = store.sent_since(datetime.fromtimestamp(started).astimezone())
+            dead = max(0, store.counts()["dead"] - dead_before)
+            print(f"sent {sent}, dead {dead}, pending {result.waiting}"
                   + (" (due later than a minute; the next run sends them)" if result.waiting else ""))
+            print(backlog_line(backlog(config.omi, store, time.time())))
             if result.auth_error:
                 print(result.auth_error, file=sys.stderr)
                 return EXIT_FAILURE

@@ -85,6 +85,7 @@ class Sink:
         self._config = config
         self._on_submit = on_submit
         self._closed = threading.Event()
+        self.deferred: tuple[float, str] | None = None  # set by ``wait_for`` during the last poll
 
     @property
     def cursor(self) -> Any:
@@ -98,6 +99,12 @@ class Sink:
 
     def close(self) -> None:
         self._closed.set()
+
+    def wait_for(self, seconds: float, what: str) -> None:
+        """Items are there but not ready yet (a file still settling): ready in ``seconds``.
+        ``run --once`` waits that long and polls again; ``what`` tells the user why."""
+        if self.deferred is None or seconds > self.deferred[0]:
+            self.deferred = (seconds, what)
 
     def known(self, source_key: str) -> bool:
         """True if this key was queued, sent or skipped before (cheap dedup before heavy work)."""

@@ -30,7 +30,7 @@ from bridge.http import Listener
 from bridge.metrics import CONTENT_TYPE, Metrics
 from bridge.omi import OmiClient
 from bridge.registry import load_connector_type
-from bridge.status import summary
+from bridge.status import backlog, summary
 from bridge.store import Store
 from bridge.systemd import Notifier
 
@@ -105,7 +105,7 @@ class Bridge:
         self.config = config
         self.listener = Listener(config.http.listen) if config.http.listen else None
         self.notifier = Notifier()
-        self.metrics = Metrics(store)
+        self.metrics = Metrics(store, config.omi)
         self._probe: asyncio.Future | None = None
         self.store = store
         self.connectors = connectors
@@ -128,6 +128,7 @@ class Bridge:
 
     async def poll(self, name: str) -> bool:
         """One poll of one connector, with health tracking; never raises."""
+        self.sinks[name].deferred = None
         try:
             await call(self.connectors[name].poll, self.sinks[name])
         except asyncio.CancelledError:
@@ -260,7 +261,8 @@ class Bridge:
                 "failing_since": row.get("failing_since"),
                 "error": row.get("last_error"),
             }
-        body = {"status": "ok", "store": "writable", "outbox": self.store.counts(), "connectors": connectors}
+        body = {"status": "ok", "store": "writable", "outbox": self.store.counts(),
+                "backlog": backlog(self.config.omi, self.store, time.time()), "connectors": connectors}
         return web.json_response(body)
 
     async def _metrics(self, request: Any) -> Any:
@@ -270,8 +272,21 @@ class Bridge:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def run_once(self) -> DrainResult:
-        """Poll every connector once, then send until nothing is due within a minute."""
+        """Poll every connector once (again after a short wait for items not ready yet, such as
+        files still settling), then send until nothing is due within a minute."""
         await asyncio.gather(*(self.poll(name) for name in self.connectors))
+        for _ in range(3):
+            waiting = {name: sink.deferred for name, sink in self.sinks.items() if sink.deferred is not None}
+            if not waiting:
+                break
+            delay = max(seconds for seconds, _ in waiting.values())
+            for name, (seconds, what) in waiting.items():
+                log.info("%s: %s; %s", name, what,
+                         f"waiting {seconds:.1f}s for them" if delay <= ONCE_HORIZON else "left for the next run")
+            if delay > ONCE_HORIZON:
+                break
+            await asyncio.sleep(delay + 0.05)
+            await asyncio.gather(*(self.poll(name) for name in waiting))
         return await self.dispatcher.run(until_idle=ONCE_HORIZON)
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -1,4 +1,5 @@
-"""What ``omi-bridge status`` shows: outbox counts, each connector's health, the last dead rows."""
+"""What ``omi-bridge status`` shows: outbox counts, the backlog and what it will take at Omi's limit,
+each connector's health, the last dead rows."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bridge.config import Config
+from bridge.config import Config, OmiConfig
+from bridge.limits import Budget, Limit, format_window
+from bridge.models import PRIORITY_LIVE
 from bridge.store import Store
 
-__all__ = ["collect", "local_midnight", "render", "summary"]
+__all__ = ["backlog", "backlog_line", "collect", "format_duration", "local_midnight", "render", "summary"]
 
 
 def _when(ts: float | None) -> str | None:
@@ -30,6 +33,61 @@ def summary(store: Store, connectors: Iterable[str]) -> str:
     line = (f"{counts['pending'] + counts['inflight']} pending, {store.sent_since(local_midnight())} sent today, "
             f"{counts['dead']} dead")
     return line + (f", failing: {', '.join(failing)}" if failing else ", all sources ok")
+
+
+def backlog(config: OmiConfig, store: Store, now: float) -> dict[str, Any]:
+    """Rows waiting by priority, the write limit in force and where it came from, and when the
+    backlog will be delivered at that limit."""
+    pacing = config.pacing()
+    writes = Budget(store, "write", pacing and Limit(*pacing, "configured"), reserve=config.live_reserve, now=now)
+    limit = writes.in_force()
+    pending = store.pending_by_priority()
+    live = sum(n for priority, n in pending.items() if priority <= PRIORITY_LIVE)
+    backfill = sum(n for priority, n in pending.items() if priority > PRIORITY_LIVE)
+    reserve = writes.reserve(limit) if limit.source != "default" else 0
+    windows = max((live + backfill) / limit.count, backfill / (limit.count - reserve))
+    pause = float(store.get_meta("pause_until") or 0)
+    seconds = windows * limit.window + max(0.0, pause - now) if live + backfill else 0.0
+    reads_until = float(store.get_meta("read_budget_until") or 0)
+    to_check = store.rows("SELECT count(*) AS n FROM outbox WHERE state = 'pending' AND unknown_since IS NOT NULL")
+    return {
+        "live": live,
+        "backfill": backfill,
+        "limit": {"count": limit.count, "window_seconds": limit.window, "source": limit.source,
+                  "learned_at": _when(limit.since), "live_reserve": reserve},
+        "eta_seconds": round(seconds),
+        "eta": _when(now + seconds) if live + backfill else None,
+        "to_check": to_check[0]["n"],
+        "read_budget_until": _when(reads_until) if reads_until > now and to_check[0]["n"] else None,
+    }
+
+
+def backlog_line(info: dict[str, Any]) -> str:
+    """One line: what waits, at what limit, delivered when."""
+    limit = info["limit"]
+    source = {"configured": "configured", "learned": "learned from Omi",
+              "default": "Omi's documented default; it states the real one on its first 429"}[limit["source"]]
+    rate = f"limit {limit['count']} writes per {format_window(limit['window_seconds'])} ({source})"
+    if not info["live"] and not info["backfill"]:
+        return f"backlog: nothing waiting; {rate}"
+    line = (f"backlog: {info['live']} live, {info['backfill']} backfill; {rate}; "
+            f"delivered in about {format_duration(info['eta_seconds'])} at that rate")
+    if info["read_budget_until"]:
+        line += f"; {info['to_check']} to check with Omi first, waiting for read budget until {info['read_budget_until']}"
+    return line
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return "a minute" if seconds > 30 else "less than a minute"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" if hours >= 10 or not minutes else f"{hours} h {minutes} min"
+    return f"{seconds / 86400:.1f} days"
+
 
 
 def collect(config: Config, store: Store) -> dict[str, Any]:
@@ -72,11 +130,13 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
         "SELECT connector, source_key, reason, ref, created_at FROM skipped ORDER BY id DESC LIMIT 10"
     )
     pause = float(store.get_meta("pause_until") or 0)
+    now = datetime.now().timestamp()
     return {
         "state_file": store.path,
         "outbox": store.counts(),
         "sent_today": store.sent_since(midnight),
-        "rate_limited_until": _when(pause) if pause > datetime.now().timestamp() else None,
+        "rate_limited_until": _when(pause) if pause > now else None,
+        "backlog": backlog(config.omi, store, now),
         "connectors": connectors,
         "dead": dead,
         "skipped": [{**s, "created_at": _when(s["created_at"])} for s in last_skipped],
@@ -97,6 +157,7 @@ def render(info: dict[str, Any]) -> str:
         f"outbox: {o['pending']} pending, {o['inflight']} in flight, {o['sent']} sent"
         f" ({info['sent_today']} today), {o['dead']} dead",
     ]
+    lines.append(backlog_line(info["backlog"]))
     if info["rate_limited_until"]:
         lines.append(f"rate limited by Omi until {info['rate_limited_until']}")
     lines += ["", *_table(

@@ -86,10 +86,16 @@ class SpoolConnector:
         elif not self.folder.is_dir():
             return  # preview before the first run: nothing has been dropped yet
         now = time.time()
+        settling = []
         for path in self._candidates():
             if sink.closing:
                 return
-            self._take(path, sink, now)
+            age = self._take(path, sink, now)
+            if age is not None:
+                settling.append(age)
+        if settling:
+            sink.wait_for(self.config.settle_seconds - min(settling),
+                          f"{len(settling)} file(s) younger than settle_seconds ({self.config.settle_seconds:g}s)")
 
     def _candidates(self) -> list[Path]:
         try:
@@ -101,32 +107,34 @@ class SpoolConnector:
             if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
         ]
 
-    def _take(self, path: Path, sink: Sink, now: float) -> None:
+    def _take(self, path: Path, sink: Sink, now: float) -> float | None:
+        """Deliver or skip one file; a file too young to take is left, and its age returned."""
         try:
             stat = path.stat()
             if now - stat.st_mtime < self.config.settle_seconds:
-                return  # maybe still being written
+                return max(0.0, now - stat.st_mtime)  # maybe still being written
             if stat.st_size > self.config.max_bytes:
                 raise SkipItem(f"file too large ({stat.st_size} bytes; max_bytes is {self.config.max_bytes})")
             data = path.read_bytes()
         except SkipItem as exc:
             self._fail(path, sink, f"oversize:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", exc.reason)
-            return
+            return None
         except OSError as exc:
             if not os.path.lexists(path):
-                return  # taken away by its writer between listing and reading
+                return None  # taken away by its writer between listing and reading
             self._fail(path, sink, f"unreadable:{path.name}", f"unreadable: {exc.strerror or exc}")
-            return
+            return None
 
         key = "sha256:" + hashlib.sha256(data).hexdigest()
         try:
             conversation = self._parse(path, data, key, stat.st_mtime)
         except SkipItem as exc:
             self._fail(path, sink, key, exc.reason)
-            return
+            return None
         sink.submit(conversation)
         if not sink.dry_run:
             self._move(path, "done", key)
+        return None
 
     def _parse(self, path: Path, data: bytes, key: str, mtime: float) -> Conversation:
         text = decode_text(data)

@@ -1,0 +1,98 @@
+"""What a backlog costs, where a user looks: status, /healthz, /metrics and run --once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from bridge.assemble import QueuedRequest
+from bridge.models import PRIORITY_BACKFILL, CreateConversationRequest
+from bridge.store import Store
+from tests.conftest import drop_files, run_cli, wait_until, write_config
+from tests.test_service import free_port, start, with_listener
+
+
+def _backfill(state, count: int) -> None:
+    store = Store(state)
+    store.submit("archive", [
+        QueuedRequest(f"old-{i}", CreateConversationRequest(text=f"old mail {i}", started_at="2026-01-05T09:00:00Z"),
+                      PRIORITY_BACKFILL) for i in range(count)
+    ])
+    store.close()
+
+
+def test_a_held_backlog_shows_its_limit_and_when_it_will_be_delivered(tmp_path, fake_omi) -> None:
+    fake_omi.quota = (3, 3600.0)  # Omi's limiter: 3 writes an hour on this key
+    port = free_port()
+    config = write_config(tmp_path, fake_omi.url)
+    with_listener(config, port)
+    _backfill(tmp_path / "state.db", 12)
+    daemon = start(config, tmp_path / "log")
+    try:
+        # three writes go, the fourth meets a 429 that states the limit; the rest wait for it
+        assert wait_until(lambda: len(fake_omi.posts()) >= 4, 30)
+        drop_files(tmp_path / "spool", ["new note"])  # the window is spent: it waits too
+        store = Store(tmp_path / "state.db")
+        assert wait_until(lambda: store.counts()["pending"] == 10, 10)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+        status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+        table = run_cli("status", "-c", str(config)).stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+    assert [s for _, s in fake_omi.posts()] == [200, 200, 200, 429]
+
+    backlog = status["backlog"]
+    assert (backlog["live"], backlog["backfill"]) == (1, 9)
+    assert backlog["limit"]["count"] == 3 and backlog["limit"]["window_seconds"] == 3600
+    assert backlog["limit"]["source"] == "learned" and backlog["limit"]["live_reserve"] == 1
+    # 9 backfill rows at 2 an hour (one write of each window kept for live items): about 4.5 h
+    assert 4.5 * 3600 <= backlog["eta_seconds"] <= 5.5 * 3600
+    assert health["backlog"] == backlog | {"eta_seconds": health["backlog"]["eta_seconds"],
+                                           "eta": health["backlog"]["eta"]}
+    assert "backlog: 1 live, 9 backfill; limit 3 writes per hour (learned from Omi)" in table
+    assert "delivered in about 4 h 30 min" in table or "delivered in about 5 h" in table
+
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("omi_bridge_waiting_rows", (("priority", "backfill"),))] == 9
+    assert samples[("omi_bridge_waiting_rows", (("priority", "live"),))] == 1
+    assert samples[("omi_bridge_write_limit", (("source", "learned"),))] == 3
+    assert samples[("omi_bridge_write_limit_window_seconds", ())] == 3600
+    assert samples[("omi_bridge_backlog_eta_seconds", ())] >= 4.5 * 3600
+
+
+def test_status_before_omi_has_stated_a_limit_names_the_default_and_a_configured_one_wins(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    _backfill(tmp_path / "state.db", 50)
+    backlog = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["backlog"]
+    assert backlog["limit"]["source"] == "default" and backlog["limit"]["count"] == 25
+    assert backlog["eta_seconds"] == 2 * 3600  # 50 rows at 25 an hour
+
+    config = write_config(tmp_path, fake_omi.url, rate_limit="10/hour")
+    backlog = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["backlog"]
+    assert backlog["limit"]["source"] == "configured" and backlog["limit"]["count"] == 10
+    assert backlog["eta_seconds"] == round(50 / 8 * 3600)  # two writes of each hour kept for live items
+
+
+def test_run_once_right_after_files_were_dropped_waits_for_them_to_settle(tmp_path, fake_omi) -> None:
+    connectors = '[connectors.drop]\ntype = "spool"\npath = "spool"\nsettle_seconds = 2\n'
+    config = write_config(tmp_path, fake_omi.url, connectors=connectors)
+    drop_files(tmp_path / "spool", ["call the plumber", "buy milk"])
+    started = time.monotonic()
+    result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1.5
+    assert "2 file(s) younger than settle_seconds (2s); waiting" in result.stderr
+    assert result.stdout.splitlines()[0] == "sent 2, dead 0, pending 0"
+    assert result.stdout.splitlines()[1].startswith("backlog: nothing waiting; limit 25 writes per hour")
+    assert sorted(fake_omi.texts()) == ["buy milk", "call the plumber"]
+
+    # a second run reports what it did, not what all runs did
+    again = run_cli("run", "--once", "-c", str(config))
+    assert again.stdout.splitlines()[0] == "sent 0, dead 0, pending 0"
