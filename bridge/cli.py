@@ -22,6 +22,7 @@ from bridge.config import Config, default_config_path, load_config, secrets_of
 from bridge.connector import PreviewSink
 from bridge.daemon import Bridge, StateLock, build_connectors, call, install_signal_handlers, one_line
 from bridge.errors import ConfigError
+from bridge.health import key_problem
 from bridge.logs import Redactor, setup_logging
 from bridge.omi import OmiClient
 from bridge.status import backlog, backlog_line, collect, render
@@ -111,17 +112,7 @@ async def _run_async(args: argparse.Namespace, config: Config) -> int:
     try:
         bridge = Bridge(config, store, client, build_connectors(config))
         if args.once:
-            started, dead_before = time.time(), store.counts()["dead"]
-            result = await bridge.run_once()
-            sent = store.sent_since(datetime.fromtimestamp(started).astimezone())
-            dead = max(0, store.counts()["dead"] - dead_before)
-            print(f"sent {sent}, dead {dead}, pending {result.waiting}"
-                  + (" (due later than a minute; the next run sends them)" if result.waiting else ""))
-            print(backlog_line(backlog(config.omi, store, time.time())))
-            if result.auth_error:
-                print(result.auth_error, file=sys.stderr)
-                return EXIT_FAILURE
-            return EXIT_OK
+            return await _once(bridge, config, store)
         stop = asyncio.Event()
         install_signal_handlers(stop)
         await bridge.run_forever(stop)
@@ -129,6 +120,32 @@ async def _run_async(args: argparse.Namespace, config: Config) -> int:
     finally:
         await client.aclose()
         store.close()
+
+
+async def _once(bridge: Bridge, config: Config, store: Store) -> int:
+    """``run --once``: what this run did, what waits and why; 1 when a source failed or Omi
+    could not be delivered to."""
+    started, dead_before = time.time(), store.counts()["dead"]
+    result = await bridge.run_once()
+    sent = store.sent_since(datetime.fromtimestamp(started).astimezone())
+    dead = max(0, store.counts()["dead"] - dead_before)
+    failed = [r["connector"] for r in store.rows(
+        "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector") if r["connector"]
+        in config.connectors]
+    print(f"sent {sent}, dead {dead}, pending {result.waiting}")
+    print(backlog_line(backlog(config.omi, store, time.time())))
+    for name in failed:
+        print(f"source {name} failed: see omi-bridge status", file=sys.stderr)
+    if result.waiting:
+        pause = float(store.get_meta("pause_until") or 0)
+        if result.omi_error:
+            why = f"Omi cannot be delivered to: {result.omi_error}"
+        elif pause > time.time():
+            why = f"Omi asked for a pause until {datetime.fromtimestamp(pause).astimezone():%H:%M:%S}"
+        else:
+            why = "they are due later than a minute (Omi's write limit, retries): the next run or the daemon sends them"
+        print(f"{result.waiting} row(s) wait because {why}")
+    return EXIT_FAILURE if failed or result.omi_error or result.auth_error else EXIT_OK
 
 
 def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
@@ -154,15 +171,12 @@ async def _check_omi(config: Config) -> tuple[bool, str]:
         return False, f"omi: FAILED: cannot reach {config.omi.base_url}: {one_line(exc)}"
     finally:
         await client.aclose()
-    if response.status_code == 401:
-        return False, "omi: FAILED: the API key is missing, wrong or revoked (401)"
+    problem = key_problem(response)
+    if problem is not None:
+        return False, f"omi: FAILED: {problem}"
     if response.status_code == 404:
         return True, f"omi: reachable at {config.omi.base_url}; this server cannot report the key's scopes"
-    if response.status_code != 200:
-        return False, f"omi: FAILED: {response.status_code} from /v1/dev/key: {response.text[:200]}"
     scopes = response.json().get("scopes") or []
-    if "conversations:write" not in scopes:
-        return False, f"omi: FAILED: the key lacks conversations:write (it has: {', '.join(scopes) or 'none'})"
     return True, f"omi: ok ({config.omi.base_url}, key scopes: {', '.join(scopes)})"
 
 

@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bridge.config import Config
 from bridge.connector import Connector, Sink
 from bridge.dispatcher import Dispatcher, DrainResult
+from bridge.health import omi_state
 from bridge.http import Listener
 from bridge.metrics import CONTENT_TYPE, Metrics
 from bridge.omi import OmiClient
@@ -261,7 +262,7 @@ class Bridge:
                 "failing_since": row.get("failing_since"),
                 "error": row.get("last_error"),
             }
-        body = {"status": "ok", "store": "writable", "outbox": self.store.counts(),
+        body = {"status": "ok", "store": "writable", "outbox": self.store.counts(), "omi": omi_state(self.store),
                 "backlog": backlog(self.config.omi, self.store, time.time()), "connectors": connectors}
         return web.json_response(body)
 
@@ -274,7 +275,7 @@ class Bridge:
     async def run_once(self) -> DrainResult:
         """Poll every connector once (again after a short wait for items not ready yet, such as
         files still settling), then send until nothing is due within a minute."""
-        await asyncio.gather(*(self.poll(name) for name in self.connectors))
+        await asyncio.gather(self.dispatcher.check_key(), *(self.poll(name) for name in self.connectors))
         for _ in range(3):
             waiting = {name: sink.deferred for name, sink in self.sinks.items() if sink.deferred is not None}
             if not waiting:
@@ -307,6 +308,7 @@ class Bridge:
             asyncio.create_task(self._serve(name), name=f"serve {name}")
             for name, connector in self.connectors.items() if hasattr(connector, "serve")
         ]
+        await self.dispatcher.check_key()
         sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
         self.notifier.ready(summary(self.store, self.connectors))

@@ -54,6 +54,7 @@ import httpx
 from pydantic import ValidationError
 
 from bridge.config import OmiConfig
+from bridge.health import OmiHealth, key_problem
 from bridge.limits import Budget, Limit
 from bridge.metrics import Metrics
 from bridge.models import PRIORITY_LIVE, ConversationCreateResponse
@@ -80,6 +81,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 class DrainResult:
     waiting: int  # rows still pending because they must wait longer than the horizon
     auth_error: str | None
+    omi_error: str | None = None  # why sending is failing, if it is
 
 
 class _NotNow(Exception):
@@ -112,6 +114,7 @@ class Dispatcher:
         self.pause_until = float(store.get_meta("pause_until") or 0)
         self.auth_error: str | None = None
         self.auth_blocked_until = 0.0
+        self.health = OmiHealth(store, clock)
         pacing = config.pacing()
         self.writes = Budget(store, "write", pacing and Limit(*pacing, "configured"),
                              reserve=config.live_reserve, now=now)
@@ -147,7 +150,22 @@ class Dispatcher:
             if until_idle is not None and not self._active and (next_at is None or next_at - now > until_idle):
                 break
             await self._sleep(IDLE_WAKE if next_at is None else min(IDLE_WAKE, next_at - now))
-        return DrainResult(self.store.counts()["pending"], self.auth_error)
+        return DrainResult(self.store.counts()["pending"], self.auth_error,
+                           self.health.error if self.health.failing else None)
+
+    async def check_key(self) -> None:
+        """At start: can this key write conversations? Says so plainly if not (the sends would
+        only find out when the first item is due)."""
+        try:
+            response = await self.client.key_info()
+        except httpx.HTTPError as exc:
+            self.health.failed(f"cannot reach Omi at {self.config.base_url}: {_describe(exc)}")
+            return
+        problem = key_problem(response)
+        if problem is not None:
+            self.health.failed(problem, level=logging.ERROR)
+        elif response.status_code == 200:
+            self.health.answered()
 
     async def stop(self, grace: float) -> int:
         """Stop claiming; give in-flight sends ``grace`` seconds, then abandon them to
@@ -309,9 +327,11 @@ class Dispatcher:
             self.store.release(row.id, held.until, held.why)
         except _NOT_SENT as exc:
             self.metrics.sends.labels("unreachable").inc()
+            self.health.failed(f"cannot reach Omi at {self.config.base_url}: {_describe(exc)}")
             self._retry(row, f"cannot reach Omi: {_describe(exc)}", unknown=False)
         except httpx.TransportError as exc:
             self.metrics.sends.labels("no_answer").inc()
+            self.health.failed(f"no answer from Omi: {_describe(exc)}")
             # the body may have reached the server: find out before sending again
             self._retry(row, f"no answer from Omi: {_describe(exc)}", unknown=True,
                         floor=self.config.reconcile_delay)
@@ -327,6 +347,7 @@ class Dispatcher:
     def _settle(self, row: OutboxRow, response: httpx.Response) -> None:
         code = response.status_code
         self.metrics.sends.labels(_result(code)).inc()
+        self._judge(response)
         if 200 <= code < 300:
             self._clear_auth_block()
             if self._probe == row.id:
@@ -363,6 +384,7 @@ class Dispatcher:
         except _NotNow as held:
             self.store.release(row.id, held.until, held.why, counted=False)
         except httpx.TransportError as exc:
+            self.health.failed(f"cannot list conversations in Omi: {_describe(exc)}")
             self._retry(row, f"reconciling: cannot list conversations: {_describe(exc)}", unknown=True)
         except Exception as exc:
             log.exception("row %s: unexpected error while reconciling", row.id)
@@ -411,6 +433,7 @@ class Dispatcher:
             if response.status_code != 200:
                 self._settle_failed_lookup(row, response)
                 return False
+            self.health.answered()
             items = response.json()
             if not isinstance(items, list):
                 self._retry(row, f"reconciling: unexpected list answer: {_body(response)}", unknown=True)
@@ -459,6 +482,7 @@ class Dispatcher:
                             " up around the attempt, not the item's time")
 
     def _settle_failed_lookup(self, row: OutboxRow, response: httpx.Response) -> None:
+        self._judge(response)
         code = response.status_code
         error = f"reconciling: {code}: {_body(response)}"
         if code == 429:
@@ -488,20 +512,25 @@ class Dispatcher:
             log.warning("Omi rate limit hit: pausing every request for %.0fs", until - self.clock())
 
     def _block_auth(self, code: int, response: httpx.Response) -> None:
-        first = self.auth_error is None
         self.auth_error = (
             f"Omi refused the API key ({code}: {_body(response)}): "
             + ("the key is missing, wrong or revoked" if code == 401 else "the key lacks the conversations:write scope")
         )
         self.auth_blocked_until = self.clock() + self.config.auth_recheck
-        if first:
-            log.error("%s; sending paused, trying again every %.0fs", self.auth_error, self.config.auth_recheck)
+        self.health.failed(f"{self.auth_error}; sending paused, trying again every {self.config.auth_recheck:.0f}s",
+                           level=logging.ERROR)
 
     def _clear_auth_block(self) -> None:
-        if self.auth_error is not None:
-            log.warning("Omi accepts the API key again; sending resumed")
-            self.auth_error = None
-            self.auth_blocked_until = 0.0
+        self.auth_error = None
+        self.auth_blocked_until = 0.0
+
+    def _judge(self, response: httpx.Response) -> None:
+        """Omi's state from an answer: a 5xx or a refused key is failing, anything else works."""
+        code = response.status_code
+        if code in RETRY_KNOWN or code >= 500:
+            self.health.failed(f"Omi answered {code}: {_body(response)}")
+        elif code not in (401, 403):
+            self.health.answered()
 
 
 def _result(code: int) -> str:

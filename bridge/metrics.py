@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bridge.config import OmiConfig
+from bridge.health import omi_state
 from bridge.status import backlog
 from bridge.store import Store
 
@@ -86,6 +87,8 @@ class _StoreCollector(Collector):
         yield rows
         if self._omi is not None:
             yield from _backlog(backlog(self._omi, self._store, time.time()))
+        yield GaugeMetricFamily("omi_bridge_omi_failing", "1 while sending to Omi fails (unreachable, no answer,"
+                                " 5xx, key refused)", value=1 if omi_state(self._store)["state"] == "failing" else 0)
 
         health = self._store.rows("SELECT connector, last_success, failing_since FROM sources")
         last = GaugeMetricFamily("omi_bridge_connector_last_success_timestamp_seconds",

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bridge.config import Config, OmiConfig
+from bridge.health import omi_state
 from bridge.limits import Budget, Limit, format_window
 from bridge.models import PRIORITY_LIVE
 from bridge.store import Store
@@ -32,7 +33,9 @@ def summary(store: Store, connectors: Iterable[str]) -> str:
         "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector") if r["connector"] in names]
     line = (f"{counts['pending'] + counts['inflight']} pending, {store.sent_since(local_midnight())} sent today, "
             f"{counts['dead']} dead")
-    return line + (f", failing: {', '.join(failing)}" if failing else ", all sources ok")
+    line += f", failing: {', '.join(failing)}" if failing else ", all sources ok"
+    omi = omi_state(store)
+    return line + (f"; Omi failing: {omi['error']}" if omi["state"] == "failing" else "")
 
 
 def backlog(config: OmiConfig, store: Store, now: float) -> dict[str, Any]:
@@ -136,6 +139,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
         "outbox": store.counts(),
         "sent_today": store.sent_since(midnight),
         "rate_limited_until": _when(pause) if pause > now else None,
+        "omi": {**(omi := omi_state(store)), "since": _when(omi["since"])},
         "backlog": backlog(config.omi, store, now),
         "connectors": connectors,
         "dead": dead,
@@ -157,6 +161,8 @@ def render(info: dict[str, Any]) -> str:
         f"outbox: {o['pending']} pending, {o['inflight']} in flight, {o['sent']} sent"
         f" ({info['sent_today']} today), {o['dead']} dead",
     ]
+    omi = info["omi"]
+    lines.append(f"omi: {omi['state']}" + (f" since {omi['since']}: {omi['error']}" if omi["state"] == "failing" else ""))
     lines.append(backlog_line(info["backlog"]))
     if info["rate_limited_until"]:
         lines.append(f"rate limited by Omi until {info['rate_limited_until']}")

@@ -1,4 +1,4 @@
-"""What a backlog costs, where a user looks: status, /healthz, /metrics and run --once."""
+"""What a backlog costs and why rows wait, where a user looks: status, /healthz, /metrics, run --once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.assemble import QueuedRequest
+from bridge.health import omi_state
 from bridge.models import PRIORITY_BACKFILL, CreateConversationRequest
 from bridge.store import Store
-from tests.conftest import drop_files, run_cli, wait_until, write_config
+from tests.conftest import API_KEY, drop_files, run_cli, wait_until, write_config
+from tests.fake_omi import FakeOmi
 from tests.test_service import free_port, start, with_listener
 
 
@@ -96,3 +98,39 @@ def test_run_once_right_after_files_were_dropped_waits_for_them_to_settle(tmp_pa
     # a second run reports what it did, not what all runs did
     again = run_cli("run", "--once", "-c", str(config))
     assert again.stdout.splitlines()[0] == "sent 0, dead 0, pending 0"
+
+
+def test_omi_unreachable_is_said_once_shown_everywhere_and_its_recovery_too(tmp_path) -> None:
+    first = FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]})
+    url = first.start()
+    first.stop()  # nothing listens there now: Omi is unreachable
+    omi_port = int(url.rsplit(":", 1)[1])
+    port = free_port()
+    config = write_config(tmp_path, url)
+    with_listener(config, port)
+    log = tmp_path / "log"
+    daemon = start(config, log)
+    try:
+        drop_files(tmp_path / "spool", ["a note while Omi is away"])
+        store = Store(tmp_path / "state.db")
+        assert wait_until(lambda: omi_state(store)["state"] == "failing", 20)
+        time.sleep(2)  # several more failed attempts
+        status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+        table = run_cli("status", "-c", str(config)).stdout
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as omi:
+            omi.stop()
+            omi.start(omi_port)  # Omi is back where it was
+            assert wait_until(lambda: omi.texts() == ["a note while Omi is away"], 30)
+            assert wait_until(lambda: omi_state(store)["state"] == "ok", 10)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+    text = log.read_text()
+    assert text.count("cannot deliver to Omi: cannot reach Omi at") == 1  # a change of state, not every try
+    assert text.count("Omi answers again after") == 1
+    assert status["omi"]["state"] == "failing" and "ConnectError" in status["omi"]["error"]
+    assert "omi: failing since" in table and "cannot reach Omi at" in table
+    assert health["omi"]["state"] == "failing"
+    assert "omi_bridge_omi_failing 1.0" in metrics

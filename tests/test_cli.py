@@ -87,8 +87,11 @@ def test_once_with_a_refused_key_exits_1_and_keeps_everything(tmp_path):
         drop_files(tmp_path / "spool", ["kept for later"])
         result = run_cli("run", "--once", "-c", str(config))
     assert result.returncode == 1
-    assert "refused the API key (401" in result.stderr
+    # said once, at start, before any item is due; the last line says why the row waits
+    assert result.stderr.count("cannot deliver to Omi: the API key is missing, wrong or revoked (401)") == 1
     assert "pending 1" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("1 row(s) wait because Omi cannot be delivered to:")
+    assert "(401" in result.stdout.splitlines()[-1]
     assert API_KEY not in result.stdout + result.stderr
 
 
