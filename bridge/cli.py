@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -40,14 +41,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="omi-bridge", description="Forward new email, chat and files into Omi as conversations."
     )
     parser.add_argument("--version", action="version", version=f"omi-bridge {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "-c", "--config", type=Path, default=None,
-        help="config file (default: $OMI_BRIDGE_CONFIG, ./config.toml, /etc/omi-bridge/config.toml)",
-    )
-    common.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    common.add_argument("--log-format", default="text", choices=["text", "json"],
-                        help="text (with journald priorities under systemd) or one JSON object per line")
+    # the common options go before or after the command: on both parsers, with no default on
+    # the command's (argparse would let its default overwrite a value given before the command)
+    for target, defaults in ((parser, True), (common := argparse.ArgumentParser(add_help=False), False)):
+        target.add_argument(
+            "-c", "--config", type=Path, default=None if defaults else argparse.SUPPRESS,
+            help="config file (default: $OMI_BRIDGE_CONFIG, ./config.toml, /etc/omi-bridge/config.toml)",
+        )
+        target.add_argument("--log-level", default="INFO" if defaults else argparse.SUPPRESS,
+                            choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+        target.add_argument("--log-format", default="text" if defaults else argparse.SUPPRESS, choices=["text", "json"],
+                            help="text (with journald priorities under systemd) or one JSON object per line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="run the daemon in the foreground")
@@ -77,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command[args.command](args, config, redact)
     except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:
+        # the reader went away (status | head): not an error; keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
         log.debug("failure", exc_info=True)
@@ -113,9 +121,9 @@ async def _run_async(args: argparse.Namespace, config: Config) -> int:
         bridge = Bridge(config, store, client, build_connectors(config))
         if args.once:
             return await _once(bridge, config, store)
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
-        await bridge.run_forever(stop)
+        stop, hurry = asyncio.Event(), asyncio.Event()
+        install_signal_handlers(stop, hurry)
+        await bridge.run_forever(stop, hurry)
         return EXIT_OK
     finally:
         await client.aclose()
@@ -233,6 +241,9 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
                        "request": queued.request.body()}, redact)
             for ref, reason in sink.skipped:
                 _emit({"state": "would skip", "connector": name, "source_key": ref, "reason": reason}, redact)
+            if sink.deferred is not None:
+                seconds, what = sink.deferred
+                print(f"{name}: {what}: not shown; run preview again in {seconds:.0f}s", file=sys.stderr)
     finally:
         if store is not None:
             store.close()

@@ -134,6 +134,12 @@ def default_config_path() -> Path:
     return Path("/etc/omi-bridge/config.toml")
 
 
+def _looked_at(path: Path) -> str:
+    if os.environ.get("OMI_BRIDGE_CONFIG") or path != Path("/etc/omi-bridge/config.toml"):
+        return str(path)
+    return f"./config.toml in {Path.cwd()} and {path}"
+
+
 def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
     """Read and validate the config; raise ConfigError listing every problem.
 
@@ -143,7 +149,8 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(["no such file (pass -c, or set OMI_BRIDGE_CONFIG)"], str(path)) from None
+        raise ConfigError([f"no such file (looked for {_looked_at(path)}; pass -c FILE, or set OMI_BRIDGE_CONFIG)"],
+                          str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read: {exc}"], str(path)) from None
     except tomllib.TOMLDecodeError as exc:

@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bridge.config import Config
 from bridge.connector import Connector, Sink
 from bridge.dispatcher import Dispatcher, DrainResult
+from bridge.errors import BridgeError, StateBusy
 from bridge.health import omi_state
 from bridge.http import Listener
 from bridge.metrics import CONTENT_TYPE, Metrics
@@ -43,7 +44,10 @@ ONCE_HORIZON = 60.0  # --once waits for rows due within this many seconds, and n
 
 
 def one_line(exc: BaseException) -> str:
+    """An exception in one line: ours by their message, others with their type."""
     text = " ".join(str(exc).split())
+    if isinstance(exc, BridgeError) and text:
+        return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -69,14 +73,28 @@ class StateLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.parent.is_dir():  # a typo in [state] path must not create folders
+            raise StateBusy(f"the state folder {self.path.parent} does not exist (check [state] path)")
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise RuntimeError(f"another omi-bridge is running on {self.path.with_suffix('')}") from None
+            raise StateBusy(f"another omi-bridge is running on {self.path.with_suffix('')}") from None
         self._fd = fd
+
+    def held_elsewhere(self) -> bool:
+        """True if a running daemon holds the state file (for status: rows in flight are real)."""
+        if not self.path.exists():
+            return False
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def release(self) -> None:
         if self._fd is not None:
@@ -290,7 +308,8 @@ class Bridge:
             await asyncio.gather(*(self.poll(name) for name in waiting))
         return await self.dispatcher.run(until_idle=ONCE_HORIZON)
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
+    async def run_forever(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
+        hurry = hurry or asyncio.Event()
         scheduler = AsyncIOScheduler()
         for name, connector_config in self.config.connectors.items():
             scheduler.add_job(
@@ -328,8 +347,10 @@ class Bridge:
             await asyncio.wait(serving, timeout=5)
         for sink in self.sinks.values():
             sink.close()
-        abandoned = await self.dispatcher.stop(self.config.omi.shutdown_grace)
+        abandoned = await self.dispatcher.stop(self.config.omi.shutdown_grace, hurry)
         if abandoned:
+            # marked now, not at the next start, so status does not show them in flight meanwhile
+            self.store.recover_inflight(self.config.omi.reconcile_delay)
             log.warning("%d send(s) still waiting for Omi were left for reconciliation at the next start",
                         abandoned)
         with contextlib.suppress(asyncio.CancelledError):
@@ -342,7 +363,16 @@ class Bridge:
             await self.listener.stop()
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
+def install_signal_handlers(stop: asyncio.Event, hurry: asyncio.Event) -> None:
+    """The first SIGTERM/SIGINT stops gracefully; a second one stops now."""
     loop = asyncio.get_running_loop()
+
+    def signalled() -> None:
+        if stop.is_set():
+            if not hurry.is_set():
+                log.warning("second interrupt: stopping now; sends still inside Omi are checked at the next start")
+            hurry.set()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, signalled)

@@ -167,14 +167,25 @@ class Dispatcher:
         elif response.status_code == 200:
             self.health.answered()
 
-    async def stop(self, grace: float) -> int:
-        """Stop claiming; give in-flight sends ``grace`` seconds, then abandon them to
-        reconciliation at the next start. Returns how many were abandoned."""
+    async def stop(self, grace: float, hurry: asyncio.Event | None = None) -> int:
+        """Stop claiming; give in-flight sends ``grace`` seconds (less if ``hurry`` is set), then
+        abandon them to reconciliation. Returns how many were abandoned."""
         self._stopping = True
         self._wake.set()
         if not self._active:
             return 0
-        _, pending = await asyncio.wait(set(self._active), timeout=grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        hurried = asyncio.ensure_future(hurry.wait()) if hurry is not None else None
+        while self._active and not (hurried is not None and hurried.done()):
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await asyncio.wait({*self._active, *([hurried] if hurried else [])}, timeout=left,
+                               return_when=asyncio.FIRST_COMPLETED)
+        if hurried is not None:
+            hurried.cancel()
+        pending = set(self._active)
         for task in pending:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -2,6 +2,7 @@
 
     BridgeError
     ├── ConfigError        bad config: every problem listed, exit code 2, nothing started
+    ├── StateBusy          the state file cannot be taken (another daemon runs on it, no folder)
     ├── SourceError        a source cannot be read right now (network, server down): retry later
     │   └── SourceAuthError   the source refused our credentials: retry, but say so clearly
     └── SkipItem           one item cannot be turned into a conversation: record it as skipped
@@ -12,7 +13,7 @@ answer into a row state (sent, pending with a next attempt, dead).
 
 from __future__ import annotations
 
-__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError"]
+__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError", "StateBusy"]
 
 
 class BridgeError(Exception):
@@ -33,6 +34,10 @@ class ConfigError(BridgeError):
         lines = [f"{self.source}: {len(self.problems)} problems"]
         lines += [f"  {p}" for p in self.problems]
         return "\n".join(lines)
+
+
+class StateBusy(BridgeError):
+    """The state file cannot be used by this process; said in one line, exit code 1."""
 
 
 class SourceError(BridgeError):

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
 from bridge.errors import SkipItem, SourceError
-from bridge.models import Conversation
+from bridge.models import Conversation, as_utc
 from bridge.text import decode_text
 
 __all__ = ["SpoolConfig", "SpoolConnector"]
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md"}
 SUFFIXES = TEXT_SUFFIXES | {".json"}
+IN_PROGRESS = {".tmp", ".part", ".partial", ".swp"}  # a writer's file before its rename: left alone
 
 
 class SpoolConfig(ConnectorConfig):
@@ -69,6 +70,10 @@ class SpoolConnector:
         self.folder = Path(config.path)
 
     def check(self) -> str:
+        if not self.folder.exists() and self.folder.parent.is_dir():
+            if not os.access(self.folder.parent, os.W_OK | os.X_OK):
+                raise SourceError(f"{self.folder} does not exist and cannot be created in {self.folder.parent}")
+            return f"{self.folder} (created on the first poll)"
         if not self.folder.is_dir():
             raise SourceError(f"{self.folder} is not a folder")
         if not os.access(self.folder, os.R_OK | os.W_OK | os.X_OK):
@@ -102,10 +107,8 @@ class SpoolConnector:
             entries = sorted(self.folder.iterdir())
         except OSError as exc:
             raise SourceError(f"cannot list {self.folder}: {exc.strerror}") from exc
-        return [
-            p for p in entries
-            if p.suffix.lower() in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
-        ]
+        return [p for p in entries if not p.name.startswith(".") and p.suffix.lower() not in IN_PROGRESS
+                and not p.is_dir()]
 
     def _take(self, path: Path, sink: Sink, now: float) -> float | None:
         """Deliver or skip one file; a file too young to take is left, and its age returned."""
@@ -113,11 +116,13 @@ class SpoolConnector:
             stat = path.stat()
             if now - stat.st_mtime < self.config.settle_seconds:
                 return max(0.0, now - stat.st_mtime)  # maybe still being written
+            if path.suffix.lower() not in SUFFIXES:
+                raise SkipItem(f"not a file the spool takes (.txt, .md or .json): {path.suffix or 'no extension'}")
             if stat.st_size > self.config.max_bytes:
                 raise SkipItem(f"file too large ({stat.st_size} bytes; max_bytes is {self.config.max_bytes})")
             data = path.read_bytes()
         except SkipItem as exc:
-            self._fail(path, sink, f"oversize:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", exc.reason)
+            self._fail(path, sink, f"refused:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", exc.reason)
             return None
         except OSError as exc:
             if not os.path.lexists(path):
@@ -127,6 +132,8 @@ class SpoolConnector:
 
         key = "sha256:" + hashlib.sha256(data).hexdigest()
         try:
+            if not data.strip():
+                raise SkipItem("empty file")
             conversation = self._parse(path, data, key, stat.st_mtime)
         except SkipItem as exc:
             self._fail(path, sink, key, exc.reason)
@@ -154,6 +161,8 @@ class SpoolConnector:
             raise SkipItem(f"not a conversation: {problems}") from None
         values = fields.model_dump(exclude_none=True)
         values.setdefault("started_at", modified)
+        if "finished_at" in values and as_utc(values["finished_at"]) < as_utc(values["started_at"]):
+            raise SkipItem("not a conversation: finished_at is before started_at")
         try:
             return Conversation(source_key=key, **values)
         except ValidationError as exc:

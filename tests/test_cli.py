@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.conftest import API_KEY, bridge_env, drop_files, run_cli, write_config
 from tests.fake_omi import FakeOmi
@@ -132,3 +136,54 @@ def test_python_m_bridge_and_help_list_every_command():
     result = run_cli("--help")
     for command in ("run", "check", "status", "retry", "preview"):
         assert command in result.stdout
+
+
+def test_options_may_come_before_the_command(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    result = run_cli("-c", str(config), "--log-level", "DEBUG", "status")
+    assert result.returncode == 0 and "no state yet" in result.stdout
+
+
+def test_without_c_the_error_names_every_place_it_looked(tmp_path):
+    env = bridge_env(PYTHONPATH=str(Path(__file__).parent.parent))  # this checkout, from another folder
+    result = subprocess.run([sys.executable, "-m", "bridge", "status"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"./config.toml in {tmp_path} and /etc/omi-bridge/config.toml" in result.stderr
+
+
+def test_the_untouched_example_config_passes_check_but_for_omi(tmp_path):
+    shutil.copy(Path(__file__).parent.parent / "config.example.toml", tmp_path / "config.toml")
+    with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as fake:
+        text = (tmp_path / "config.toml").read_text().replace('"https://api.omi.me"', f'"{fake.url}"')
+        (tmp_path / "config.toml").write_text(text)
+        result = run_cli("check", "-c", str(tmp_path / "config.toml"))
+    assert result.returncode == 0, result.stdout
+    assert "inbox-drop: ok" in result.stdout and "created on the first poll" in result.stdout
+
+
+def test_a_state_path_whose_folder_is_missing_is_refused_not_created(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    config.write_text(config.read_text().replace('path = "state.db"', 'path = "stat/state.db"'))
+    result = run_cli("run", "--once", "-c", str(config))
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(f"the state folder {tmp_path / 'stat'} does not exist (check [state] path)")
+    assert not (tmp_path / "stat").exists()
+
+
+def test_status_into_a_closed_pipe_is_quiet(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    drop_files(tmp_path / "spool", [f"note {i}" for i in range(3)])
+    run_cli("run", "--once", "-c", str(config))
+    result = subprocess.run(f"{sys.executable} -m bridge status --json -c {config} | head -1", shell=True,
+                            env=bridge_env(), capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "{" and result.stderr == ""
+
+
+def test_preview_right_after_a_drop_says_the_files_are_settling(tmp_path, fake_omi):
+    connectors = '[connectors.drop]\ntype = "spool"\npath = "spool"\nsettle_seconds = 30\n'
+    config = write_config(tmp_path, fake_omi.url, connectors=connectors)
+    drop_files(tmp_path / "spool", ["fresh"])
+    result = run_cli("preview", "-c", str(config))
+    assert result.stdout == ""
+    assert "drop: 1 file(s) younger than settle_seconds (30s): not shown; run preview again in" in result.stderr

@@ -130,6 +130,24 @@ def test_sigterm_during_slow_sends_exits_in_time_and_loses_nothing(tmp_path, fak
 
 
 
+def test_a_second_ctrl_c_stops_at_once_and_status_shows_nothing_in_flight_after(tmp_path, fake_omi):
+    fake_omi.latency = 20.0  # Omi's LLM work, far longer than anyone waits at a terminal
+    config = write_config(tmp_path, fake_omi.url, shutdown_grace=30, reconcile_delay=1)
+    drop_files(tmp_path / "spool", ["one", "two"])
+    daemon = start_daemon(config, tmp_path / "daemon.log")
+    assert wait_until(lambda: fake_omi.arrived >= 2, 15)
+    daemon.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    started = time.monotonic()
+    daemon.send_signal(signal.SIGINT)
+    assert daemon.wait(10) == 0
+    assert time.monotonic() - started < 3  # not the 30 s grace
+    assert "second interrupt: stopping now" in (tmp_path / "daemon.log").read_text()
+    status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+    assert status["outbox"]["inflight"] == 0 and status["outbox"]["pending"] == 2
+    assert status["backlog"]["to_check"] == 2  # each is looked up in Omi before any re-send
+
+
 def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path, fake_omi):
     config = write_config(tmp_path, fake_omi.url)
     first = start_daemon(config, tmp_path / "daemon.log")
@@ -138,7 +156,7 @@ def test_a_second_daemon_on_the_same_state_refuses_to_start(tmp_path, fake_omi):
         time.sleep(0.5)
         second = run_cli("run", "--once", "-c", str(config))
         assert second.returncode == 1
-        assert "another omi-bridge is running" in second.stderr
+        assert second.stderr.strip() == f"omi-bridge run: another omi-bridge is running on {tmp_path / 'state.db'}"
         assert first.poll() is None
     finally:
         first.send_signal(signal.SIGTERM)

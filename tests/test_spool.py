@@ -45,7 +45,27 @@ def test_text_and_markdown_files_become_conversations_and_move_to_done(spool):
     assert bodies[0]["started_at"] == "2023-11-14T22:13:20.000000+00:00"  # the file's mtime
     assert bodies[0]["text_source"] == "message" and bodies[0]["text_source_spec"] == "file"
     assert sorted(p.name for p in (folder / "done").iterdir()) == ["a.txt", "b.md"]
-    assert (folder / "ignored.pdf").exists()
+
+
+def test_a_file_the_spool_does_not_take_is_set_aside_with_its_reason(spool):
+    folder, connector, sink, store = spool
+    (folder / "scan.pdf").write_bytes(b"%PDF")
+    (folder / "notes.txt.tmp").write_text("still being written")  # a writer's file before its rename
+    connector.poll(sink)
+    (skip,) = store.rows("SELECT reason, ref FROM skipped")
+    assert skip == {"reason": "not a file the spool takes (.txt, .md or .json): .pdf", "ref": "scan.pdf"}
+    assert (folder / "failed" / "scan.pdf").exists()
+    assert (folder / "notes.txt.tmp").exists() and store.counts()["pending"] == 0
+
+
+def test_json_whose_finished_at_is_before_started_at_is_skipped_not_changed(spool):
+    folder, connector, sink, store = spool
+    (folder / "c.json").write_text(json.dumps({
+        "text": "backwards", "started_at": "2026-01-02T03:04:05Z", "finished_at": "2026-01-02T02:00:00Z"}))
+    connector.poll(sink)
+    assert store.rows("SELECT reason, ref FROM skipped") == [
+        {"reason": "not a conversation: finished_at is before started_at", "ref": "c.json"}]
+    assert store.counts()["pending"] == 0
 
 
 def test_json_file_carries_request_fields(spool):
@@ -161,7 +181,8 @@ def test_blank_file_is_skipped_as_empty(spool):
     folder, connector, sink, store = spool
     (folder / "blank.txt").write_text("  \n\n ")
     connector.poll(sink)
-    assert store.rows("SELECT reason FROM skipped")[0]["reason"] == "empty text"
+    assert store.rows("SELECT reason, ref FROM skipped") == [{"reason": "empty file", "ref": "blank.txt"}]
+    assert (folder / "failed" / "blank.txt").exists()
 
 
 def test_young_files_wait_for_the_next_poll(tmp_path):
