@@ -11,11 +11,12 @@ import json
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
-from bridge.store import Store
+    from bridge.store import Store
 
 __all__ = ["OmiHealth", "key_problem", "omi_state"]
 

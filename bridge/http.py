@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:  # aiohttp is imported when the listener starts: the config needs parse_listen only
+    from aiohttp import web
 
 __all__ = ["Handler", "Listener", "parse_listen"]
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -42,6 +44,8 @@ class Listener:
         self._routes[key] = handler
 
     async def start(self) -> None:
+        from aiohttp import web
+
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -58,6 +62,8 @@ class Listener:
             self._runner = None
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
         handler = self._routes.get((request.method, request.path))
         if handler is None:
             if any(path == request.path for _, path in self._routes):

@@ -26,11 +26,12 @@ import logging
 import math
 from collections import deque
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:  # status reads budgets too, and starts without the HTTP client
+    import httpx
 
-from bridge.omi import retry_after
-from bridge.store import Store
+    from bridge.store import Store
 
 __all__ = ["DEFAULT_WRITES", "Budget", "Limit", "format_window"]
 
@@ -148,6 +149,8 @@ class Budget:
 
     def learn(self, response: httpx.Response, sent_at: float, now: float) -> None:
         """Take the limit and its window from a 429 (the request that got it left at ``sent_at``)."""
+        from bridge.omi import retry_after
+
         header = response.headers.get("X-RateLimit-Limit", "").strip()
         wait = retry_after(response, now)
         if not header.isdigit() or int(header) < 1 or wait is None:

@@ -23,8 +23,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlite_utils import Database
-
 from bridge.assemble import QueuedRequest
 from bridge.models import PRIORITY_LIVE, CreateConversationRequest, Skip
 
@@ -160,8 +158,17 @@ class Store:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         self.conn = conn
-        self.db = Database(conn)
+        self._db: Any = None
         self._migrate()
+
+    @property
+    def db(self) -> Any:
+        """sqlite-utils over our connection, imported when first written through (status starts faster)."""
+        if self._db is None:
+            from sqlite_utils import Database
+
+            self._db = Database(self.conn)
+        return self._db
 
     def close(self) -> None:
         self.conn.close()
@@ -465,7 +472,9 @@ class Store:
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         with self._lock:
-            return list(self.db.query(sql, list(params)))
+            cursor = self.conn.execute(sql, list(params))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def counts(self) -> dict[str, int]:
         counts = {"pending": 0, "inflight": 0, "sent": 0, "dead": 0}
