@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,21 @@ def test_the_connector_guide_names_only_what_exists():
         assert f"def {method}(self" in guide and hasattr(ConnectorContract, method)
     assert 'notes = "omi_bridge_notes:NotesConnector"' in guide
     assert 'notes = "omi_bridge_notes:NotesConnector"' in (ROOT / "tests/example_connector/pyproject.toml").read_text()
+
+
+def test_the_service_config_the_readme_makes_reads_its_key_from_credentials_and_spools_outside_etc(tmp_path,
+                                                                                                  monkeypatch):
+    from bridge.config import load_config
+
+    command = re.search(r"^(sed -e .*?) > /etc/omi-bridge/config.toml$", README.replace("\\\n", ""), re.MULTILINE)
+    assert command, "the README's service set-up makes the config with sed"
+    made = subprocess.run(f"{command.group(1)}", shell=True, cwd=ROOT, capture_output=True, text=True, check=True)
+    (tmp_path / "config.toml").write_text(made.stdout)
+    (tmp_path / "omi_api_key").write_text("the-key\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))  # what LoadCredential= gives the service
+    monkeypatch.delenv("OMI_API_KEY", raising=False)
+    config = load_config(tmp_path / "config.toml")
+    assert config.omi.api_key is not None and config.omi.api_key.get_secret_value() == "the-key"
+    assert str(config.connectors["inbox-drop"].path) == "/var/spool/omi-bridge"
+    unit = (ROOT / "packaging" / "omi-bridge.service").read_text()
+    assert "ReadWritePaths=/var/spool/omi-bridge" in unit and "SupplementaryGroups=omi-spool" in unit
