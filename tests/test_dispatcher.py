@@ -94,6 +94,21 @@ def _row(store: Store, row_id: int = 1) -> dict:
     return store.rows("SELECT * FROM outbox WHERE id = ?", [row_id])[0]
 
 
+def _raising(exc: Exception) -> Callable[[dict], httpx.Response]:
+    """An answer that never comes: the connection fails with ``exc``."""
+    def answer(body: dict) -> httpx.Response:
+        raise exc
+    return answer
+
+
+def _created_then_lost(api: FakeApi) -> Callable[[dict], httpx.Response]:
+    """Omi creates the conversation, then the answer is lost."""
+    def answer(body: dict) -> httpx.Response:
+        api.create(body)
+        raise httpx.ReadTimeout("timed out")
+    return answer
+
+
 def _limited(retry: int, limit: int = 5) -> Callable[[dict], httpx.Response]:
     def answer(body: dict) -> httpx.Response:
         return httpx.Response(429, headers={"Retry-After": str(retry), "X-RateLimit-Limit": str(limit),
@@ -145,10 +160,7 @@ async def test_not_processed_answers_retry_without_asking_the_list(status):
 
 
 async def test_connect_error_retries_without_reconciling():
-    def refuse(body: dict) -> httpx.Response:
-        raise httpx.ConnectError("connection refused")
-
-    api = FakeApi([refuse])
+    api = FakeApi([_raising(httpx.ConnectError("connection refused"))])
     dispatcher, store = _setup(api)
     await _drain(dispatcher)
     assert api.methods() == ["POST", "POST"]
@@ -156,12 +168,7 @@ async def test_connect_error_retries_without_reconciling():
 
 async def test_lost_answer_is_reconciled_by_the_rows_own_started_at():
     api = FakeApi()
-
-    def created_then_lost(body: dict) -> httpx.Response:
-        api.create(body)
-        raise httpx.ReadTimeout("timed out")
-
-    api.answers = [created_then_lost]
+    api.answers = [_created_then_lost(api)]
     dispatcher, store = _setup(api)  # the item's started_at is weeks before the attempt
     await _drain(dispatcher)
     assert api.methods() == ["POST", "GET"]  # no second POST: it would be a duplicate
@@ -174,10 +181,7 @@ async def test_lost_answer_is_reconciled_by_the_rows_own_started_at():
 
 
 async def test_lost_answer_without_a_conversation_is_sent_again_after_one_list_call():
-    def lost(body: dict) -> httpx.Response:
-        raise httpx.RemoteProtocolError("server disconnected")
-
-    api = FakeApi([lost])
+    api = FakeApi([_raising(httpx.RemoteProtocolError("server disconnected"))])
     store = Store(":memory:")
     store.set_meta("list_clock", "started_at")  # learned earlier
     dispatcher, store = _setup(api, store=store)
@@ -188,10 +192,7 @@ async def test_lost_answer_without_a_conversation_is_sent_again_after_one_list_c
 
 
 async def test_until_the_servers_clock_is_known_a_missing_row_is_looked_for_around_the_attempt_too():
-    def lost(body: dict) -> httpx.Response:
-        raise httpx.RemoteProtocolError("server disconnected")
-
-    api = FakeApi([lost])
+    api = FakeApi([_raising(httpx.RemoteProtocolError("server disconnected"))])
     dispatcher, store = _setup(api)
     await _drain(dispatcher)
     assert api.methods() == ["POST", "GET", "GET", "POST"]
@@ -201,19 +202,14 @@ async def test_until_the_servers_clock_is_known_a_missing_row_is_looked_for_arou
 
 async def test_a_server_that_lists_by_its_own_clock_is_learned_and_searched_around_the_attempt():
     api = FakeApi(clock="server")
-
-    def created_then_lost(body: dict) -> httpx.Response:
-        api.create(body)
-        raise httpx.ReadTimeout("timed out")
-
-    api.answers = [created_then_lost]
+    api.answers = [_created_then_lost(api)]
     dispatcher, store = _setup(api)
     await _drain(dispatcher)
     # the first lookup tries the row's own time, then the attempt's
     assert api.methods() == ["POST", "GET", "GET"]
     assert store.get_meta("list_clock") == "server"
 
-    api.answers = [created_then_lost]
+    api.answers = [_created_then_lost(api)]
     store.submit("src", _requests(1, prefix="later"))
     await _drain(dispatcher)
     assert api.methods()[3:] == ["POST", "GET"]  # now it knows where to look
