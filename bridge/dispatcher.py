@@ -208,7 +208,9 @@ class Dispatcher:
     def _start(self, now: float) -> None:
         free = self._free_slots()
         if free > 0 and not self._looking_up:
-            if self.reads.allowance(now, live=True) > 0:
+            # until the server's clock is known a lookup may need two list calls: have both
+            needed = 1 if self.store.get_meta("list_clock") else 2
+            if self.reads.allowance(now, live=True) >= needed:
                 for row in self.store.claim_due(now, 1, uncertain=True):
                     self._looking_up = True
                     self._spawn(self._look_up(row), row)
@@ -334,6 +336,7 @@ class Dispatcher:
 
         try:
             response = await self._request(self.writes, post, held=True)
+            self._settle(row, response)
         except _NotNow as held:
             self.store.release(row.id, held.until, held.why)
         except _NOT_SENT as exc:
@@ -346,11 +349,9 @@ class Dispatcher:
             # the body may have reached the server: find out before sending again
             self._retry(row, f"no answer from Omi: {_describe(exc)}", unknown=True,
                         floor=self.config.reconcile_delay)
-        except Exception as exc:  # a bug must not strand the row inflight
+        except Exception as exc:  # a bug (or a store that cannot write) must not strand the row inflight
             log.exception("row %s: unexpected error while sending", row.id)
             self._retry(row, f"internal error: {_describe(exc)}", unknown=True)
-        else:
-            self._settle(row, response)
         finally:
             if self._probe == row.id:
                 self._probe = None
@@ -391,7 +392,8 @@ class Dispatcher:
         """Settle the row if Omi has its conversation; put it back for a plain send if not;
         leave it uncertain if we cannot tell yet."""
         try:
-            found = await self._find(row)
+            if await self._find(row) is False:
+                self.store.not_created(row.id, self.clock())
         except _NotNow as held:
             self.store.release(row.id, held.until, held.why, counted=False)
         except httpx.TransportError as exc:
@@ -400,9 +402,6 @@ class Dispatcher:
         except Exception as exc:
             log.exception("row %s: unexpected error while reconciling", row.id)
             self._retry(row, f"internal error while reconciling: {_describe(exc)}", unknown=True)
-        else:
-            if found is False:
-                self.store.not_created(row.id, self.clock())
         finally:
             self._looking_up = False
 
@@ -411,8 +410,10 @@ class Dispatcher:
         assert row.unknown_since is not None
         started = parse_time(row.body["started_at"])
         narrow = (started - timedelta(seconds=NARROW), started + timedelta(seconds=NARROW))
+        # a conversation is created while its request runs: by the server's clock, within the
+        # attempt's timeout of it (give or take the clocks' difference)
         attempt = (datetime.fromtimestamp(row.unknown_since - SKEW, UTC),
-                   datetime.fromtimestamp(self.clock() + SKEW, UTC))
+                   datetime.fromtimestamp(row.unknown_since + self.config.timeout + SKEW, UTC))
         clock = self.store.get_meta("list_clock")  # how this server stamps created_at, once known
         if clock == "server":
             windows = [attempt]
@@ -428,6 +429,10 @@ class Dispatcher:
                 continue
             if item is False:
                 return None
+            if item is True:  # too many to search: not knowing is no reason to send again
+                self._retry(row, "reconciling: more conversations around its time than a lookup searches;"
+                            " trying again later", unknown=True, floor=3600)
+                return None
             self._learn_clock(item, started, None if len(windows) == 1 else ("started_at", "server")[index])
             log.info("row %s: adopted conversation %s created by an attempt whose answer was lost",
                      row.id, item.get("id"))
@@ -437,7 +442,8 @@ class Dispatcher:
 
     async def _search(self, row: OutboxRow, start: datetime, end: datetime) -> dict | None | bool:
         """Page through one window: the row's conversation, None if it is not there, False if
-        the lookup could not finish (the row has been put back)."""
+        the lookup could not finish (the row has been put back), True if there were more pages
+        than a lookup reads."""
         for page in range(MAX_PAGES):
             response = await self._request(
                 self.reads, lambda page=page: self.client.list_conversations(start, end, offset=page * LIST_LIMIT))
@@ -461,7 +467,7 @@ class Dispatcher:
                 return None
         log.warning("row %s: more than %d conversations around its time; not all searched",
                     row.id, MAX_PAGES * LIST_LIMIT)
-        return None
+        return True
 
     def _adopt(self, row: OutboxRow, item: dict) -> None:
         self.store.mark_sent(row.id, item.get("id"), bool(item.get("discarded", False)),

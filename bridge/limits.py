@@ -101,7 +101,9 @@ class Budget:
         return limit.window + MARGIN
 
     def _horizon(self) -> float:
-        return max([self._span(limit) for limit in self.enforced()] + [3600.0])
+        """How far back request times are kept: two windows, so the one that opened the current
+        fixed window is known too."""
+        return 2 * max([self._span(limit) for limit in self.enforced()] + [3600.0])
 
     # -- what may leave now -----------------------------------------------------------------
 
@@ -136,9 +138,22 @@ class Budget:
             self.times.popleft()
 
     def probe_due(self, now: float) -> bool:
-        """True once a day while a learned limit holds sending back: try one request past it."""
+        """True once a day while the learned limit is what holds sending back and Omi's own
+        window is full: one request past it then tells whether the limit was raised."""
         learned = self.learned
-        return learned is not None and now - (learned.since or 0) >= PROBE_AFTER
+        if learned is None or now - (learned.since or 0) < PROBE_AFTER or self.in_force() != learned:
+            return False
+        start = self._window_start(learned)
+        return start is not None and now < start + learned.window and \
+            sum(1 for t in self.times if t >= start) >= learned.count
+
+    def _window_start(self, limit: Limit) -> float | None:
+        """When Omi's current fixed window opened: with the first request after the last one ended."""
+        start = None
+        for t in self.times:
+            if start is None or t >= start + limit.window:
+                start = t
+        return start
 
     # -- what happened ------------------------------------------------------------------------
 

@@ -50,7 +50,9 @@ def backlog(config: OmiConfig, store: Store, now: float) -> dict[str, Any]:
     reserve = writes.reserve(limit) if limit.source != "default" else 0
     windows = max((live + backfill) / limit.count, backfill / (limit.count - reserve))
     pause = float(store.get_meta("pause_until") or 0)
-    seconds = windows * limit.window + max(0.0, pause - now) if live + backfill else 0.0
+    # writes spent in the current window push the start back
+    start = max(pause, writes.next_free(now, live=backfill == 0) if limit.source != "default" else now)
+    seconds = windows * limit.window + max(0.0, start - now) if live + backfill else 0.0
     reads_until = float(store.get_meta("read_budget_until") or 0)
     to_check = store.rows("SELECT count(*) AS n FROM outbox WHERE state = 'pending' AND unknown_since IS NOT NULL")
     return {

@@ -131,7 +131,8 @@ def test_wrong_password_is_one_clear_error_and_other_sources_go_on(tmp_path, ser
     (tmp_path / "spool").mkdir()
     (tmp_path / "spool" / "n.txt").write_text("the spool still works")
     result = run_cli("run", "--once", "-c", str(config))
-    assert result.returncode == 0
+    assert result.returncode == 1  # a source failed: a script running --once must know
+    assert "source work failed: see omi-bridge status" in result.stderr
     assert fake_omi.texts() == ["the spool still works"]
     errors = [line for line in result.stderr.splitlines() if "work: source failing" in line]
     assert len(errors) == 1 and "refused the login for alice" in errors[0]
