@@ -155,7 +155,10 @@ class Dispatcher:
 
     async def check_key(self) -> None:
         """At start: can this key write conversations? Says so plainly if not (the sends would
-        only find out when the first item is due)."""
+        only find out when the first item is due). Not while Omi's pause from a 429 runs: no
+        request leaves then, this one neither; the sends will tell."""
+        if self._hold_until() > self.clock():
+            return
         try:
             response = await self.client.key_info()
         except httpx.HTTPError as exc:

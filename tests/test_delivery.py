@@ -202,3 +202,16 @@ async def test_backlog_meets_one_429_uses_the_windows_and_a_live_item_goes_in_it
         assert live_sent < current + window
     else:
         assert live_sent - live_at < 2
+
+
+async def test_the_key_check_at_start_waits_out_a_pause_from_before_a_restart(omi):
+    store = Store(":memory:")
+    omi.script.append("429:2")
+    _queue(store, 1)
+    first = _dispatcher(store, omi.url)
+    await asyncio.wait_for(first.run(until_idle=0.5), 10)  # meets the 429, returns: the pause is stored
+    await first.client.aclose()
+    restarted = _dispatcher(store, omi.url)  # a restart inside the pause
+    await restarted.check_key()
+    await _drain(restarted)
+    assert omi.violations == [] and _sent(store) == 1
