@@ -211,9 +211,7 @@ class Dispatcher:
     def _start(self, now: float) -> None:
         free = self._free_slots()
         if free > 0 and not self._looking_up:
-            # until the server's clock is known a lookup may need two list calls: have both
-            needed = 1 if self.store.get_meta("list_clock") else 2
-            if self.reads.allowance(now, live=True) >= needed:
+            if self.reads.allowance(now, live=True) >= self._reads_per_lookup():
                 for row in self.store.claim_due(now, 1, uncertain=True):
                     self._looking_up = True
                     self._spawn(self._look_up(row), row)
@@ -238,11 +236,21 @@ class Dispatcher:
             self._unsent += 1
             self._spawn(self._deliver(row), row)
 
+    def _reads_per_lookup(self) -> int:
+        """List calls a lookup may need: two until the server's clock is known (see _find)."""
+        return 1 if self.store.get_meta("list_clock") else 2
+
+    def _reads_free_at(self, now: float) -> float:
+        return self.reads.next_free(now, live=True, need=self._reads_per_lookup())
+
     def _waiting_for_reads(self, now: float) -> None:
         """Rows to look up are due but the read budget is spent: say until when (for status)."""
         due = self.store.next_due_at(uncertain=True)
-        until = self.reads.next_free(now, live=True)
-        if due is not None and due <= now and until != self._reads_wait_noted:
+        if due is not None and due <= now:
+            self._note_read_wait(self._reads_free_at(now))
+
+    def _note_read_wait(self, until: float) -> None:
+        if until != self._reads_wait_noted:
             self._reads_wait_noted = until
             self.store.set_meta("read_budget_until", repr(until))
 
@@ -268,7 +276,7 @@ class Dispatcher:
         times = []
         due = self.store.next_due_at(uncertain=True)
         if due is not None and not self._looking_up:
-            times.append(max(due, self.reads.next_free(now, live=True)))
+            times.append(max(due, self._reads_free_at(now)))
         probe = self.writes.probe_due(now) and self.writes.allowance(now, live=True) == 0
         for live in (True, False):
             due = self.store.next_due_at(uncertain=False, live=live)
@@ -297,9 +305,9 @@ class Dispatcher:
             if hold > now:
                 why = self.auth_error or "waiting: Omi asked us to pause"
                 raise _NotNow(hold, why)
-            if not held and budget.allowance(now, live=True) <= 0:
+            if not held and budget.allowance(now, live=True) <= 0:  # reads: writes hold their place
                 until = budget.next_free(now, live=True)
-                self.store.set_meta(f"{budget.kind}_budget_until", repr(until))
+                self._note_read_wait(until)
                 raise _NotNow(until, f"waiting for read budget ({budget.in_force().describe()})"
                               " to check whether an earlier attempt created it")
             budget.record(now)

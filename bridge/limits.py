@@ -112,25 +112,26 @@ class Budget:
         self._forget(now)
         free = 1 << 30
         for limit in self.enforced():
-            used = self._used(limit, now)
+            used = len(self._inside(limit, now))
             free = min(free, limit.count - (0 if live else self.reserve(limit)) - used)
         return max(0, free)
 
-    def next_free(self, now: float, *, live: bool) -> float:
-        """When ``allowance`` will next be above zero."""
+    def next_free(self, now: float, *, live: bool, need: int = 1) -> float:
+        """When ``allowance`` will next be at least ``need``."""
         when = now
         for limit in self.enforced():
-            cap = limit.count - (0 if live else self.reserve(limit))
-            inside = [t for t in self.times if t > now - self._span(limit)]
-            if cap <= 0:
+            room = limit.count - (0 if live else self.reserve(limit)) - need  # requests that may stay inside
+            if room < 0:
                 return math.inf
-            if len(inside) >= cap:
-                when = max(when, inside[len(inside) - cap] + self._span(limit))
+            inside = self._inside(limit, now)
+            if len(inside) > room:
+                when = max(when, inside[len(inside) - room - 1] + self._span(limit))
         return when
 
-    def _used(self, limit: Limit, now: float) -> int:
+    def _inside(self, limit: Limit, now: float) -> list[float]:
+        """Our requests still inside ``limit``'s window, oldest first."""
         cut = now - self._span(limit)
-        return sum(1 for t in reversed(self.times) if t > cut) if self.times and self.times[-1] > cut else 0
+        return [t for t in self.times if t > cut]
 
     def _forget(self, now: float) -> None:
         horizon = now - self._horizon()

@@ -345,3 +345,25 @@ async def test_until_idle_leaves_long_waits_pending():
     dispatcher, store = _setup(FakeApi([limited]), rows=2, max_in_flight=1)
     result = await asyncio.wait_for(dispatcher.run(until_idle=60), 5)
     assert result.waiting == 2
+
+
+async def test_a_lookup_that_needs_two_reads_waits_for_both_without_spinning():
+    # the server's clock is not known yet, so a lookup may need two list calls; one is left
+    api = FakeApi()
+    dispatcher, store = _setup(api, read_budget="2/hour")
+    store.log_request("read", time.time())
+    dispatcher.reads.times.append(time.time())
+    for row in store.claim_due(time.time(), 1):
+        store.mark_retry(row.id, 0, "no answer from Omi", unknown=True)
+    loops = 0
+    start_ = dispatcher._start
+
+    def counting(now: float) -> None:
+        nonlocal loops
+        loops += 1
+        start_(now)
+
+    dispatcher._start = counting  # type: ignore[method-assign]
+    result = await asyncio.wait_for(dispatcher.run(until_idle=60), 5)
+    assert result.waiting == 1 and api.calls == []  # nothing asked: the second read is an hour away
+    assert loops < 5

@@ -70,3 +70,9 @@ def test_the_daily_probe_waits_for_omis_own_window_to_be_full():
     assert budget.probe_due(NOW)
     configured = _budget([NOW - 40, NOW - 1], learned=learned, configured=Limit(1, 3600.0, "configured"))
     assert not configured.probe_due(NOW)  # the user's own limit holds sending back: nothing to learn
+
+
+def test_next_free_for_more_than_one_request():
+    budget = _budget([NOW - 15, NOW - 10, NOW - 5], configured=Limit(4, 20.0, "configured"))
+    assert budget.next_free(NOW, live=True) == NOW  # one place is free now
+    assert budget.next_free(NOW, live=True, need=2) == NOW - 15 + 20.25  # two once the oldest leaves
