@@ -147,15 +147,13 @@ async def _run_async(args: argparse.Namespace, config: Config) -> int:
 async def _once(bridge: Bridge, config: Config, store: Store) -> int:
     """``run --once``: what this run did, what waits and why; 1 when a source failed or Omi
     could not be delivered to."""
-    from bridge.status import backlog, backlog_line
+    from bridge.status import backlog, backlog_line, failing_sources
 
     started, dead_before = time.time(), store.counts()["dead"]
     result = await bridge.run_once()
     sent = store.sent_since(datetime.fromtimestamp(started).astimezone())
     dead = max(0, store.counts()["dead"] - dead_before)
-    failed = [r["connector"] for r in store.rows(
-        "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector") if r["connector"]
-        in config.connectors]
+    failed = failing_sources(store, config.connectors)
     print(f"sent {sent}, dead {dead}, pending {result.waiting}")
     print(backlog_line(backlog(config.omi, store, time.time())))
     for name in failed:

@@ -208,6 +208,10 @@ class Dispatcher:
     def _write_allowance(self, now: float, *, live: bool) -> int:
         return max(0, self.writes.allowance(now, live=live) - self._unsent)
 
+    def _probing(self, now: float) -> bool:
+        """The learned limit holds every write back and a daily probe past it is due."""
+        return self._write_allowance(now, live=True) == 0 and self.writes.probe_due(now)
+
     def _start(self, now: float) -> None:
         free = self._free_slots()
         if free > 0 and not self._looking_up:
@@ -222,7 +226,7 @@ class Dispatcher:
             return
         live = min(free, self._write_allowance(now, live=True))
         backfill = self._write_allowance(now, live=False)
-        probing = live == 0 and self.writes.probe_due(now)
+        probing = self._probing(now)
         if probing:
             live = backfill = 1
         rows = self.store.claim_due(now, live, priority_at_most=PRIORITY_LIVE)
@@ -277,7 +281,7 @@ class Dispatcher:
         due = self.store.next_due_at(uncertain=True)
         if due is not None and not self._looking_up:
             times.append(max(due, self._reads_free_at(now)))
-        probe = self.writes.probe_due(now) and self.writes.allowance(now, live=True) == 0
+        probe = self._probing(now)
         for live in (True, False):
             due = self.store.next_due_at(uncertain=False, live=live)
             if due is not None:
@@ -374,7 +378,7 @@ class Dispatcher:
         if 200 <= code < 300:
             self._clear_auth_block()
             if self._probe == row.id:
-                self.writes.confirm_raised(self.clock())
+                self.writes.confirm_raised()
             try:
                 answer = ConversationCreateResponse.model_validate_json(response.content)
             except ValidationError:
@@ -466,9 +470,9 @@ class Dispatcher:
             if not isinstance(items, list):
                 self._retry(row, f"reconciling: unexpected list answer: {_body(response)}", unknown=True)
                 return False
-            match = None
+            match, ours = None, _fingerprint_of(row.body)
             for item in items:
-                if _fingerprint_of(item) == _fingerprint_of(row.body):
+                if _fingerprint_of(item) == ours:
                     match = item
                 else:
                     self._adopt_others(item)

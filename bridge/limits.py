@@ -180,27 +180,28 @@ class Budget:
             return
         # the window opened with the count-th request before the rejected one
         window = float(max(1, round(now + wait - before[-count - 1])))
-        learned = Limit(count, window, "learned", now)
         old = self.learned
-        self.learned = learned
-        self.store.set_meta(f"{self.kind}_limit", json.dumps(asdict(learned)))
+        self._keep(Limit(count, window, "learned", now))
         if old is None or (old.count, old.window) != (count, window):
             log.warning("Omi limits %ss to %d per %s on this key: pacing to that from now on",
                         self.kind, count, format_window(window))
 
-    def confirm_raised(self, now: float) -> None:
+    def confirm_raised(self) -> None:
         """A probe past the learned limit was accepted: the limit was raised; learn it again."""
         if self.learned is not None:
             log.warning("Omi accepted more %ss than its last stated limit (%d per %s): learning it again",
                         self.kind, self.learned.count, format_window(self.learned.window))
-            self.learned = None
-            self.store.set_meta(f"{self.kind}_limit", "")
+            self._keep(None)
 
     def touch_probe(self, now: float) -> None:
         """A probe is leaving: the next one is a day away."""
         if self.learned is not None:
-            self.learned = Limit(self.learned.count, self.learned.window, "learned", now)
-            self.store.set_meta(f"{self.kind}_limit", json.dumps(asdict(self.learned)))
+            self._keep(Limit(self.learned.count, self.learned.window, "learned", now))
+
+    def _keep(self, learned: Limit | None) -> None:
+        """The learned limit, here and in the store (so a restart paces to it)."""
+        self.learned = learned
+        self.store.set_meta(f"{self.kind}_limit", "" if learned is None else json.dumps(asdict(learned)))
 
     def forget_old(self, now: float) -> None:
         self.store.forget_requests(now - KEEP_LOG)

@@ -13,7 +13,7 @@ from bridge.limits import Budget, Limit, format_window
 from bridge.models import PRIORITY_LIVE
 from bridge.store import Store
 
-__all__ = ["backlog", "backlog_line", "collect", "format_duration", "local_midnight", "render", "summary"]
+__all__ = ["backlog", "backlog_line", "collect", "failing_sources", "format_duration", "local_midnight", "render", "summary"]
 
 
 def _when(ts: float | None) -> str | None:
@@ -25,12 +25,17 @@ def local_midnight() -> datetime:
     return datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def failing_sources(store: Store, connectors: Iterable[str]) -> list[str]:
+    """The configured connectors whose source is failing, by name."""
+    names = set(connectors)
+    return [r["connector"] for r in store.rows(
+        "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector") if r["connector"] in names]
+
+
 def summary(store: Store, connectors: Iterable[str]) -> str:
     """One line for systemctl status: pending / sent today / dead / failing connectors."""
     counts = store.counts()
-    names = set(connectors)
-    failing = [r["connector"] for r in store.rows(
-        "SELECT connector FROM sources WHERE failing_since IS NOT NULL ORDER BY connector") if r["connector"] in names]
+    failing = failing_sources(store, connectors)
     line = (f"{counts['pending'] + counts['inflight']} pending, {store.sent_since(local_midnight())} sent today, "
             f"{counts['dead']} dead")
     line += f", failing: {', '.join(failing)}" if failing else ", all sources ok"
