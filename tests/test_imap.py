@@ -117,7 +117,7 @@ def test_uidvalidity_change_rereads_the_folder_without_sending_twice(tmp_path, s
     result = run_cli("run", "--once", "-c", str(config))
     assert result.returncode == 0
     assert "changed UIDVALIDITY" in result.stderr
-    assert Counter(bodies(fake_omi)) == Counter(f"Body of message {n}." for n in (1, 2, 3))
+    assert Counter(bodies(fake_omi)) == Counter(f"Body of message {n}." for n in (1, 2, 3)), result.stdout + result.stderr
 
     server.append("alice", mail(4, NOW))  # and it goes on from the new top
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
