@@ -6,7 +6,6 @@ Exit codes: 0 done, 1 runtime failure, 2 bad config or usage.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -15,7 +14,6 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from bridge import __version__
@@ -114,6 +112,8 @@ def _stop_before_loop(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    import asyncio
+
     from bridge.daemon import StateLock
 
     signal.signal(signal.SIGTERM, _stop_before_loop)  # the event loop installs its own handler
@@ -126,6 +126,8 @@ def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 
 
 async def _run_async(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
     from bridge.daemon import Bridge, build_connectors, install_signal_handlers
     from bridge.store import Store
 
@@ -171,6 +173,8 @@ async def _once(bridge: Bridge, config: Config, store: Store) -> int:
 
 
 def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    import asyncio
+
     from bridge.daemon import build_connectors, call, one_line
 
     print(f"config: ok ({config.source}, {len(config.connectors)} connector(s))")
@@ -247,6 +251,8 @@ def _retry(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 
 
 def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    import asyncio
+
     from bridge.connector import PreviewSink
     from bridge.daemon import build_connectors, call, one_line
 
