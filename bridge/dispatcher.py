@@ -74,6 +74,7 @@ NARROW = 1.0  # seconds either side of a row's started_at when listing by it
 MAX_PAGES = 10
 SETTLE = 0.5  # a request waits for answers to requests younger than this (see the module doc)
 IDLE_WAKE = 30.0
+FAILING_HORIZON = 5.0  # seconds of Omi failing after which a draining run (--once) stops retrying
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -137,7 +138,8 @@ class Dispatcher:
 
     async def run(self, *, until_idle: float | None = None) -> DrainResult:
         """Send until stopped; with ``until_idle``, return once nothing is due within that many
-        seconds and nothing is in flight."""
+        seconds and nothing is in flight, or once Omi has been failing for ``FAILING_HORIZON``
+        seconds (a run that cannot deliver says so soon instead of retrying on and on)."""
         while not self._stopping:
             now = self.clock()
             if now - self._pruned > 3600:
@@ -147,7 +149,8 @@ class Dispatcher:
             if hold <= now:
                 self._start(now)
             next_at = self._next_event(now, hold)
-            if until_idle is not None and not self._active and (next_at is None or next_at - now > until_idle):
+            if until_idle is not None and not self._active and (
+                    next_at is None or next_at - now > until_idle or self.health.failing_for(now) > FAILING_HORIZON):
                 break
             await self._sleep(IDLE_WAKE if next_at is None else min(IDLE_WAKE, next_at - now))
         return DrainResult(self.store.counts()["pending"], self.auth_error,

@@ -61,6 +61,10 @@ class OmiHealth:
     def failing(self) -> bool:
         return self._state["state"] == "failing"
 
+    def failing_for(self, now: float) -> float:
+        """Seconds Omi has been failing (0 when it is not)."""
+        return now - (self._state["since"] or now) if self.failing else 0.0
+
     @property
     def error(self) -> str | None:
         return self._state["error"]

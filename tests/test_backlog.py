@@ -135,3 +135,27 @@ def test_omi_unreachable_is_said_once_shown_everywhere_and_its_recovery_too(tmp_
     assert "omi: failing since" in table and "cannot reach Omi at" in table
     assert health["omi"]["state"] == "failing"
     assert "omi_bridge_omi_failing 1.0" in metrics
+
+
+def test_run_once_with_omi_unreachable_keeps_the_item_says_why_and_does_not_retry_for_a_minute(tmp_path) -> None:
+    omi = FakeOmi()
+    url = omi.start()
+    omi.stop()  # nothing listens there: Omi is unreachable
+    config = write_config(tmp_path, url)
+    drop_files(tmp_path / "spool", ["written while offline"])
+    started = time.monotonic()
+    result = run_cli("run", "--once", "-c", str(config))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[0] == "sent 0, dead 0, pending 1"
+    assert result.stdout.splitlines()[-1].startswith("1 row(s) wait because Omi cannot be delivered to: cannot reach")
+    assert result.stderr.count("cannot deliver to Omi: cannot reach Omi at") == 1
+    # it gave up after a few seconds of failures; retrying for its whole minute took 60-80 s
+    assert elapsed < 30, elapsed
+    # the note is safe in the state and the next run delivers it
+    with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as back:
+        back.stop()
+        back.start(int(url.rsplit(":", 1)[1]))
+        again = run_cli("run", "--once", "-c", str(config))
+        assert again.returncode == 0, again.stderr
+        assert back.texts() == ["written while offline"]
