@@ -114,7 +114,7 @@ def test_uidvalidity_change_rereads_the_folder_without_sending_twice(tmp_path, s
 
     server.set_uid_validity("alice", "INBOX", 4242)
     server.append("alice", mail(3, NOW))
-    result = run_cli("run", "--once", "-c", str(config))
+    result = run_cli("run", "--once", "-c", str(config), "--log-level", "DEBUG")
     assert result.returncode == 0
     assert "changed UIDVALIDITY" in result.stderr
     assert Counter(bodies(fake_omi)) == Counter(f"Body of message {n}." for n in (1, 2, 3)), result.stdout + result.stderr

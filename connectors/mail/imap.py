@@ -186,8 +186,10 @@ class ImapConnector:
                             cursor["folders"][folder]["uidvalidity"], validity)
                 if since is None:  # mail that was there before our first start stays unsent
                     state["not_before"] = cursor["started"]
-                uids = self._unknown(client, sorted(client.search(
-                    ["SINCE", since or datetime.fromtimestamp(cursor["started"], UTC).date()])), sink)
+                found = sorted(client.search(["SINCE", since or datetime.fromtimestamp(cursor["started"], UTC).date()]))
+                uids = self._unknown(client, found, sink)
+                log.debug("%s: %s: %d message(s) since the horizon, %d not sent before: %s", self.name, folder,
+                          len(found), len(uids), _span(uids))
             else:
                 uids = sorted(client.search(["SINCE", since]))
         priority = PRIORITY_BACKFILL if since is not None and full_pass else PRIORITY_LIVE
@@ -231,6 +233,8 @@ class ImapConnector:
                     if isinstance(internal, datetime) and internal.tzinfo is None:
                         internal = internal.astimezone()  # imapclient gives local time without tzinfo
                     if not_before is not None and isinstance(internal, datetime) and internal.timestamp() < not_before:
+                        log.debug("%s: %s UID %d arrived %s, before the first start: left alone", self.name, folder,
+                                  uid, internal.isoformat())
                         continue  # was in the mailbox before our first start
                     jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
                                         self.config.skip_automated, self.languages, priority))
@@ -256,7 +260,8 @@ class ImapConnector:
         batch_bytes = 0
         for uid in uids:
             if uid not in sizes:
-                continue  # expunged since the search
+                log.debug("%s: UID %d is gone since the search (expunged)", self.name, uid)
+                continue
             if batch and (len(batch) >= self.config.fetch_messages
                           or batch_bytes + sizes[uid] > self.config.fetch_bytes):
                 yield self._fetch_batch(client, batch)
@@ -268,6 +273,8 @@ class ImapConnector:
 
     def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> list[tuple[int, dict]]:
         fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
+        if gone := [uid for uid in batch if uid not in fetched]:
+            log.debug("%s: UID(s) %s gone before their fetch (expunged)", self.name, _span(gone))
         return [(uid, fetched[uid]) for uid in batch if uid in fetched]
 
     # -- push -------------------------------------------------------------------------------
@@ -335,6 +342,11 @@ class ImapConnector:
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _span(uids: list[int]) -> str:
+    """UIDs for a log line: all of a few, the ends of many."""
+    return ", ".join(map(str, uids)) if len(uids) <= 10 else f"{uids[0]}..{uids[-1]}"
 
 
 def _close(client: IMAPClient) -> None:
