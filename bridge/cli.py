@@ -188,7 +188,25 @@ def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
             print(redact(f"{name}: FAILED: {one_line(exc)}"))
     good, line = asyncio.run(_check_omi(config))
     print(redact(line))
+    if good and (paused := _stored_pause(config)):
+        print(paused)
     return EXIT_OK if ok and good else EXIT_FAILURE
+
+
+def _stored_pause(config: Config) -> str | None:
+    """The running bridge's pause from a 429, if one is in force: the key works, yet no write
+    leaves before then (GET /v1/dev/key is not rate limited, so check may still ask it)."""
+    store = _existing_store(config)
+    if store is None:
+        return None
+    try:
+        until = float(store.get_meta("pause_until") or 0)
+    finally:
+        store.close()
+    if until <= time.time():
+        return None
+    return (f"omi: writes paused until {datetime.fromtimestamp(until).astimezone():%H:%M:%S} "
+            "(Omi's rate limit answered 429; the bridge sends again then)")
 
 
 async def _check_omi(config: Config) -> tuple[bool, str]:

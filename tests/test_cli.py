@@ -6,8 +6,10 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from bridge.store import Store
 from tests.conftest import API_KEY, bridge_env, drop_files, run_cli, write_config
 from tests.fake_omi import FakeOmi
 
@@ -73,6 +75,18 @@ def test_check_reports_each_source_and_the_keys_scopes(tmp_path, fake_omi):
     result = run_cli("check", "-c", str(config))
     assert result.returncode == 1
     assert "the key lacks conversations:write" in result.stdout
+
+
+def test_check_says_when_a_429_paused_the_bridges_writes(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert "paused" not in run_cli("check", "-c", str(config)).stdout
+    store = Store(tmp_path / "state.db")
+    store.set_meta("pause_until", repr(time.time() + 600))  # what a 429 leaves for the daemon
+    store.close()
+    result = run_cli("check", "-c", str(config))
+    assert result.returncode == 0  # the key works; the pause is Omi's and ends by itself
+    assert "omi: ok" in result.stdout and "omi: writes paused until" in result.stdout
 
 
 def test_check_with_a_wrong_key_or_unreachable_omi_fails_clearly(tmp_path):
