@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import math
 import shlex
 import ssl
 import subprocess
@@ -185,7 +186,9 @@ class ImapConnector:
                             "recognised by Message-ID", self.name, folder,
                             cursor["folders"][folder]["uidvalidity"], validity)
                 if since is None:  # mail that was there before our first start stays unsent
-                    state["not_before"] = cursor["started"]
+                    # INTERNALDATE has whole seconds: mail of the first start's own second is
+                    # re-read (the Message-ID check keeps what was sent from going twice)
+                    state["not_before"] = math.floor(cursor["started"])
                 found = sorted(client.search(["SINCE", since or datetime.fromtimestamp(cursor["started"], UTC).date()]))
                 uids = self._unknown(client, found, sink)
                 log.debug("%s: %s: %d message(s) since the horizon, %d not sent before: %s", self.name, folder,
@@ -233,8 +236,9 @@ class ImapConnector:
                     if isinstance(internal, datetime) and internal.tzinfo is None:
                         internal = internal.astimezone()  # imapclient gives local time without tzinfo
                     if not_before is not None and isinstance(internal, datetime) and internal.timestamp() < not_before:
-                        log.debug("%s: %s UID %d arrived %s, before the first start: left alone", self.name, folder,
-                                  uid, internal.isoformat())
+                        log.debug("%s: %s UID %d arrived %s, before the first start (%s): left alone", self.name,
+                                  folder, uid, internal.isoformat(),
+                                  datetime.fromtimestamp(not_before, UTC).isoformat(timespec="milliseconds"))
                         continue  # was in the mailbox before our first start
                     jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
                                         self.config.skip_automated, self.languages, priority))
