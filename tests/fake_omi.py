@@ -275,6 +275,11 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         with self.omi.lock:
             self.omi.arrived += 1
+        if len(raw) < length:
+            # the client died mid-body (kill -9): the server sees a disconnect and never runs the
+            # handler, so nothing is created and nothing is answered
+            self.close_connection = True
+            return
         if urlsplit(self.path).path != "/v1/dev/user/conversations":
             self._send(404, {"detail": "Not Found"})
             return

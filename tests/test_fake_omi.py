@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, wait_until
 from tests.fake_omi import FakeOmi
 
 GOOD = {"text": "hi", "text_source": "message", "started_at": "2026-11-01T10:00:00+00:00",
@@ -107,3 +108,16 @@ def test_fake_records_a_request_inside_a_retry_after_as_a_violation(fake_omi):
     assert _post(fake_omi).status_code == 429
     _post(fake_omi)
     assert any("after a 429" in v for v in fake_omi.violations)
+
+
+def test_fake_drops_a_request_whose_client_died_mid_body(fake_omi):
+    """A client killed while sending leaves a short body: a real server sees the disconnect and
+    never runs the handler; that is neither a conversation nor a broken request of ours."""
+    host, port = fake_omi.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(f"POST /v1/dev/user/conversations HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {API_KEY}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"text\": \"half".encode())
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(100) == b""  # closed without an answer
+    assert wait_until(lambda: fake_omi.arrived == 1, 5)
+    assert fake_omi.violations == [] and fake_omi.texts() == []
