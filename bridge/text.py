@@ -51,20 +51,48 @@ _ALIASES = {
 }
 
 
+# Encodings whose bytes are all 7-bit, so strict UTF-8 takes them too and leaves their escape
+# sequences in the text: they are tried first, when declared or when their shifts are present.
+_SEVEN_BIT = ("iso-2022-jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3", "iso-2022-jp-ext",
+              "iso-2022-kr", "utf-7", "unicode-1-1-utf-7", "hz", "hz-gb-2312", "hz-gb")
+
+
+def _seven_bit(data: bytes, label: str) -> str | None:
+    """``data`` decoded as the 7-bit encoding it is declared as or plainly written in, else None."""
+    if label in _SEVEN_BIT:
+        candidates = [label, "iso-2022-jp-2"] if label.startswith("iso-2022-jp") else [label]
+    elif label in ("", "cp1252") and (b"\x1b$" in data or b"\x1b(" in data):  # ISO 2022 shifts, undeclared
+        candidates = ["iso-2022-jp-2", "iso-2022-kr"]
+    elif label in ("", "gb18030") and b"~{" in data and b"~}" in data and data.isascii():
+        candidates = ["hz"]
+    else:
+        return None
+    for candidate in candidates:
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return None
+
+
 def decode_declared(data: bytes, charset: str | None) -> str:
     """Decode mail text whose charset label may be missing, wrong or unknown; never raises.
 
-    Strict UTF-8 first (text that decodes as UTF-8 almost never is anything else, and mailers
-    often label UTF-8 as us-ascii or latin-1), then the declared charset through the aliases
-    above, then a detected one, then cp1252 (which maps almost every byte), then UTF-8 with
-    replacement characters.
+    A 7-bit encoding first when it is declared or its shifts are there (ISO-2022-JP, UTF-7 and HZ
+    are valid ASCII, so UTF-8 would keep their escapes), then strict UTF-8 (text that decodes as
+    UTF-8 almost never is anything else, and mailers often label UTF-8 as us-ascii or latin-1),
+    then the declared charset through the aliases above, then a detected one, then cp1252 (which
+    maps almost every byte), then UTF-8 with replacement characters.
     """
+    label = (charset or "").strip().strip('"').lower()
+    label = _ALIASES.get(label, label)
+    seven_bit = _seven_bit(data, label)
+    if seven_bit is not None:
+        return seven_bit
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    label = (charset or "").strip().strip('"').lower()
-    label = _ALIASES.get(label, label)
     if label:
         try:
             return data.decode(label)

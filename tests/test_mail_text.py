@@ -99,3 +99,66 @@ def test_fast_mime_path_agrees_with_the_stdlib(name):
         return  # e.g. broken base64: the stdlib takes it (covered by the corpus test)
     slow = _body(parse(raw))
     assert (fast[0].strip(), fast[1]) == (slow[0].strip(), slow[1])
+
+
+@pytest.mark.parametrize(("text", "charset"), [
+    ("明日の会議は十時からです。", "iso-2022-jp"),
+    ("Schöne Grüße aus Köln", "utf-7"),
+    ("明天下午三点开会", "hz-gb-2312"),
+    ("회의는 내일입니다", "iso-2022-kr"),
+])
+def test_seven_bit_encodings_are_decoded_not_taken_as_utf8(text, charset):
+    from bridge.text import decode_declared
+
+    data = text.encode(charset)
+    assert data.isascii()  # which is why strict UTF-8 took them before
+    assert decode_declared(data, charset) == text
+    if charset == "iso-2022-jp":  # its escapes are recognised undeclared too (raw headers)
+        assert decode_declared(data, None) == text
+
+
+@pytest.mark.parametrize(("raw", "subject", "sender"), [
+    ("Subject: Überweisung für März\nFrom: Jürgen Müller <jm@example.de>\n\n".encode(),  # RFC 6532
+     "Überweisung für März", "Jürgen Müller <jm@example.de>"),
+    ("Subject: Überweisung für März\nFrom: Jürgen Müller <jm@example.de>\n\n".encode("latin-1"),
+     "Überweisung für März", "Jürgen Müller <jm@example.de>"),
+    ("Subject: 会議の件について\n\n".encode("shift_jis"), "会議の件について", ""),  # detected
+    # two characters are too few to detect: the body's charset says what the mailer wrote in
+    ("Subject: 予定\nFrom: 山田 <y@example.jp>\nContent-Type: text/plain; charset=shift_jis\n\n".encode("shift_jis"),
+     "予定", "山田 <y@example.jp>"),
+    ("Subject: 会議の件について\n\n".encode("iso-2022-jp"), "会議の件について", ""),
+    ("Subject: Grüße =?utf-8?q?caf=C3=A9?= ok\n\n".encode(), "Grüße café ok", ""),
+])
+def test_raw_8bit_and_iso2022_headers_decode_like_bodies(raw, subject, sender):
+    from connectors.mail.text import parse_headers
+
+    headers = parse_headers(raw)
+    hint = headers.get_param("charset")
+    assert decode_header(headers.get("Subject"), hint) == subject
+    assert decode_header(headers.get("From"), hint) == sender
+
+
+def test_enriched_and_richtext_bodies_are_text():
+    from connectors.mail.text import _enriched_to_text
+
+    enriched = "<bold>Now</bold> is the time for\nall good men\n\n<italic>to come</italic> 1<<2 <param>x</param>"
+    assert _enriched_to_text(enriched, richtext=False) == "Now is the time for all good men\nto come 1<2 "
+    assert _enriched_to_text("<bold>Keys</bold><nl>and <lt>passports>\n", richtext=True) == "Keys\nand <passports> "
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "an Outlook .msg (OLE) file"),
+    (b"PK\x03\x04" + b"\x00" * 100, "a ZIP archive"),
+    (b"\x7fELF" + bytes(range(256)), "binary data"),
+])
+def test_binary_files_are_skipped_with_what_they_are(raw, reason):
+    with pytest.raises(SkipItem) as info:
+        email_to_conversation(raw)
+    assert info.value.reason.startswith(reason)
+
+
+def test_subject_only_mail_is_delivered_and_nothing_at_all_is_skipped():
+    conversation = email_to_conversation(b"Subject: Call me about the lease\nMessage-ID: <s@x>\n\n\n")
+    assert conversation.text.startswith("Subject: Call me about the lease")
+    with pytest.raises(SkipItem, match="no text"):
+        email_to_conversation(b"Message-ID: <e@x>\nContent-Type: text/plain\n\n  \n")

@@ -40,7 +40,8 @@ class ArchiveConfig(ConnectorConfig):
     text_source_spec: str = Field(default="email", min_length=1)
     poll_interval: float = Field(default=3600, gt=0)
     skip_automated: bool = True
-    reply_languages: list[str] = Field(default=["en"])
+    reply_languages: list[str] = Field(
+        default=["en"], description="languages of signature phrases to cut (quote headers: every language)")
     progress: bool = Field(default=True, description="progress bar on a terminal")
 
 

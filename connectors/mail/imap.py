@@ -60,7 +60,8 @@ class ImapConfig(ConnectorConfig):
     poll_interval: float = Field(default=300, gt=0)
     text_source_spec: str = Field(default="email", min_length=1)
     skip_automated: bool = True
-    reply_languages: list[str] = Field(default=["en"], description="languages of quote headers to cut")
+    reply_languages: list[str] = Field(
+        default=["en"], description="languages of signature phrases to cut (quote headers: every language)")
     timeout: float = Field(default=60, gt=0, description="seconds a socket read may take")
     fetch_messages: int = Field(default=200, ge=1, description="messages per FETCH")
     fetch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="bytes per FETCH, roughly")

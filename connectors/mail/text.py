@@ -29,7 +29,7 @@ from inscriptis import get_text
 from bridge.errors import SkipItem
 from bridge.models import PRIORITY_LIVE, Conversation, Skip, as_utc
 from bridge.text import decode_declared
-from connectors.mail.replies import latest_reply
+from connectors.mail.replies import author_text
 
 __all__ = [
     "MailJob", "automated_reason", "convert", "convert_all", "decode_header", "email_to_conversation",
@@ -41,7 +41,15 @@ __all__ = [
 REPLY_PARSE_LIMIT = 50_000
 _NO_REPLY = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+._-].*)?$", re.I)
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
-_QUOTED_LINE = re.compile(r"^[ \t]*>", re.MULTILINE)
+_FORWARD_PREFIX = re.compile(r"^\s*(?:(?:fwd?|fw|wg|tr|rv|i|vs|doorst|enc|pd|přeposl)\s*:\s*)+", re.IGNORECASE)
+_SURROGATE = re.compile("[\udc80-\udcff]")  # bytes the stdlib could not decode, escaped
+_NOT_CONTROL = bytes(byte for byte in range(256) if byte >= 32 or byte in (9, 10, 12, 13, 27))
+# the first bytes of files that are not mail, for the reason a skip gives
+_NOT_MAIL = {
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "an Outlook .msg (OLE) file, not a MIME message: save the mail as .eml",
+    b"PK\x03\x04": "a ZIP archive, not a MIME message",
+    b"%PDF": "a PDF file, not a MIME message",
+}
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")  # three or more line breaks, blank lines between
 
 
@@ -56,11 +64,16 @@ def parse_headers(raw: bytes) -> Message:
     return BytesHeaderParser(policy=compat32).parsebytes(raw[: end.end()] if end else raw)
 
 
-def decode_header(value: object) -> str:
+def decode_header(value: object, hint: str | None = None) -> str:
     """An RFC 2047 header as text, whatever its charsets; folding whitespace collapsed."""
     if value is None:
         return ""
-    text = str(value)
+    if isinstance(value, email.header.Header):
+        # compat32 hands raw 8-bit header bytes (UTF-8 per RFC 6532, or a legacy charset) over
+        # as an "unknown-8bit" Header whose str() is U+FFFD: decode those bytes like a body
+        value = "".join(_header_bytes(chunk, hint) if isinstance(chunk, bytes) else chunk
+                        for chunk, _ in email.header.decode_header(value))
+    text = _unescape(str(value), hint)
     try:
         chunks = email.header.decode_header(text)
     except Exception:  # malformed encoded-words: show them as they are
@@ -68,7 +81,8 @@ def decode_header(value: object) -> str:
     out: list[str] = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
-            out.append(decode_declared(chunk, charset))
+            # words outside encoded-words come back as raw-unicode-escape bytes
+            out.append(decode_declared(chunk, charset) if charset else chunk.decode("raw-unicode-escape"))
         else:
             out.append(chunk)
     # decode_header drops the space between an encoded word and plain text; keep words apart
@@ -78,6 +92,40 @@ def decode_header(value: object) -> str:
             joined += " "
         joined += piece
     return " ".join(joined.split())
+
+
+def _unescape(text: str, hint: str | None = None) -> str:
+    """Text the stdlib read as ASCII with surrogate escapes, with its raw bytes decoded."""
+    if text.isascii():
+        # raw ISO-2022-JP, as old Japanese mailers send it, else plain ASCII
+        return decode_declared(text.encode("ascii"), None) if "\x1b" in text else text
+    if _SURROGATE.search(text) is None:
+        return text
+    return _header_bytes(text.encode("ascii", "surrogateescape"), hint)
+
+
+def _header_bytes(data: bytes, hint: str | None = None) -> str:
+    """Raw 8-bit header bytes: UTF-8 (RFC 6532) when they are; else the message's own charset
+    (``hint``: mailers that write raw headers write them in their body's charset); else a
+    detected charset when there are enough bytes to tell; else windows-1252 (detection guesses
+    wildly on a few bytes: "\\xdcberweisung" is Latin-1, not CJK)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    label = (hint or "").strip().strip('"').lower()
+    if label and label not in ("us-ascii", "ascii", "utf-8"):
+        try:
+            return data.decode(label)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    if sum(1 for byte in data if byte > 127) >= 8:
+        import charset_normalizer
+
+        best = charset_normalizer.from_bytes(data).best()
+        if best is not None:
+            return str(best)
+    return decode_declared(data, "windows-1252")
 
 
 def message_key(msg: Message, raw: bytes) -> str:
@@ -109,33 +157,75 @@ def automated_reason(msg: Message) -> str | None:
     return None
 
 
-def _strip_quotes(text: str, languages: tuple[str, ...]) -> str:
-    # Everything from the first ">"-quoted line on is old mail, and the parser keeps only what
-    # is above it; handing it just that part (with the "On ... wrote:" line that leads into the
-    # quote) spares its regexes the quoted history, which is most of a long thread's text.
-    quote = _QUOTED_LINE.search(text)
-    if quote is not None:
-        text = text[: quote.start()]
-    if len(text) > REPLY_PARSE_LIMIT:
-        return text
+def _authored(body: str, subject: str, languages: tuple[str, ...]) -> str:
+    """What the author wrote (see connectors.mail.replies); a forwarded message's subject is
+    kept when nothing else says what was forwarded."""
+    if len(body) > REPLY_PARSE_LIMIT:
+        return body
     try:
-        body = latest_reply(text, languages)
+        authored = author_text(body, languages)
     except Exception:  # a parser bug must not lose the mail: keep the whole text
-        return text
-    return body if body and body.strip() else text
+        return body
+    text = authored.text
+    forwarded = authored.history_subject
+    said = subject.lower() + text.lower()
+    if (forwarded and (authored.forward or _FORWARD_PREFIX.match(subject))
+            and _FORWARD_PREFIX.sub("", forwarded).strip().lower() not in said):
+        text = f"{text}\n\nForwarded: {forwarded}".strip()
+    return text
+
+
+def _not_mail(raw: bytes) -> str | None:
+    """Why ``raw`` is not a mail message at all (a binary file), or None."""
+    for magic, reason in _NOT_MAIL.items():
+        if raw.startswith(magic):
+            return reason
+    head = raw[:4096]
+    controls = len(head.translate(None, _NOT_CONTROL))
+    if b"\x00" in head or controls > len(head) // 20:
+        return "binary data, not a MIME message"
+    return None
 
 
 def _filename(part: Message) -> str | None:
+    raw = [(key, value) for key, value in part.raw_items() if key.lower() in ("content-disposition", "content-type")]
+    if any(_unescape(value) != value for _, value in raw):  # a raw 8-bit file name
+        clean = Message()
+        for key, value in raw:
+            clean[key] = _unescape(value)
+        part = clean
     name = part.get_filename()
     return decode_header(name) if name else None
 
 
+_PARAM = re.compile(r"<param>.*?</param>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<(/?[A-Za-z0-9-]{1,60})>")
+
+
+def _enriched_to_text(text: str, richtext: bool) -> str:
+    """text/enriched (RFC 1896) or text/richtext (RFC 1341) as plain text: formatting commands
+    dropped, their line breaks kept. Enriched: a lone line break is a space, n breaks are n-1;
+    "<<" is "<". Richtext: line breaks are <nl> only, "<lt>" is "<"."""
+    text = _PARAM.sub("", text.replace("\r\n", "\n"))
+    if richtext:
+        text = re.sub(r"\s*\n\s*", " ", text)
+        text = re.sub(r"<nl>", "\n", text, flags=re.IGNORECASE)
+        text = re.sub(r"<np>", "\n\n", text, flags=re.IGNORECASE)
+        parts = re.split(r"<lt>", text, flags=re.IGNORECASE)
+        return "<".join(_TAG.sub("", part) for part in parts)
+    text = re.sub(r"\n+", lambda breaks: " " if len(breaks.group()) == 1 else "\n" * (len(breaks.group()) - 1), text)
+    parts = text.split("<<")
+    return "<".join(_TAG.sub("", part) for part in parts)
+
+
 class _Parts:
-    """Collects the first non-empty text/plain, the first text/html, and attachment names."""
+    """Collects the first non-empty text/plain, the first text/html, the first text/enriched or
+    text/richtext, and attachment names."""
 
     def __init__(self) -> None:
         self.plain: str | None = None
         self.html: str | None = None
+        self.enriched: str | None = None
         self.attachments: list[str] = []
 
     def add(self, ctype: str, disposition: str, name: str | None, payload: bytes | None, charset: str | None) -> None:
@@ -147,6 +237,8 @@ class _Parts:
                 self.plain = text
         elif ctype == "text/html" and self.html is None:
             self.html = decode_declared(payload or b"", charset)
+        elif ctype in ("text/enriched", "text/richtext") and self.enriched is None:
+            self.enriched = _enriched_to_text(decode_declared(payload or b"", charset), ctype == "text/richtext")
         elif not ctype.startswith(("text/", "multipart/", "message/")) and name:
             self.attachments.append(f"{name} ({ctype})")
 
@@ -158,7 +250,7 @@ class _Parts:
                 return get_text(self.html), self.attachments
             except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
                 return re.sub(r"<[^>]+>", " ", self.html), self.attachments
-        return "", self.attachments
+        return self.enriched or "", self.attachments
 
 
 _CHARSET = re.compile(r"""charset\s*=\s*"?([^";\s]+)""", re.IGNORECASE)
@@ -219,6 +311,8 @@ def email_to_conversation(
 ) -> Conversation:
     """Raise SkipItem (automated mail, nothing to say, unparseable) with a reason."""
     try:
+        if reason := _not_mail(raw):
+            raise SkipItem(reason)
         msg = parse_headers(raw) if msg is None else msg
         if skip_automated and (reason := automated_reason(msg)):
             raise SkipItem(reason)
@@ -226,20 +320,23 @@ def email_to_conversation(
             body, attachments = _body_fast(raw)
         except Exception:
             body, attachments = _body(parse(raw))
-        body = _strip_quotes(body.replace("\r\n", "\n"), tuple(reply_languages)).strip()
+        hint = msg.get_param("charset")  # for raw 8-bit headers
+        hint = hint if isinstance(hint, str) else None
+        subject = decode_header(msg.get("Subject"), hint)
+        body = _authored(body.replace("\r\n", "\n"), subject, tuple(reply_languages)).strip()
         body = _BLANK_LINES.sub("\n\n", body)
-        lines = []
-        for header in ("Subject", "From", "To", "Cc"):
-            value = decode_header(msg.get(header))
+        lines = [f"Subject: {subject}"] if subject else []
+        for header in ("From", "To", "Cc"):
+            value = decode_header(msg.get(header), hint)
             if value:
                 lines.append(f"{header}: {value}")
         started = _date(msg, internaldate)
-        shown = " ".join(str(msg.get("Date", "") or "").split())
+        shown = decode_header(msg.get("Date"), hint)
         lines.append(f"Date: {shown or started.isoformat(timespec='seconds')}")
         text = "\n".join(lines) + "\n\n" + body
         if attachments:
             text += "\n\nAttachments: " + ", ".join(attachments)
-        if not body and not attachments:
+        if not body and not attachments and not subject:  # a subject alone is the message
             raise SkipItem("no text in the message")
         return Conversation(source_key=message_key(msg, raw), text=text.strip(), started_at=started,
                             finished_at=started, priority=priority)

@@ -1,0 +1,285 @@
+"""Writes the text-quality corpus beside this file: ``python -m tests.data.mail.quality.make_quality``.
+
+Every message is written here, in the shapes mail clients produce (Gmail, Outlook, Apple Mail and
+Thunderbird quoting; bottom posts and inline answers; quote headers in a dozen languages; legacy
+charsets; raw 8-bit headers), after reading the fixtures reply-parser projects publish. Each case
+names its category, the fragments the conversation text must keep (what a person wrote) and the
+fragments that must be gone (quotes, quote headers, separators, signatures), or, for what is not
+mail, the start of the reason it is skipped with. ``expected.json`` holds them for the tests and
+for ``python -m benchmarks.mail_quality``; the .eml files and expected.json are committed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class Case:
+    name: str
+    category: str
+    raw: bytes = field(repr=False)
+    keep: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    skip: str | None = None
+
+
+def mail(subject: str, body: str, *, sender: str = "Bob Miller <bob@example.org>", ctype: str = "text/plain",
+         charset: str = "utf-8", extra: str = "", n: int = 0) -> bytes:
+    head = (f"From: {sender}\nTo: Alice Example <alice@example.com>\nDate: Tue, 03 Nov 2026 10:{n % 60:02d}:00 +0100\n"
+            f"Subject: {subject}\nMessage-ID: <q{n}@example.org>\nMIME-Version: 1.0\n{extra}"
+            f"Content-Type: {ctype}; charset={charset}\n\n")
+    return head.encode() + body.encode(charset)  # raw UTF-8 where a header holds non-ASCII (RFC 6532)
+
+
+CASES: list[Case] = []
+
+
+def case(category: str, name: str, raw: bytes, keep: list[str], gone: list[str] = (), skip: str | None = None) -> None:
+    CASES.append(Case(f"{len(CASES) + 1:02d}_{name}", category, raw, list(keep), list(gone), skip))
+
+
+def q(text: str, level: int = 1) -> str:
+    """Quote the way clients do: "> " per level, a bare ">" on empty lines."""
+    prefix = "> " * level
+    return "\n".join((prefix + line).rstrip() for line in text.split("\n"))
+
+
+# -- bottom-posted: the answer under the quote ---------------------------------------------------
+
+case("bottom-posted", "gmail_bottom", mail("Re: Cabin weekend", "Hi Bob,\n\n"
+     "On Mon, Nov 2, 2026 at 9:14 PM Bob Miller <bob@example.org> wrote:\n"
+     + q("Are we still on for the cabin this weekend?\nI can drive if you bring food.") +
+     "\n\nYes, still on. I'll bring the food and the board games.\n\nAlice\n", n=1),
+     ["Hi Bob,", "Yes, still on. I'll bring the food and the board games."],
+     ["Are we still on for the cabin", "wrote:", "I can drive if"])
+case("bottom-posted", "thunderbird_bottom", mail("Re: Printer", "On 11/2/26 18:03, Bob Miller wrote:\n"
+     + q("The printer on the second floor is jammed again.") +
+     "\n\nI called the technician, he comes tomorrow at 9.\n", n=2),
+     ["I called the technician, he comes tomorrow at 9."], ["printer on the second floor", "Bob Miller wrote"])
+case("bottom-posted", "mutt_bottom_nested", mail("Re: Re: Release", "* Bob Miller <bob@example.org> [2026-11-02 10:00]:\n"
+     + q("Carol wrote:\n" + q("Can we ship on Thursday?") + "\nI think Friday is safer.") +
+     "\n\nFriday it is. I'll tag the release Friday morning.\n", n=3),
+     ["Friday it is. I'll tag the release Friday morning."], ["Can we ship on Thursday", "I think Friday is safer"])
+case("bottom-posted", "bottom_de", mail("Re: Abendessen", "Am Mo., 2. Nov. 2026 um 19:30 Uhr schrieb Bob Miller <\n"
+     "bob@example.org>:\n" + q("Kommst du am Samstag zum Abendessen?") +
+     "\n\nJa, gerne! Ich bringe einen Nachtisch mit.\n", n=4),
+     ["Ja, gerne! Ich bringe einen Nachtisch mit."], ["Kommst du am Samstag", "schrieb Bob"])
+case("bottom-posted", "bottom_fr", mail("Re: Réunion", "Le lun. 2 nov. 2026 à 19:30, Bob Miller <bob@example.org> a écrit :\n"
+     + q("Peux-tu déplacer la réunion à jeudi ?") + "\n\nOui, jeudi 14 h me convient parfaitement.\n", n=5),
+     ["Oui, jeudi 14 h me convient parfaitement."], ["Peux-tu déplacer", "a écrit"])
+case("bottom-posted", "bottom_after_signature_like_list", mail("Re: Shopping", "On Mon, 2 Nov 2026 at 17:00, Bob Miller <bob@example.org> wrote:\n"
+     + q("What do we still need?") + "\n\nWe still need:\n- eggs\n- flour\n- two lemons\n", n=6),
+     ["We still need:", "- eggs", "- flour", "- two lemons"], ["What do we still need"])
+
+# -- inline answers between quoted lines ---------------------------------------------------------
+
+case("inline", "inline_two_questions", mail("Re: Friday", "On Mon, Nov 2, 2026 at 8:00 AM Bob Miller <bob@example.org> wrote:\n"
+     "> Shall we meet Friday?\n\nYes, 10 works.\n\n> And should I book the small room?\n\n"
+     "No, the big one: Dana is joining.\n", n=7),
+     ["Yes, 10 works.", "No, the big one: Dana is joining."], ["Shall we meet Friday", "should I book the small room"])
+case("inline", "inline_with_greeting_and_sign_off", mail("Re: Contract", "Hi Bob,\n\nanswers inline.\n\n"
+     "On Mon, Nov 2, 2026 at 8:00 AM Bob Miller <bob@example.org> wrote:\n> 1. Is the price final?\n"
+     "Yes, it is final.\n> 2. When do they need it signed?\nBy the 15th.\n>\n> Thanks\n\nCheers,\nAlice\n", n=8),
+     ["answers inline.", "Yes, it is final.", "By the 15th."], ["Is the price final", "When do they need it signed"])
+case("inline", "inline_nested_levels", mail("Re: Re: Plan", "> > Can you review the draft?\n> Sure, by when?\nTomorrow noon "
+     "would be ideal.\n>> Also the budget sheet.\nThe budget sheet is in the shared folder now.\n", n=9),
+     ["Tomorrow noon would be ideal.", "The budget sheet is in the shared folder now."],
+     ["Can you review the draft", "Sure, by when", "Also the budget sheet"])
+case("inline", "inline_de", mail("AW: Umzug", "Am 02.11.2026 um 09:00 schrieb Bob Miller:\n> Brauchst du Hilfe beim Umzug?\n"
+     "Ja, am Samstag ab 8 Uhr.\n> Soll ich den Transporter mieten?\nDas wäre super, danke!\n", n=10),
+     ["Ja, am Samstag ab 8 Uhr.", "Das wäre super, danke!"], ["Brauchst du Hilfe", "Transporter mieten"])
+case("inline", "inline_no_blank_lines_outlook_style_prefix", mail("RE: Budget", "Bob Miller wrote:\n>The invoice is 1,200 EUR.\n"
+     "That matches the offer.\n>Pay by card?\nBank transfer, please.\n", n=11),
+     ["That matches the offer.", "Bank transfer, please."], ["The invoice is 1,200 EUR", "Pay by card", "Bob Miller wrote"])
+case("inline", "inline_answer_after_last_quote_with_signature", mail("Re: Keys", "On Tue, Nov 3, 2026 at 7:00 AM Bob Miller "
+     "<bob@example.org> wrote:\n> Where did you leave the keys?\nUnder the blue flower pot.\n\n-- \nAlice Example\n"
+     "+49 30 1234567\n", n=12),
+     ["Under the blue flower pot."], ["Where did you leave the keys", "+49 30 1234567"])
+
+# -- quote first ---------------------------------------------------------------------------------
+
+case("quote-first", "quote_first_answer_below", mail("Re: Dinner", "> Pizza or sushi tonight?\n\nSushi, definitely.\n", n=13),
+     ["Sushi, definitely."], ["Pizza or sushi tonight"])
+case("quote-first", "quote_first_several_answers", mail("Re: Trip", "> Train or car?\nTrain.\n> Which day?\nSunday morning.\n", n=14),
+     ["Train.", "Sunday morning."], ["Train or car", "Which day"])
+case("quote-first", "quote_first_only_quote_has_subject", mail("Call me about the lease", "> On Monday you said\n"
+     "> the lease ends in March.\n", n=15),
+     ["Call me about the lease"], ["the lease ends in March"])
+
+# -- top-posted replies, client by client and language by language -------------------------------
+
+TOP = "Thanks, that works for me. See you at the station at 8."
+
+
+def top(name: str, header: str, quote: str, n: int, *, gone: list[str] | None = None, keep: str = TOP) -> None:
+    case("top-posted", name, mail("Re: Station", f"{keep}\n\n{header}\n{quote}\n", n=n), [keep],
+         gone if gone is not None else ["Meet at the station", header.split("\n")[0][:25]])
+
+
+top("gmail_en_wrapped", "On Mon, Nov 2, 2026 at 9:14 PM Bob Miller <\nbob@example.org> wrote:", q("Meet at the station at 8?"), 16)
+top("apple_mail_en", "On 2 Nov 2026, at 21:14, Bob Miller <bob@example.org> wrote:\n", q("Meet at the station at 8?"), 17)
+top("thunderbird_en", "On 02.11.26 21:14, Bob Miller wrote:", q("Meet at the station at 8?"), 18)
+top("gmail_de", "Am Mo., 2. Nov. 2026 um 21:14 Uhr schrieb Bob Miller <bob@example.org>:", q("Meet at the station at 8?"), 19)
+top("gmail_fr", "Le lun. 2 nov. 2026 à 21:14, Bob Miller <bob@example.org> a écrit :", q("Meet at the station at 8?"), 20)
+top("gmail_es", "El lun, 2 nov 2026 a las 21:14, Bob Miller (<bob@example.org>) escribió:", q("Meet at the station at 8?"), 21)
+top("gmail_it", "Il giorno lun 2 nov 2026 alle ore 21:14 Bob Miller <bob@example.org> ha scritto:", q("Meet at the station at 8?"), 22)
+top("gmail_nl", "Op ma 2 nov. 2026 om 21:14 schreef Bob Miller <bob@example.org>:", q("Meet at the station at 8?"), 23)
+top("gmail_sv", "Den mån 2 nov. 2026 kl 21:14 skrev Bob Miller <bob@example.org>:", q("Meet at the station at 8?"), 24)
+top("gmail_pl", "Dnia 2 listopada 2026 21:14 Bob Miller <bob@example.org> napisał(a):", q("Meet at the station at 8?"), 25)
+top("gmail_cs", "Dne po 2. 11. 2026 21:14 uživatel Bob Miller <bob@example.org> napsal(a):", q("Meet at the station at 8?"), 26)
+top("gmail_da", "Den man. 2. nov. 2026 kl. 21.14 skrev Bob Miller <bob@example.org>:", q("Meet at the station at 8?"), 27)
+top("gmail_ja", "2026年11月2日(月) 21:14 Bob Miller <bob@example.org>:", q("Meet at the station at 8?"), 28)
+top("gmail_zh", "2026年11月2日周一 21:14，Bob Miller <bob@example.org> 写道：", q("Meet at the station at 8?"), 29)
+top("gmail_ko", "2026년 11월 2일 (월) 오후 9:14, Bob Miller <bob@example.org>님이 작성하였습니다:", q("Meet at the station at 8?"), 30)
+
+OUTLOOK_EN = ("________________________________\nFrom: Bob Miller <bob@example.org>\nSent: Monday, November 2, 2026 "
+              "9:14 PM\nTo: Alice Example <alice@example.com>\nSubject: Station\n\nMeet at the station at 8?\n\nBob")
+top("outlook_en_underscores", OUTLOOK_EN, "", 31, gone=["Meet at the station", "________", "Sent: Monday"])
+top("outlook_en_original_message", "-----Original Message-----\nFrom: Bob Miller [mailto:bob@example.org]\n"
+    "Sent: Monday, November 2, 2026 9:14 PM\nTo: Alice Example\nSubject: Station\n\nMeet at the station at 8?", "", 32,
+    gone=["Meet at the station", "Original Message", "mailto:bob"])
+top("outlook_de", "-----Ursprüngliche Nachricht-----\nVon: Bob Miller <bob@example.org>\nGesendet: Montag, 2. November "
+    "2026 21:14\nAn: Alice Example\nBetreff: Bahnhof\n\nMeet at the station at 8?", "", 33,
+    gone=["Meet at the station", "Ursprüngliche Nachricht", "Gesendet:"])
+top("outlook_fr", "________________________________\nDe : Bob Miller <bob@example.org>\nEnvoyé : lundi 2 novembre 2026 "
+    "21:14\nÀ : Alice Example\nObjet : Gare\n\nMeet at the station at 8?", "", 34,
+    gone=["Meet at the station", "Envoyé :", "________"])
+top("outlook_es", "________________________________\nDe: Bob Miller <bob@example.org>\nEnviado: lunes, 2 de noviembre "
+    "de 2026 21:14\nPara: Alice Example\nAsunto: Estación\n\nMeet at the station at 8?", "", 35,
+    gone=["Meet at the station", "Enviado:", "________"])
+top("outlook_nl", "-----Oorspronkelijk bericht-----\nVan: Bob Miller <bob@example.org>\nVerzonden: maandag 2 november "
+    "2026 21:14\nAan: Alice Example\nOnderwerp: Station\n\nMeet at the station at 8?", "", 36,
+    gone=["Meet at the station", "Oorspronkelijk bericht", "Verzonden:"])
+top("outlook_bold_headers", "*From:* Bob Miller <bob@example.org>\n*Sent:* Monday, November 2, 2026 9:14 PM\n"
+    "*To:* Alice Example\n*Subject:* Station\n\nMeet at the station at 8?", "", 37,
+    gone=["Meet at the station", "*Sent:*"])
+top("outlook_it", "-----Messaggio originale-----\nDa: Bob Miller <bob@example.org>\nInviato: lunedì 2 novembre 2026 "
+    "21:14\nA: Alice Example\nOggetto: Stazione\n\nMeet at the station at 8?", "", 38,
+    gone=["Meet at the station", "Messaggio originale", "Inviato:"])
+top("unquoted_gmail_history", "On Mon, Nov 2, 2026 at 9:14 PM Bob Miller <bob@example.org> wrote:\n\nMeet at the station at 8?",
+    "", 39, gone=["Meet at the station", "wrote:"])
+
+# -- forwarded ---------------------------------------------------------------------------------
+
+case("forwarded", "gmail_forward_with_comment", mail("Fwd: Invoice 2026-118", "Can you pay this one by Friday?\n\n"
+     "---------- Forwarded message ---------\nFrom: Billing <billing@vendor.example>\nDate: Mon, Nov 2, 2026 at 8:00 AM\n"
+     "Subject: Invoice 2026-118\nTo: <bob@example.org>\n\nPlease find the invoice attached. Amount due: 300 EUR.\n", n=40),
+     ["Can you pay this one by Friday?"], ["Please find the invoice attached", "Forwarded message", "billing@vendor"])
+case("forwarded", "apple_forward_renamed_subject", mail("for the trip", "Begin forwarded message:\n\n"
+     "From: Airline <noreply@airline.example>\nSubject: Your booking ABC123\nDate: 2 November 2026 at 08:00:00 CET\n"
+     "To: Bob Miller <bob@example.org>\n\nYour flight leaves at 06:40 from gate B12.\n", n=41),
+     ["Forwarded: Your booking ABC123"], ["Your flight leaves at 06:40", "Begin forwarded message"])
+case("forwarded", "outlook_forward", mail("FW: Quarterly numbers", "See the numbers below, we need to talk.\n\n"
+     "________________________________\nFrom: Carol <carol@example.net>\nSent: Monday, November 2, 2026 8:00 AM\n"
+     "To: Bob Miller <bob@example.org>\nSubject: Quarterly numbers\n\nRevenue is down 4%.\n", n=42),
+     ["See the numbers below, we need to talk."], ["Revenue is down 4%", "Sent: Monday", "________"])
+case("forwarded", "forward_de_no_comment", mail("WG: Termin", "-------- Weitergeleitete Nachricht --------\n"
+     "Betreff: Zahnarzttermin am Donnerstag\nDatum: Mon, 2 Nov 2026 08:00:00 +0100\nVon: Praxis <praxis@example.de>\n"
+     "An: Bob Miller <bob@example.org>\n\nIhr Termin ist am Donnerstag um 9 Uhr.\n", n=43),
+     ["Forwarded: Zahnarzttermin am Donnerstag"], ["Ihr Termin ist am Donnerstag", "Weitergeleitete Nachricht"])
+
+# -- signatures are cut; lists are not signatures -------------------------------------------------
+
+case("signatures-and-lists", "hyphen_list_after_first_line", mail("Packing list", "For the hike we need:\n- water\n"
+     "- sandwiches\n- a map\n- rain jackets\n", n=44),
+     ["- water", "- sandwiches", "- a map", "- rain jackets"])
+case("signatures-and-lists", "list_without_space", mail("Todo", "Before Monday:\n-renew the passport\n-book the dentist\n", n=45),
+     ["-renew the passport", "-book the dentist"])
+case("signatures-and-lists", "dash_dash_signature", mail("Hello", "Good to hear from you, let's talk Friday.\n\n-- \n"
+     "Bob Miller\nSenior Plumber, Pipes & Co\n+1 555 0100\n", n=46),
+     ["Good to hear from you, let's talk Friday."], ["Senior Plumber", "+1 555 0100"])
+case("signatures-and-lists", "sent_from_iphone", mail("Running late", "Running 10 minutes late, sorry!\n\nSent from my iPhone\n", n=47),
+     ["Running 10 minutes late, sorry!"], ["Sent from my iPhone"])
+case("signatures-and-lists", "best_regards", mail("Offer", "The offer is attached, valid until the end of the month.\n\n"
+     "Best regards,\nBob Miller\nSales | ACME\n", n=48),
+     ["The offer is attached, valid until the end of the month."], ["Sales | ACME"])
+case("signatures-and-lists", "numbered_and_bullets", mail("Agenda", "Agenda for Monday:\n1. budget\n2. hiring\n"
+     "• office move\n• parking\n", n=49), ["1. budget", "2. hiring", "• office move", "• parking"])
+
+# -- subject only ----------------------------------------------------------------------------------
+
+case("subject-only", "empty_body", mail("Call me about the lease", "", n=50), ["Call me about the lease"])
+case("subject-only", "whitespace_body", mail("Dentist moved to 4pm", "\n   \n\n", n=51), ["Dentist moved to 4pm"])
+case("subject-only", "html_empty_body", mail("Pick up the kids at 3", "<html><body><br></body></html>", ctype="text/html", n=52),
+     ["Pick up the kids at 3"])
+
+# -- charsets: 7-bit encodings, raw 8-bit headers ------------------------------------------------
+
+case("charsets", "iso2022jp_body", mail("=?ISO-2022-JP?B?" + base64.b64encode("会議の件".encode("iso-2022-jp")).decode() + "?=",
+     "明日の会議は十時からです。よろしくお願いします。\n", charset="iso-2022-jp", n=53),
+     ["会議の件", "明日の会議は十時からです。"], ["\x1b$B", "$B"])
+case("charsets", "iso2022jp_raw_subject", mail("会議の件について".encode("iso-2022-jp").decode("ascii"),
+     "資料を送ります。\n", charset="iso-2022-jp", n=54), ["会議の件について", "資料を送ります。"], ["\x1b"])
+case("charsets", "utf7_body", mail("Grüße", "Schöne Grüße aus Köln und bis Freitag.\n", charset="utf-7", n=55),
+     ["Schöne Grüße aus Köln und bis Freitag."], ["+AOQ", "+APY"])
+case("charsets", "hz_body", mail("=?utf-8?b?" + base64.b64encode("你好".encode()).decode() + "?=",
+     "明天下午三点开会，请准时参加。\n", charset="hz-gb-2312", n=56), ["明天下午三点开会，请准时参加。"], ["~{"])
+case("charsets", "raw_utf8_headers", mail("Überweisung für März", "Die Überweisung ist raus.\n",
+     sender="Jürgen Müller <jm@example.de>", n=57),
+     ["From: Jürgen Müller", "Subject: Überweisung für März", "Die Überweisung ist raus."], ["\ufffd"])
+case("charsets", "latin1_headers", b"From: J\xfcrgen M\xfcller <jm@example.de>\nTo: alice@example.com\n"
+     b"Date: Tue, 03 Nov 2026 10:58:00 +0100\nSubject: \xdcberweisung f\xfcr M\xe4rz\nMessage-ID: <q58@example.org>\n"
+     b"Content-Type: text/plain; charset=iso-8859-1\n\nDie \xdcberweisung ist raus.\n",
+     ["From: Jürgen Müller", "Subject: Überweisung für März", "Die Überweisung ist raus."], ["\ufffd"])
+case("charsets", "latin1_attachment_name", b"From: Bob Miller <bob@example.org>\nTo: alice@example.com\n"
+     b"Date: Tue, 03 Nov 2026 10:59:00 +0100\nSubject: Beleg\nMessage-ID: <q59@example.org>\nMIME-Version: 1.0\n"
+     b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nDer Beleg.\n'
+     b'--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename="\xdcberweisung.pdf"\n'
+     b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n",
+     ["Der Beleg.", "Überweisung.pdf"], ["\ufffd"])
+case("charsets", "raw_utf8_sender_cjk", "From: 山田太郎 <yamada@example.jp>\nTo: alice@example.com\n"
+     "Date: Tue, 03 Nov 2026 11:00:00 +0900\nSubject: 来週の予定\nMessage-ID: <q60@example.jp>\n"
+     "Content-Type: text/plain; charset=utf-8\n\n来週は火曜日が空いています。\n".encode(),
+     ["From: 山田太郎", "Subject: 来週の予定", "来週は火曜日が空いています。"], ["\ufffd"])
+
+# -- text parts that are not plain or HTML -------------------------------------------------------
+
+case("other-text-parts", "enriched", mail("Minutes", "<bold>Decision:</bold> we move the launch to\n<italic>December 1st</italic>."
+     "\n\nEveryone agreed <<finally>.\n", ctype="text/enriched", n=61),
+     ["Decision: we move the launch to December 1st.", "Everyone agreed <finally>."], ["<bold>", "<italic>"])
+case("other-text-parts", "richtext", mail("Note", "<bold>Remember</bold> the keys<nl>and the <italic>passports</italic>"
+     "<nl>1 <lt> 2\n", ctype="text/richtext", n=62),
+     ["Remember the keys", "and the passports", "1 < 2"], ["<nl>", "<bold>"])
+
+# -- not mail at all ------------------------------------------------------------------------------
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(range(256)) * 64
+case("not-mail", "outlook_msg_file", OLE, [], skip="an Outlook .msg")
+case("not-mail", "binary_blob", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 32, [], skip="binary data")
+
+# -- residue: separators and headers that used to stay behind --------------------------------------
+
+case("residue", "separator_only_left", mail("Re: Budget", "Approved.\n\n________________________________\n", n=65),
+     ["Approved."], ["________"])
+case("residue", "wrote_line_at_the_end", mail("Re: Parking", "Use the garage on Elm Street.\n\n"
+     "On Mon, Nov 2, 2026 at 9:14 PM Bob Miller <bob@example.org> wrote:\n", n=66),
+     ["Use the garage on Elm Street."], ["wrote:"])
+case("residue", "german_header_in_english_setup", mail("AW: Miete", "Die Miete ist überwiesen.\n\n"
+     "Am 02.11.2026 um 21:14 schrieb Bob Miller <bob@example.org>:\n" + q("Hast du die Miete schon überwiesen?") + "\n", n=67),
+     ["Die Miete ist überwiesen."], ["Hast du die Miete", "schrieb Bob"])
+case("residue", "prose_with_colons_kept", mail("Notes", "Date: moved to Friday.\nTo: everyone in the team.\n"
+     "Meeting at 10:00: room 4.\n", n=68),
+     ["Date: moved to Friday.", "To: everyone in the team.", "Meeting at 10:00: room 4."])
+
+
+def main() -> None:
+    for old in HERE.glob("*.eml"):
+        old.unlink()
+    expected = []
+    for item in CASES:
+        (HERE / f"{item.name}.eml").write_bytes(item.raw)
+        record = asdict(item)
+        del record["raw"]
+        expected.append(record)
+    (HERE / "expected.json").write_text(json.dumps(expected, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(CASES)} messages written to {HERE}")
+
+
+if __name__ == "__main__":
+    main()

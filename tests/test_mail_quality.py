@@ -1,0 +1,46 @@
+"""The text-quality corpus: what people wrote is kept, quotes and history are gone, whatever the
+client, the language or the charset (see tests/data/mail/quality/make_quality.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bridge.errors import SkipItem
+from connectors.mail.text import _body, _body_fast, email_to_conversation, parse
+
+CORPUS = Path(__file__).parent / "data" / "mail" / "quality"
+CASES = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_quality_corpus_message(case):
+    raw = (CORPUS / f"{case['name']}.eml").read_bytes()
+    if case["skip"]:
+        with pytest.raises(SkipItem) as info:
+            email_to_conversation(raw)
+        assert info.value.reason.startswith(case["skip"])
+        return
+    text = email_to_conversation(raw).text  # the connector's defaults: reply_languages ["en"]
+    lost = [fragment for fragment in case["keep"] if fragment not in text]
+    leaked = [fragment for fragment in case["gone"] if fragment in text]
+    assert (lost, leaked) == ([], []), text
+
+
+def test_every_quality_file_has_an_expectation_and_the_corpus_is_big_enough():
+    assert {p.stem for p in CORPUS.glob("*.eml")} == {case["name"] for case in CASES}
+    assert len(CASES) >= 60
+    assert len({case["category"] for case in CASES}) >= 10
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_fast_mime_path_agrees_with_the_stdlib_on_the_quality_corpus(case):
+    raw = (CORPUS / f"{case['name']}.eml").read_bytes()
+    try:
+        fast = _body_fast(raw)
+    except Exception:
+        return  # the stdlib takes what the fast parser refuses
+    slow = _body(parse(raw))
+    assert (fast[0].strip(), fast[1]) == (slow[0].strip(), slow[1])
