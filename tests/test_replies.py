@@ -123,3 +123,41 @@ def test_signature_phrases_are_those_of_the_configured_languages_only():
     body = "Notes:\nTakeaway: ship on Friday.\nKhaled joins us.\n/usr/local is full."
     assert author_text(body, ("en",)).text == body
     assert author_text("Hej.\nTak for sidst.\nMette", ("da",)).text == "Hej."
+
+
+@pytest.mark.parametrize("header", [
+    "2026-11-02 21:14 GMT+01:00 Bob <bob@example.org>:",
+    "Bob Miller <bob@example.org> schrieb:",
+    "Den 2 november, 2026 21:14:00, Bob (bob@example.org) skrev:",
+    "W dniu 2 listopada 2026 21:14 użytkownik Bob <bob@example.org>\nnapisał:",
+])
+def test_an_attribution_naming_an_address_starts_the_old_mail_even_unquoted(header):
+    assert author_text(f"Done.\n\n{header}\n\nOld words.", ("en",)).text == "Done."
+
+
+def test_a_quote_header_wrapped_over_three_lines_goes_whole():
+    body = "Booked.\n\nOn Mon, Nov 2, 2026 at 9:14 PM, Bob Miller\n<bob@example.org>\nwrote:\n> Can you book it?"
+    assert author_text(body, ("en",)).text == "Booked."
+
+
+@pytest.mark.parametrize(("body", "kept"), [
+    ("From: Homer\nTo: Support\n\nThe heating is off.", "From: Homer\nTo: Support\n\nThe heating is off."),
+    ("from: the start\nsent: on Monday\nto: the board", "from: the start\nsent: on Monday\nto: the board"),
+    ("Hi.\n\nFrom: Bob\nReply-To: Team\nDate: Monday\nSubject: x\n\nold", "Hi."),
+    ("Hi.\n\nDe : Bob\nEnvoyé le : lundi\nA : Anna\n\nold", "Hi."),
+    ("Hi.\n\nDe: Bob\nEnviada em: segunda-feira\nPara: Ana\nAssunto: x\n\nold", "Hi."),
+    ("Hi.\n\n*From:* Bob [mailto:\nbob@example.org]\n*Sent:* Monday\n\nold", "Hi."),
+    ("Hi.\n\nDate: Mon, 2 Nov 2026 From: Bob <b@x.org> To: Anna Subject: x\n\nold", "Hi."),
+])
+def test_a_header_block_names_a_sender_and_a_date_in_capitalised_fields(body, kept):
+    assert author_text(body, ("en",)).text == kept
+
+
+@pytest.mark.parametrize(("body", "kept"), [
+    ("Paid.\n\nSent from Mail for Windows 10", "Paid."),
+    ("Here.\n\nSent from my desk, which is easier.", "Here.\n\nSent from my desk, which is easier."),
+    ("How do I reset it?\n\n-Priya Raman", "How do I reset it?"),
+    ("Bring:\n\n-Priya's cake", "Bring:\n\n-Priya's cake"),  # not a name: kept
+])
+def test_app_footers_and_dash_signed_names_are_cut(body, kept):
+    assert author_text(body, ("en",)).text == kept

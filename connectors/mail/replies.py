@@ -42,7 +42,8 @@ _SEPARATOR = re.compile(
     r"^[-_=*\s]{2,}\s*(?:original message|forwarded message|ursprüngliche nachricht|weitergeleitete nachricht|"
     r"originalnachricht|message d'origine|message transféré|mensaje original|mensaje reenviado|"
     r"messaggio originale|messaggio inoltrato|oorspronkelijk bericht|doorgestuurd bericht|"
-    r"oprindelig meddelelse|videresendt meddelelse|ursprungligt meddelande|vidarebefordrat meddelande|"
+    r"reply message|antwort nachricht|oprindelig meddelelse|videresendt meddelelse|ursprungligt meddelande|"
+    r"vidarebefordrat meddelande|"
     r"wiadomość oryginalna|oryginalna wiadomość|przekazana wiadomość|původní zpráva|přeposlaná zpráva|"
     r"原始邮件|转发邮件|元のメッセージ|転送メッセージ|원본 메시지|전달된 메시지)\s*[-_=*\s]*:?$"
     r"|^(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|"
@@ -62,8 +63,7 @@ def _alternatives(key: str) -> list[str]:
         pattern = table.get(key)
         if not pattern or language == "david":  # a single vendor's footer, not a language
             continue
-        # Polish accepts one "Do:" or "Data:" line as a header block; everyone else asks for two
-        found.append(pattern.replace("){1,}(?:\\n.*){,1})", "){2,}(?:\\n.*){,1})"))
+        found.append(pattern)
     return found
 
 
@@ -81,20 +81,63 @@ _MORE_WROTE = [
 ]
 # Any line ending in "... wrote:" is a quote's header when a quote follows it ("Bob wrote:",
 # mutt's and many others' attributions); not otherwise, since prose says "she wrote:" too.
-_INTRO = re.compile(r"^[^\n]{0,200}?\b(?:wrote|writes|schrieb|schreibt|a écrit|escribió|escreveu|ha scritto|schreef|"
-                    r"skrev|kirjoitti|napisał\(a\)|napsal\(a\)|пишет|написал\(а\)|yazdı)\s?:$|"  # noqa: RUF001
-                    r"^[^\n]{0,200}?(?:写道|작성하였습니다)[:\uff1a]$", re.IGNORECASE)
-# a header block names the sender: "Date:" and "To:" lines of prose are not one
-_FROM_FIELD = re.compile(r"(?:^|\n)[* ]*(?:From|Von|De|Da|Van|Od|Från|Fra|发件人|보낸\s?사람|差出人|От|Від)\s?:",
-                         re.IGNORECASE)
+_INTRO = re.compile(
+    r"^[^\n]{0,200}?\b(?:wrote|writes|sent|schrieb|schreibt|a écrit|escribió|escreveu|ha scritto|ha escrit|schreef|"
+    r"geschreven|skrev|kirjoitti|napisał(?:\(a\)|a)?|napsal\(a\)|pisze|пишет|написал\(а\)|yazdı)\s?:$|"  # noqa: RUF001
+    r"^[^\n]{0,200}?(?:写道|作成|작성하였습니다|작성|のメッセージ)\s?[:\uff1a]$|"
+    r"^[^\n]{0,200}?<?[^\s<>@]+@[^\s<>@]+>?\)?\s?:$",  # "2014-03-20 8:48 GMT+01:00 Rémi <remi@example.com>:"
+    re.IGNORECASE)
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# the first line of a quote header that wrapped: "On Wed, Dec 9, Bob Example" / "<bob@...>" / "wrote:"
+_INTRO_START = re.compile(
+    r"^(?:On|Am|Le|El|Op|Il|Den|Dne|Dnia|W dniu|Em|På|\d{4}[-/.年]|\d{1,2}[./]\d{1,2}[./]\d{2,4})\s")
+# Header blocks of quoted mail ("From: / Sent: / To: / Subject:"), field names as clients write
+# them, capitalised. A block is a run of field lines (a wrapped value may continue on the next
+# line) that names a sender and a date: "From: Homer / To: Support" at the top of a mail, or
+# "from: the beginning" in prose, is not old mail.
+_SENDER = ("From|Von|De|Da|Van|Od|Från|Fra|Lähettäjä|Feladó|Kimden|От|Від|发件人|寄件者|보낸\\s?사람|差出人")
+_DATED = ("Sent|Date|Datum|Gesendet|Envoyé(?: le)?|Date d'envoi|Message du|Enviado|Enviada em|Fecha|Inviato|Data|"
+          "Verzonden|Skickat|Sendt|Dato|Odesláno|Wysłano|Lähetetty|Päivämäärä|Elküldve|Gönderildi|Tarih|"
+          "Отправлено|Дата|Надіслано|发送时间|發送時間|日期|送信日時|日付|보낸\\s?날짜|날짜")
+_OTHER = ("To|Cc|CC|Bcc|Reply-To|Subject|Organization|Importance|Priority|Attachments|An|Kopie|Betreff|Antwort an|"
+          "À|A|Cc ?|Copie à|Objet|Sujet|Para|CC|Asunto|Assunto|Oggetto|Aan|Onderwerp|Till|Kopia|Ämne|Til|Emne|"
+          "Komu|Kopie|Předmět|Do|DW|Temat|Vastaanottaja|Aihe|Címzett|Tárgy|Kime|Konu|Кому|Копия|Тема|Тема листа|"
+          "收件人|抄送|主题|主旨|收件者|宛先|件名|받는\\s?사람|참조|제목")
+_FIELD = re.compile(rf"^\*?\s*(?:({_SENDER})|({_DATED})|(?:{_OTHER}))\s?\*?\s?[:\uff1a]")
+_FIELDS_INLINE = re.compile(rf"(?:^|\s)\*?(?:({_SENDER})|({_DATED})|(?:{_OTHER}))\*?\s?[:\uff1a]")
+
+
+def _block_at(lines: list[str], i: int) -> bool:
+    """Whether a header block of quoted mail starts at line ``i``."""
+    if i >= len(lines) or not lines[i]:
+        return False
+    sender = dated = False
+    fields = 0
+    if (found := _FIELD.match(lines[i])) is not None and len(_FIELDS_INLINE.findall(lines[i])) >= 3:
+        # a block flattened onto one line: "Date: ... From: ... To: ... Subject: ..."
+        for named_sender, named_date in _FIELDS_INLINE.findall(lines[i]):
+            sender, dated = sender or bool(named_sender), dated or bool(named_date)
+        return sender and dated
+    continued = 0
+    for line in lines[i:i + 12]:
+        found = _FIELD.match(line)
+        if found is None:
+            if not line or continued or fields == 0:
+                break
+            continued += 1  # a wrapped value ("[mailto:" / "bob@example.com]")
+            continue
+        continued = 0
+        fields += 1
+        sender, dated = sender or bool(found.group(1)), dated or bool(found.group(2))
+        if fields >= 2 and sender and dated:
+            return True
+    return False
 
 
 @lru_cache(maxsize=1)
-def _headers() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Quote headers ("On ... wrote:") and header blocks ("From: / Sent:"), every language."""
-    flags = re.MULTILINE | re.IGNORECASE
-    return (re.compile("|".join(_alternatives("wrote_header") + _MORE_WROTE), flags),
-            re.compile("|".join(_alternatives("from_header")), flags))
+def _wrote() -> re.Pattern[str]:
+    """Quote headers ("On ... wrote:"), every language."""
+    return re.compile("|".join(_alternatives("wrote_header") + _MORE_WROTE), re.MULTILINE | re.IGNORECASE)
 
 
 @lru_cache(maxsize=8)
@@ -115,7 +158,7 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
     lines = [line.strip() for line in body.replace("\r\n", "\n").split("\n")]
     text = "\n".join(lines)
     offsets = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
-    wrote, block = _headers()
+    wrote = _wrote()
     kept: list[str] = []
     history: int | None = None  # the line the old mail starts at
     i = 0
@@ -125,7 +168,7 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
             kept.append(line)
         elif line[0] == ">":  # quoted (lines are stripped)
             pass
-        elif _SEPARATOR.match(line) or (_RULE.match(line) and _block_at(block, text, offsets, i + 1)):
+        elif _SEPARATOR.match(line) or (_RULE.match(line) and _block_at(lines, i + 1)):
             history = i
             break
         elif _colon(line) or (i + 1 < len(lines) and _colon(lines[i + 1])):  # headers end with one
@@ -137,12 +180,21 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
                     continue
                 history = i  # the old mail follows unquoted
                 break
-            if _block_at(block, text, offsets, i):
+            if _block_at(lines, i):
                 history = i
                 break
-            if _INTRO.match(line) and next((later for later in lines[i + 1:] if later), "").startswith(">"):
-                i += 1
-                continue
+            if _INTRO.match(line):
+                above = _wrapped_start(kept, line, wrote)
+                header = [*kept[len(kept) - above:], line]
+                if next((later for later in lines[i + 1:] if later), "").startswith(">"):
+                    del kept[len(kept) - above:]
+                    i += 1
+                    continue
+                if _ADDRESS.search(" ".join(header)):
+                    # "Name <address> wrote:" with the old mail below it unquoted
+                    del kept[len(kept) - above:]
+                    history = i
+                    break
             kept.append(line)
         else:
             kept.append(line)
@@ -160,11 +212,16 @@ def _colon(line: str) -> bool:
     return ":" in line or "\uff1a" in line  # Chinese quote headers end with a full-width colon
 
 
-def _block_at(block: re.Pattern[str], text: str, offsets: list[int], i: int) -> bool:
-    if i >= len(offsets):
-        return False
-    found = block.match(text, offsets[i])
-    return found is not None and _FROM_FIELD.search(found.group()) is not None
+def _wrapped_start(kept: list[str], line: str, wrote: re.Pattern[str]) -> int:
+    """How many of the lines just above ``line`` (a quote header's last line) began that header."""
+    for count in (2, 1):
+        above = kept[-count:]
+        if len(above) < count or not all(above):
+            continue
+        joined = " ".join([*above, line])
+        if wrote.match(joined) or (_INTRO_START.match(above[0]) and re.search(r"@|\d:\d\d", joined)):
+            return count
+    return 0
 
 
 def _line_of(offsets: list[int], position: int) -> int:
@@ -185,6 +242,13 @@ def _history_subject(history: str) -> str | None:
     return found.group(1).strip() or None if found else None
 
 
+# what mail apps append, in more wordings than the library knows ("Sent from Mail for Windows")
+_SENT_FROM = re.compile(r"^(?:Sent from|Sent via|Get Outlook for|Envoyé de|Envoyé depuis|Gesendet von|Von meinem|"
+                        r"Enviado desde|Enviado do|Inviato da|Verzonden vanaf|Verstuurd vanaf|Skickat från|Sendt fra|"
+                        r"Wysłano z|Odesláno z)(?:\s[\w.<>:/@()-]+){1,7}$", re.IGNORECASE)
+_DASH_NAME = re.compile(r"^[-\u2013\u2014]\s?[A-Z][\w.'-]*(?:\s[A-Z][\w.'-]*){0,3}$")  # "-Abhishek Kona"
+
+
 def _cut_tail(text: str, languages: tuple[str, ...]) -> str:
     signature, disclaimers = _tails(languages)
     for disclaimer in disclaimers.findall(text):
@@ -194,6 +258,12 @@ def _cut_tail(text: str, languages: tuple[str, ...]) -> str:
     for start in sorted(starts):
         found = signature.match(text, start)
         if found is not None:
-            cut = text[: found.start()].strip()
-            return cut or text.strip()  # a mail that is all "signature" keeps its words
-    return text.strip()
+            text = text[: found.start()].strip() or text  # a mail that is all "signature" keeps its words
+            break
+    lines = text.strip().split("\n")
+    while len(lines) > 1 and (not lines[-1].strip() or _SENT_FROM.match(lines[-1].strip())):
+        lines.pop()
+    # a lone "-Name" closing the mail after a blank line signs it; two such lines are a list
+    if len(lines) >= 3 and _DASH_NAME.match(lines[-1]) and not lines[-2].strip():
+        lines.pop()
+    return "\n".join(lines).strip()

@@ -267,6 +267,45 @@ case("residue", "prose_with_colons_kept", mail("Notes", "Date: moved to Friday.\
      "Meeting at 10:00: room 4.\n", n=68),
      ["Date: moved to Friday.", "To: everyone in the team.", "Meeting at 10:00: room 4."])
 
+# -- shapes learned from the reply parsers' public fixtures (written here, not copied) -------------
+
+case("top-posted", "iso_date_header_unquoted_history", mail("Re: Keys", "Thanks, found them.\n\n"
+     "2026-11-02 21:14 GMT+01:00 Bob Miller <bob@example.org>:\n\nDid you find the spare keys?\n", n=69),
+     ["Thanks, found them."], ["Did you find the spare keys", "GMT+01:00"])
+case("top-posted", "name_address_schrieb_unquoted", mail("AW: Keller", "Erledigt.\n\n"
+     "Bob Miller <bob@example.org> schrieb:\n\nKannst du den Keller aufräumen?\n", n=70),
+     ["Erledigt."], ["Kannst du den Keller", "schrieb:"])
+case("top-posted", "catalan_ha_escrit", mail("Re: Sopar", "Perfecte, fins dijous.\n\n"
+     "El 02/11/2026 21:14, Bob Miller <bob@example.org> ha escrit:\n\nSopem dijous?\n", n=71),
+     ["Perfecte, fins dijous."], ["Sopem dijous", "ha escrit"])
+case("top-posted", "gmail_header_wrapped_over_three_lines", mail("Re: Boat", "The boat is booked for Sunday.\n\n"
+     "On Mon, Nov 2, 2026 at 9:14 PM, Bob Miller\n<bob@example.org>\nwrote:\n" + q("Can you book the boat?"), n=72),
+     ["The boat is booked for Sunday."], ["Can you book the boat", "9:14 PM", "wrote:"])
+top("outlook_block_with_reply_to", "From: Bob Miller <bob@example.org>\nReply-To: Team <team@example.org>\n"
+    "Date: Monday, November 2, 2026 9:14 PM\nTo: Alice Example\nSubject: Station\n\nMeet at the station at 8?", "", 73,
+    gone=["Meet at the station", "Reply-To:"])
+top("outlook_fr_envoye_le", "De : Bob Miller [mailto:bob@example.org]\nEnvoyé le : lundi 2 novembre 2026 21:14\n"
+    "A : Alice Example\nObjet : Gare\n\nMeet at the station at 8?", "", 74, gone=["Meet at the station", "Envoyé le"])
+top("outlook_pt", "De: Bob Miller <bob@example.org>\nEnviada em: segunda-feira, 2 de novembro de 2026 21:14\n"
+    "Para: Alice Example\nAssunto: Estação\n\nMeet at the station at 8?", "", 75, gone=["Meet at the station", "Enviada em"])
+top("outlook_bold_from_wrapped", "*From:* Bob Miller [mailto:\nbob@example.org]\n*Sent:* Monday, November 2, 2026 "
+    "9:14 PM\n*To:* Alice Example\n\nMeet at the station at 8?", "", 76, gone=["Meet at the station", "*Sent:*"])
+top("header_flattened_on_one_line", "Date: Mon, 2 Nov 2026 21:14 From: Bob Miller <bob@example.org> To: Alice "
+    "Subject: Station\n\nMeet at the station at 8?", "", 77, gone=["Meet at the station", "Subject: Station", "21:14"])
+case("residue", "from_and_to_lines_at_the_top_are_the_authors", mail("Ticket 4411", "From: Homer, flat 3\n"
+     "To: the building support team\n\nThe heating in flat 3 has been off since Sunday.\n", n=78),
+     ["From: Homer, flat 3", "To: the building support team", "The heating in flat 3 has been off since Sunday."])
+case("residue", "lowercase_field_words_in_prose", mail("Plan", "from: the start we agreed on three phases.\n"
+     "sent: the first draft went out Monday.\nto: the board, next week.\n", n=79),
+     ["from: the start we agreed on three phases.", "sent: the first draft went out Monday.", "to: the board, next week."])
+case("signatures-and-lists", "sent_from_mail_for_windows", mail("Invoice", "Paid this morning.\n\n"
+     "Sent from Mail for Windows 10\n", n=80), ["Paid this morning."], ["Sent from Mail for Windows"])
+case("signatures-and-lists", "sent_from_my_desk_is_prose", mail("Phones", "Here is the number.\n\n"
+     "Sent from my desk, which is easier than from my phone.\n", n=81),
+     ["Sent from my desk, which is easier than from my phone."])
+case("signatures-and-lists", "dash_name_sign_off", mail("Question", "How do I reset the router?\n\n-Priya Raman\n", n=82),
+     ["How do I reset the router?"], ["-Priya Raman"])
+
 
 def main() -> None:
     for old in HERE.glob("*.eml"):
