@@ -161,7 +161,7 @@ async def _once(bridge: Bridge, config: Config, store: Store) -> int:
     for name in failed:
         print(f"source {name} failed: see omi-bridge status", file=sys.stderr)
     if result.waiting:
-        pause = float(store.get_meta("pause_until") or 0)
+        pause = store.pause_until()
         if result.omi_error:
             why = f"Omi cannot be delivered to: {result.omi_error}"
         elif pause > time.time():
@@ -200,7 +200,7 @@ def _stored_pause(config: Config) -> str | None:
     if store is None:
         return None
     try:
-        until = float(store.get_meta("pause_until") or 0)
+        until = store.pause_until()
     finally:
         store.close()
     if until <= time.time():

@@ -112,7 +112,7 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng
         now = clock()
-        self.pause_until = float(store.get_meta("pause_until") or 0)
+        self.pause_until = store.pause_until()
         self.auth_error: str | None = None
         self.auth_blocked_until = 0.0
         self.health = OmiHealth(store, clock)

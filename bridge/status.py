@@ -54,7 +54,7 @@ def backlog(config: OmiConfig, store: Store, now: float) -> dict[str, Any]:
     backfill = sum(n for priority, n in pending.items() if priority > PRIORITY_LIVE)
     reserve = writes.reserve(limit) if limit.source != "default" else 0
     windows = max((live + backfill) / limit.count, backfill / (limit.count - reserve))
-    pause = float(store.get_meta("pause_until") or 0)
+    pause = store.pause_until()
     # writes spent in the current window push the start back
     start = max(pause, writes.next_free(now, live=backfill == 0) if limit.source != "default" else now)
     seconds = windows * limit.window + max(0.0, start - now) if live + backfill else 0.0
@@ -139,7 +139,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
     last_skipped = store.rows(
         "SELECT connector, source_key, reason, ref, created_at FROM skipped ORDER BY id DESC LIMIT 10"
     )
-    pause = float(store.get_meta("pause_until") or 0)
+    pause = store.pause_until()
     now = datetime.now().timestamp()
     return {
         "state_file": store.path,

@@ -424,6 +424,10 @@ class Store:
             row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else row[0]
 
+    def pause_until(self) -> float:
+        """When the pause Omi asked for with its last 429 ends (0: none was asked)."""
+        return float(self.get_meta("pause_until") or 0)
+
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
             self.db["meta"].upsert({"key": key, "value": value}, pk="key")
