@@ -57,14 +57,8 @@ _SUBJECT = re.compile(r"^[* ]*(?:Subject|Betreff|Objet|Asunto|Oggetto|Onderwerp|
                       r"主题|件名|제목)\s?[:\uff1a][ *]*(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
-def _alternatives(key: str) -> list[str]:
-    found = []
-    for language, table in MAIL_LANGUAGES.items():
-        pattern = table.get(key)
-        if not pattern or language == "david":  # a single vendor's footer, not a language
-            continue
-        found.append(pattern)
-    return found
+def _library_wrote_headers() -> list[str]:
+    return [table["wrote_header"] for table in MAIL_LANGUAGES.values() if table.get("wrote_header")]
 
 
 # Quote headers the library's patterns miss: Gmail's Spanish has one space before "escribió"
@@ -100,8 +94,8 @@ _DATED = ("Sent|Date|Datum|Gesendet|Envoyé(?: le)?|Date d'envoi|Message du|Envi
           "Verzonden|Skickat|Sendt|Dato|Odesláno|Wysłano|Lähetetty|Päivämäärä|Elküldve|Gönderildi|Tarih|"
           "Отправлено|Дата|Надіслано|发送时间|發送時間|日期|送信日時|日付|보낸\\s?날짜|날짜")
 _OTHER = ("To|Cc|CC|Bcc|Reply-To|Subject|Organization|Importance|Priority|Attachments|An|Kopie|Betreff|Antwort an|"
-          "À|A|Cc ?|Copie à|Objet|Sujet|Para|CC|Asunto|Assunto|Oggetto|Aan|Onderwerp|Till|Kopia|Ämne|Til|Emne|"
-          "Komu|Kopie|Předmět|Do|DW|Temat|Vastaanottaja|Aihe|Címzett|Tárgy|Kime|Konu|Кому|Копия|Тема|Тема листа|"
+          "À|A|Copie à|Objet|Sujet|Para|Asunto|Assunto|Oggetto|Aan|Onderwerp|Till|Kopia|Ämne|Til|Emne|"
+          "Komu|Předmět|Do|DW|Temat|Vastaanottaja|Aihe|Címzett|Tárgy|Kime|Konu|Кому|Копия|Тема|Тема листа|"
           "收件人|抄送|主题|主旨|收件者|宛先|件名|받는\\s?사람|참조|제목")
 _FIELD = re.compile(rf"^\*?\s*(?:({_SENDER})|({_DATED})|(?:{_OTHER}))\s?\*?\s?[:\uff1a]")
 _FIELDS_INLINE = re.compile(rf"(?:^|\s)\*?(?:({_SENDER})|({_DATED})|(?:{_OTHER}))\*?\s?[:\uff1a]")
@@ -111,14 +105,11 @@ def _block_at(lines: list[str], i: int) -> bool:
     """Whether a header block of quoted mail starts at line ``i``."""
     if i >= len(lines) or not lines[i]:
         return False
+    inline = _FIELDS_INLINE.findall(lines[i]) if _FIELD.match(lines[i]) else []
+    if len(inline) >= 3:  # a block flattened onto one line: "Date: ... From: ... To: ... Subject: ..."
+        return any(named_sender for named_sender, _ in inline) and any(named_date for _, named_date in inline)
     sender = dated = False
-    fields = 0
-    if (found := _FIELD.match(lines[i])) is not None and len(_FIELDS_INLINE.findall(lines[i])) >= 3:
-        # a block flattened onto one line: "Date: ... From: ... To: ... Subject: ..."
-        for named_sender, named_date in _FIELDS_INLINE.findall(lines[i]):
-            sender, dated = sender or bool(named_sender), dated or bool(named_date)
-        return sender and dated
-    continued = 0
+    fields = continued = 0
     for line in lines[i:i + 12]:
         found = _FIELD.match(line)
         if found is None:
@@ -129,7 +120,7 @@ def _block_at(lines: list[str], i: int) -> bool:
         continued = 0
         fields += 1
         sender, dated = sender or bool(found.group(1)), dated or bool(found.group(2))
-        if fields >= 2 and sender and dated:
+        if sender and dated:  # on two lines at least: a line names one field
             return True
     return False
 
@@ -137,7 +128,7 @@ def _block_at(lines: list[str], i: int) -> bool:
 @lru_cache(maxsize=1)
 def _wrote() -> re.Pattern[str]:
     """Quote headers ("On ... wrote:"), every language."""
-    return re.compile("|".join(_alternatives("wrote_header") + _MORE_WROTE), re.MULTILINE | re.IGNORECASE)
+    return re.compile("|".join(_library_wrote_headers() + _MORE_WROTE), re.MULTILINE | re.IGNORECASE)
 
 
 @lru_cache(maxsize=8)
@@ -174,8 +165,8 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
         elif _colon(line) or (i + 1 < len(lines) and _colon(lines[i + 1])):  # headers end with one
             if (found := wrote.match(text, offsets[i])) is not None:
                 end = _line_of(offsets, found.end() - 1) + 1
-                following = next((later for later in lines[end:] if later), None)
-                if following is None or following[0] == ">":
+                following = _next_text(lines, end)
+                if not following or following.startswith(">"):
                     i = end  # the header of the quote below it (or of a quote already cut)
                     continue
                 history = i  # the old mail follows unquoted
@@ -186,7 +177,7 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
             if _INTRO.match(line):
                 above = _wrapped_start(kept, line, wrote)
                 header = [*kept[len(kept) - above:], line]
-                if next((later for later in lines[i + 1:] if later), "").startswith(">"):
+                if _next_text(lines, i + 1).startswith(">"):
                     del kept[len(kept) - above:]
                     i += 1
                     continue
@@ -206,6 +197,11 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
         return Authored(authored)
     old = text[offsets[history]:]
     return Authored(authored, _history_subject(old), bool(_FORWARD.search(lines[history])))
+
+
+def _next_text(lines: list[str], start: int) -> str:
+    """The first non-empty line from ``start`` on ("" when there is none)."""
+    return next((line for line in lines[start:] if line), "")
 
 
 def _colon(line: str) -> bool:
@@ -249,13 +245,23 @@ _SENT_FROM = re.compile(r"^(?:Sent from|Sent via|Get Outlook for|Envoyé de|Envo
 _DASH_NAME = re.compile(r"^[-\u2013\u2014]\s?[A-Z][\w.'-]*(?:\s[A-Z][\w.'-]*){0,3}$")  # "-Abhishek Kona"
 
 
+def _starts(text: str) -> list[int]:
+    """Every line start and every line break, ascending: where the signature pattern (``\\s*^``)
+    can begin, so ``match`` there finds what ``search`` would."""
+    starts = [0]
+    at = text.find("\n")
+    while at != -1:
+        starts += (at, at + 1)
+        at = text.find("\n", at + 1)
+    return starts
+
+
 def _cut_tail(text: str, languages: tuple[str, ...]) -> str:
     signature, disclaimers = _tails(languages)
     for disclaimer in disclaimers.findall(text):
         if disclaimer.strip():
             text = text.replace(disclaimer, "")
-    starts = [0] + [m.start() for m in re.finditer("\n", text)] + [m.end() for m in re.finditer("\n", text)]
-    for start in sorted(starts):
+    for start in _starts(text):
         found = signature.match(text, start)
         if found is not None:
             text = text[: found.start()].strip() or text  # a mail that is all "signature" keeps its words

@@ -189,11 +189,11 @@ def _not_mail(raw: bytes) -> str | None:
 
 def _filename(part: Message) -> str | None:
     raw = [(key, value) for key, value in part.raw_items() if key.lower() in ("content-disposition", "content-type")]
-    if any(_unescape(value) != value for _, value in raw):  # a raw 8-bit file name
-        clean = Message()
-        for key, value in raw:
-            clean[key] = _unescape(value)
-        part = clean
+    decoded = [(key, _unescape(value)) for key, value in raw]
+    if decoded != raw:  # a raw 8-bit file name
+        part = Message()
+        for key, value in decoded:
+            part[key] = value
     name = part.get_filename()
     return decode_header(name) if name else None
 
