@@ -79,11 +79,14 @@ class Sink:
 
     dry_run = False
 
-    def __init__(self, store: Store, name: str, config: ConnectorConfig, on_submit: Callable[[], None]) -> None:
+    def __init__(self, store: Store, name: str, config: ConnectorConfig, on_submit: Callable[[], None],
+                 on_deadline: Callable[[float], None] | None = None) -> None:
         self.name = name
         self._store = store
         self._config = config
         self._on_submit = on_submit
+        self._on_deadline = on_deadline  # a group will be due then: poll at that time
+        self._assembler: Assembler | None = None
         self._closed = threading.Event()
         self.deferred: tuple[float, str] | None = None  # set by ``wait_for`` during the last poll
 
@@ -138,17 +141,28 @@ class Sink:
         return requests, skips
 
     def assembler(self, policy: GroupPolicy) -> Assembler:
-        """This connector's groups of items (chat messages), kept in the store."""
-        return Assembler(self._store, self.name, policy)
+        """This connector's groups of items (chat messages), kept in the store. The daemon polls
+        the connector when a group is due, so a group closes at its deadline, not a tick later."""
+        self._assembler = Assembler(self._store, self.name, policy, self._on_deadline)
+        return self._assembler
+
+    def next_deadline(self) -> float | None:
+        """When the connector's first open group will be due (epoch seconds), or None."""
+        return None if self._assembler is None else self._assembler.next_deadline()
 
     def close_group(self, assembler: Assembler, group: Group, conversation: Conversation | None,
                     cursor: Any = KEEP) -> int:
         """Queue a closed group's conversation (None: nothing left in it) and mark the group
         closed, in one transaction. Returns the number of new outbox rows."""
+        return self.close_groups(assembler, [(group, conversation)], cursor)
+
+    def close_groups(self, assembler: Assembler, closed: list[tuple[Group, Conversation | None]],
+                     cursor: Any = KEEP) -> int:
+        """``close_group`` for many groups in one transaction (an import closing thousands)."""
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
-        requests, skips = self._split([conversation] if conversation is not None else [])
-        return self._commit(requests, skips, cursor, also=assembler.closer(group.id)).added
+        requests, skips = self._split(conversation for _, conversation in closed if conversation is not None)
+        return self._commit(requests, skips, cursor, also=assembler.closer(*(g.id for g, _ in closed))).added
 
     def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any, also: Any = None) -> Intake:
         intake = self._store.submit(self.name, requests, cursor, skips, also=also)
@@ -213,6 +227,6 @@ class PreviewSink(Sink):
         # preview writes nothing to the state file: groups are gathered in a scratch store
         return Assembler(Store(), self.name, policy)
 
-    def close_group(self, assembler: Assembler, group: Group, conversation: Conversation | None,
-                    cursor: Any = KEEP) -> int:
-        return self.submit_many([conversation] if conversation is not None else [])
+    def close_groups(self, assembler: Assembler, closed: list[tuple[Group, Conversation | None]],
+                     cursor: Any = KEEP) -> int:
+        return self.submit_many(conversation for _, conversation in closed if conversation is not None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import inspect
 import logging
 import os
@@ -115,6 +116,7 @@ class _Live:
 
 
 SERVE_RETRY_MAX = 300.0  # seconds between restarts of a push connector that keeps failing
+DEADLINE_SLACK = 0.05  # seconds after a group's deadline that its poll runs, so it is due by then
 HEARTBEAT = 30.0  # seconds between STATUS updates (and watchdog pings, if WatchdogSec asks for fewer)
 STORE_PROBE_TIMEOUT = 2.0  # a store write that takes longer than this counts as "not writable"
 
@@ -131,8 +133,12 @@ class Bridge:
         self.dispatcher = Dispatcher(store, client, config.omi, metrics=self.metrics)
         self._loop = asyncio.get_running_loop()
         self.sinks = {
-            name: Sink(store, name, config.connectors[name], self._wake_threadsafe) for name in connectors
+            name: Sink(store, name, config.connectors[name], self._wake_threadsafe,
+                       functools.partial(self._poll_at_threadsafe, name))
+            for name in connectors
         }
+        self._deadlines: dict[str, tuple[float, asyncio.TimerHandle]] = {}
+        self._timed = False  # polls at groups' deadlines: while running, not in run --once
         self._polls: set[asyncio.Task] = set()
         self._polling: set[str] = set()
         self._again: set[str] = set()
@@ -144,6 +150,30 @@ class Bridge:
 
     def _wake_threadsafe(self) -> None:
         self._loop.call_soon_threadsafe(self.dispatcher.wake)
+
+    def _poll_at_threadsafe(self, name: str, at: float) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._poll_at, name, at)
+
+    def _poll_at(self, name: str, at: float, least: float = 0.0) -> None:
+        """Poll ``name`` at epoch ``at`` (at least ``least`` seconds from now), unless a poll is
+        already set for no later: a group of chat messages closes at its deadline, not at the
+        next tick of a poll_interval that may be minutes long."""
+        if not self._timed or self._stop_watching.is_set():
+            return
+        current = self._deadlines.get(name)
+        at = max(at, time.time() + least)
+        if current is not None:
+            if current[0] <= at:
+                return
+            current[1].cancel()
+
+        def reached() -> None:
+            self._deadlines.pop(name, None)
+            if not self._stop_watching.is_set():
+                self.request_poll(name)
+
+        self._deadlines[name] = (at, self._loop.call_later(at - time.time() + DEADLINE_SLACK, reached))
 
     async def poll(self, name: str) -> bool:
         """One poll of one connector, with health tracking; never raises."""
@@ -164,6 +194,9 @@ class Bridge:
             if failing_since is not None:
                 log.warning("%s: source recovered after %s", name,
                             timedelta(seconds=round(time.time() - failing_since)))
+            due = self.sinks[name].next_deadline()
+            if due is not None:  # a poll just ran: the next no sooner than a second from now
+                self._poll_at(name, due, least=1.0)
             return True
 
     def _failed(self, name: str, exc: Exception) -> None:
@@ -310,6 +343,7 @@ class Bridge:
 
     async def run_forever(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
         hurry = hurry or asyncio.Event()
+        self._timed = True
         scheduler = AsyncIOScheduler()
         for name, connector_config in self.config.connectors.items():
             scheduler.add_job(
@@ -341,6 +375,8 @@ class Bridge:
                  self.config.omi.shutdown_grace)
         scheduler.shutdown(wait=False)
         self._stop_watching.set()
+        for _, timer in self._deadlines.values():
+            timer.cancel()
         for task in serving:  # no more events taken in; what was acknowledged is in the store
             task.cancel()
         if serving:

@@ -24,9 +24,10 @@ seen again (history after an outage) is recognised and not sent a second time.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -70,37 +71,38 @@ class GroupPolicy(NamedTuple):
 class Assembler:
     """One connector's groups. Safe to call from the event loop or a worker thread."""
 
-    def __init__(self, store: Store, connector: str, policy: GroupPolicy) -> None:
+    def __init__(self, store: Store, connector: str, policy: GroupPolicy,
+                 on_deadline: Callable[[float], None] | None = None) -> None:
         self._store = store
         self._connector = connector
         self.policy = policy
+        self._on_deadline = on_deadline  # told when a group placed into will be due (epoch seconds)
 
     # -- taking items in -----------------------------------------------------------------------
 
     def add(self, item: Item, event_key: str | None = None) -> bool:
-        """Place a new item. False if the event or the item was seen before (then the text of
-        an item still open is brought up to date: history carries edits we may have missed)."""
+        """Place a new item. False if the event or the item was seen before."""
         with self._store.transaction() as conn:
             if not self._first_sight(conn, event_key):
                 return False
-            row = conn.execute(
-                "SELECT i.group_id, i.deleted, i.text, g.state FROM items i LEFT JOIN groups g ON g.id = i.group_id"
-                " WHERE i.connector = ? AND i.item_key = ?",
-                (self._connector, item.key),
-            ).fetchone()
-            if row is not None:
-                group_id, deleted, text, state = row
-                if not deleted and state in ("open", "full") and text != item.text:
-                    self._set_text(conn, item.key, group_id, text, item.text)
-                return False
-            group_id = self._place(conn, item)
-            conn.execute(
-                "INSERT INTO items (connector, item_key, group_id, scope, thread, at, author, text, data)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (self._connector, item.key, group_id, item.scope, item.thread, item.at, item.author, item.text,
-                 json.dumps(item.data) if item.data else None),
-            )
-            return True
+            due = self._insert(conn, item)
+        if due is not None and self._on_deadline is not None:
+            self._on_deadline(due)
+        return due is not None
+
+    def add_many(self, items: Iterable[Item]) -> int:
+        """Place items read in bulk (an export, a page of history) in ONE transaction; returns
+        how many were new. For sources that can be read again: no event ids are kept."""
+        added, soonest = 0, math.inf
+        with self._store.transaction() as conn:
+            for item in items:
+                due = self._insert(conn, item)
+                if due is not None:
+                    added += 1
+                    soonest = min(soonest, due)
+        if added and self._on_deadline is not None:
+            self._on_deadline(soonest)
+        return added
 
     def edit(self, key: str, text: str, event_key: str | None = None) -> bool:
         """New text for an item not sent yet. False if unknown, deleted or already sent."""
@@ -152,6 +154,14 @@ class Assembler:
         )
         return _item(rows[0].values()) if rows else None
 
+    def roots(self, group: Group) -> dict[str, Item]:
+        """The first items of the threads the group's items reply to, where not in the group
+        (sent before), by key: what the group's text quotes or names."""
+        inside = {item.key for item in group.items}
+        wanted = {item.thread for item in group.items if item.thread} | ({group.thread} if group.thread else set())
+        found = {key: self.item(key) for key in sorted(wanted - inside)}
+        return {key: item for key, item in found.items() if item is not None}
+
     def thread_roots(self, scope: str, threads_since: float, messages_since: float) -> list[str]:
         """Where replies we missed may be: threads of ``scope`` with a reply since
         ``threads_since``, and first-level items since ``messages_since`` (a reply may start a thread)."""
@@ -171,8 +181,8 @@ class Assembler:
         quiet, span, _ = self.policy
         with self._store.transaction() as conn:
             groups = conn.execute(
-                "SELECT id, scope, thread, first_at, last_at FROM groups WHERE connector = ? AND state != 'closed'"
-                " AND (state = 'full' OR last_at <= ? OR first_at <= ?) ORDER BY first_at, id",
+                "SELECT id, scope, thread, first_at, last_at FROM groups WHERE connector = ? AND state IN"
+                " ('open', 'full') AND (state = 'full' OR last_at <= ? OR first_at <= ?) ORDER BY first_at, id",
                 (self._connector, now - quiet, now - span),
             ).fetchall()
             found = []
@@ -185,12 +195,25 @@ class Assembler:
                 found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items]))
         return found
 
-    def closer(self, group_id: int) -> Any:
-        """The write that marks a group sent, for ``Store.submit(also=...)``: the conversation
-        and the group's closing commit together, so a crash between them cannot send it twice."""
+    def next_deadline(self) -> float | None:
+        """When the first open group will be due (epoch seconds; past if one is due now), or
+        None when no group is open: the daemon polls then, not at its next tick."""
+        quiet, span, _ = self.policy
+        [row] = self._store.rows(
+            "SELECT min(CASE WHEN state = 'full' THEN 0 ELSE min(last_at + ?, first_at + ?) END) AS due FROM groups"
+            " WHERE connector = ? AND state IN ('open', 'full')",
+            [quiet, span, self._connector],
+        )
+        return row["due"]
+
+    def closer(self, *group_ids: int) -> Any:
+        """The write that marks groups sent, for ``Store.submit(also=...)``: the conversations
+        and the groups' closing commit together, so a crash between them cannot send one twice."""
 
         def close(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?", (time.time(), group_id))
+            now = time.time()
+            conn.executemany("UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?",
+                             [(now, group_id) for group_id in group_ids])
 
         return close
 
@@ -226,29 +249,57 @@ class Assembler:
         )
         return cur.rowcount == 1
 
+    def _insert(self, conn: sqlite3.Connection, item: Item) -> float | None:
+        """Place and store a new item; returns when its group will be due, or None if the item
+        was there already (then the text of an item still open is brought up to date: history
+        carries edits we may have missed)."""
+        row = conn.execute(
+            "SELECT i.group_id, i.deleted, i.text, g.state FROM items i LEFT JOIN groups g ON g.id = i.group_id"
+            " WHERE i.connector = ? AND i.item_key = ?",
+            (self._connector, item.key),
+        ).fetchone()
+        if row is not None:
+            group_id, deleted, text, state = row
+            if not deleted and state in ("open", "full") and text != item.text:
+                self._set_text(conn, item.key, group_id, text, item.text)
+            return None
+        group_id, due = self._place(conn, item)
+        conn.execute(
+            "INSERT INTO items (connector, item_key, group_id, scope, thread, at, author, text, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._connector, item.key, group_id, item.scope, item.thread, item.at, item.author, item.text,
+             json.dumps(item.data) if item.data else None),
+        )
+        return due
+
     def _set_text(self, conn: sqlite3.Connection, key: str, group_id: int, old: str, new: str) -> None:
         conn.execute("UPDATE items SET text = ? WHERE connector = ? AND item_key = ?", (new, self._connector, key))
         conn.execute("UPDATE groups SET size = size + ? WHERE id = ?", (len(new) - len(old), group_id))
 
-    def _place(self, conn: sqlite3.Connection, item: Item) -> int:
-        """The open group this item joins, or a new one; closes groups it shows are over."""
+    def _place(self, conn: sqlite3.Connection, item: Item) -> tuple[int, float]:
+        """The open group this item joins, or a new one, and when that group will be due; closes
+        groups the item shows are over. Every lookup is by index: a thread's open group is the
+        one holding its first item or one of its own groups, a channel's burst is among its few
+        open ones."""
         size = len(item.text) + LINE_OVERHEAD
         if item.thread is not None and item.thread != item.key:
             candidates = conn.execute(
                 "SELECT id, first_at, last_at, size FROM groups WHERE state = 'open' AND id IN"
-                " (SELECT group_id FROM items WHERE connector = ? AND (item_key = ? OR thread = ?))"
+                " (SELECT group_id FROM items WHERE connector = ? AND item_key = ?"
+                " UNION ALL SELECT id FROM groups WHERE connector = ? AND thread = ? AND state = 'open')"
                 " ORDER BY last_at DESC LIMIT 1",
-                (self._connector, item.thread, item.thread),
+                (self._connector, item.thread, self._connector, item.thread),
             ).fetchall()
             thread = item.thread
         else:
             candidates = conn.execute(
-                "SELECT id, first_at, last_at, size FROM groups WHERE connector = ? AND state = 'open'"
-                " AND scope = ? AND thread IS NULL ORDER BY last_at DESC",
+                "SELECT id, first_at, last_at, size FROM groups WHERE connector = ? AND scope = ? AND state = 'open'"
+                " AND thread IS NULL ORDER BY last_at DESC",
                 (self._connector, item.scope),
             ).fetchall()
             thread = None
         quiet, span, max_chars = self.policy
+        ended = False
         for group_id, first_at, last_at, used in candidates:
             fits = (
                 first_at - quiet <= item.at <= last_at + quiet
@@ -256,19 +307,20 @@ class Assembler:
                 and used + size <= max_chars
             )
             if fits:
+                first_at, last_at = min(first_at, item.at), max(last_at, item.at)
                 conn.execute(
-                    "UPDATE groups SET first_at = min(first_at, ?), last_at = max(last_at, ?), size = size + ?"
-                    " WHERE id = ?",
-                    (item.at, item.at, size, group_id),
+                    "UPDATE groups SET first_at = ?, last_at = ?, size = size + ? WHERE id = ?",
+                    (first_at, last_at, size, group_id),
                 )
-                return group_id
+                return group_id, 0.0 if ended else min(last_at + quiet, first_at + span)
             if item.at >= last_at:  # a later item that does not fit: this group is over
                 conn.execute("UPDATE groups SET state = 'full' WHERE id = ?", (group_id,))
+                ended = True
         cur = conn.execute(
             "INSERT INTO groups (connector, scope, thread, first_at, last_at, size) VALUES (?, ?, ?, ?, ?, ?)",
             (self._connector, item.scope, thread, item.at, item.at, size),
         )
-        return int(cur.lastrowid)
+        return int(cur.lastrowid), 0.0 if ended else item.at + min(quiet, span)
 
 
 def _item(row: Iterable[Any]) -> Item:

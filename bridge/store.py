@@ -114,6 +114,13 @@ _MIGRATIONS = [
     CREATE TABLE requests (at REAL NOT NULL, kind TEXT NOT NULL);
     CREATE INDEX requests_kind_at ON requests (kind, at);
     """,
+    # v4: the assembler finds a thread's open group and a channel's open burst by index, not by
+    # reading the connector's items (an 80k-message export took minutes, growing with the square)
+    """
+    CREATE INDEX groups_thread ON groups (connector, thread, state) WHERE thread IS NOT NULL;
+    CREATE INDEX groups_burst ON groups (connector, scope, state, last_at) WHERE thread IS NULL;
+    CREATE INDEX items_scope_at ON items (connector, scope, at);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 

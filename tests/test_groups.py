@@ -147,9 +147,9 @@ def test_closing_a_group_and_queueing_its_conversation_is_one_step(monkeypatch) 
     conversation = Conversation(source_key="g", text="hi", started_at=T0)
     close = asm.closer
 
-    def close_then_crash(group_id):
+    def close_then_crash(*group_ids):
         def write(conn):
-            close(group_id)(conn)
+            close(*group_ids)(conn)
             raise RuntimeError("power cut")
         return write
 
