@@ -119,6 +119,27 @@ def test_a_thread_with_a_retried_event_and_an_edit_is_one_conversation(tmp_path,
     assert_clean_log(log)
 
 
+def test_a_group_closes_at_its_own_deadline_not_at_the_next_poll(tmp_path, fake_omi, fake_slack) -> None:
+    # quiet_period 2 s, poll_interval 60 s: waiting for the poll would send it up to a minute late
+    config = slack_config(tmp_path, fake_omi, fake_slack, quiet_period=2, poll_interval=60)
+    daemon = start_daemon(config, tmp_path / "log")
+    try:
+        assert connected(fake_slack)
+        time.sleep(1)  # the first poll (at start) is over: only the deadline can close the group
+        first, _ = fake_slack.say(GENERAL, ALICE, "is the build green?")
+        time.sleep(1)
+        last, _ = fake_slack.say(GENERAL, BOB, "yes, since 10:02")
+        deadline = float(last) + 2
+        assert wait_until(lambda: len(fake_omi.texts()) == 1, 10)
+        arrived = next(at for at, method, path, _ in fake_omi.requests
+                       if method == "POST" and path.endswith("/conversations"))
+        assert arrived - deadline < 3, f"arrived {arrived - deadline:.1f}s after its deadline"
+    finally:
+        assert stop(daemon) == 0
+    assert said(conversation_lines(fake_omi)) == ["is the build green?", "yes, since 10:02"]
+    assert float(first) < deadline
+
+
 def test_channels_group_apart_and_unwanted_messages_stay_out(tmp_path, fake_omi, fake_slack) -> None:
     config = slack_config(tmp_path, fake_omi, fake_slack)
     log = tmp_path / "log"
@@ -319,7 +340,7 @@ def test_a_slack_export_is_imported_through_the_same_assembler_once(tmp_path, fa
         return time.strftime("%H:%M", time.gmtime(EXPORT_T + seconds))
 
     assert sorted(conversation_lines(fake_omi)) == [
-        [f"Alice ({hhmm(0)}): standup?", f"Bob Builder ({hhmm(60)}): on my way"],
+        [f"Alice ({hhmm(0)}): standup?", f"Bob Builder ({hhmm(60)}, replying to Alice {hhmm(0)}): on my way"],
         [f"carol ({hhmm(7200)}): lunch later, @Alice?"],  # two hours later: a conversation of its own
     ]
     status = run_cli("status", "-c", str(config), "--json")

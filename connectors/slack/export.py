@@ -13,13 +13,15 @@ earlier import is within the assembler's retention (30 days).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
+import re
 import zipfile
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -27,13 +29,16 @@ from pydantic import Field
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
 from bridge.errors import SourceError
-from bridge.groups import GroupPolicy
-from bridge.models import PRIORITY_BACKFILL
-from connectors.slack.render import message_item, render_group
+from bridge.groups import Group, GroupPolicy
+from bridge.models import PRIORITY_BACKFILL, Conversation
+from connectors.slack.render import message_item, record_problem, render_group
 
 __all__ = ["SlackExportConfig", "SlackExportConnector"]
 
 log = logging.getLogger(__name__)
+
+CLOSE_BATCH = 500  # conversations queued per transaction at the end of an import
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")  # not canvas_in_the_conversation.json and the like
 
 
 class SlackExportConfig(ConnectorConfig):
@@ -67,7 +72,7 @@ class SlackExportConnector:
 
     def check(self) -> str:
         with self._open() as archive:
-            channels = self._channels(archive)
+            channels = self._channels(archive, self._users(archive)[0])
         return f"{self.config.path}: {len(channels)} channel(s)"
 
     def poll(self, sink: Sink) -> None:
@@ -76,25 +81,32 @@ class SlackExportConnector:
             return
         assembler = sink.assembler(GroupPolicy(self.config.quiet_period, self.config.max_span))
         with self._open() as archive:
-            users = self._users(archive)
-            names = self._channels(archive)
+            users, bots = self._users(archive)
+            channels = self._channels(archive, users)
+            days = _day_files(archive)
             added = 0
-            for channel, folder in sorted(names.items(), key=lambda c: c[1]):
-                for message in self._messages(archive, folder, sink):
-                    item = message_item(channel, message, include_bots=self.config.include_bots,
-                                        include_joins=self.config.include_joins)
-                    if item is not None and assembler.add(item):
-                        added += 1
+            for channel in sorted(channels.values(), key=lambda c: c.name):
+                files = next((days[f] for f in channel.folders if f in days), [])
+                items = (message_item(channel.id, message, include_bots=self.config.include_bots,
+                                      include_joins=self.config.include_joins, bot_users=bots)
+                         for message in self._messages(archive, files, sink))
+                # one transaction per channel: the zip can be read again, so no commit per message
+                added += assembler.add_many(item for item in items if item is not None)
             closed = 0
+            batch: list[tuple[Group, Conversation | None]] = []
+            names = {c.id: c.name for c in channels.values()}
             for group in assembler.due(now=math.inf):  # the export is complete: every group is over
                 if sink.closing:
                     return
-                root = assembler.item(group.thread) if group.thread else None
-                conversation = render_group(
-                    group, channel=names.get(group.scope, group.scope), user_name=lambda u: users.get(u, u),
-                    channel_name=lambda c: names.get(c, c), tz=self.tz, root=root, priority=PRIORITY_BACKFILL,
-                ) if group.items else None
-                closed += sink.close_group(assembler, group, conversation)
+                place = channels[group.scope].place if group.scope in channels else f"#{group.scope}"
+                batch.append((group, render_group(
+                    group, place=place, user_name=lambda u: users.get(u, u), channel_name=lambda c: names.get(c, c),
+                    tz=self.tz, roots=assembler.roots(group), priority=PRIORITY_BACKFILL,
+                ) if group.items else None))
+                if len(batch) == CLOSE_BATCH:
+                    closed += sink.close_groups(assembler, batch)
+                    batch = []
+            closed += sink.close_groups(assembler, batch)
         sink.advance(digest)
         log.info("%s: %d message(s) read from %s into %d conversation(s)", self.name, added,
                  self.config.path.name, closed)
@@ -114,35 +126,41 @@ class SlackExportConnector:
             return json.loads(archive.read(name))
         except KeyError:
             return None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{self.config.path}: {name} is not readable JSON ({exc})") from None
 
-    def _users(self, archive: zipfile.ZipFile) -> dict[str, str]:
-        found = {}
+    def _users(self, archive: zipfile.ZipFile) -> tuple[dict[str, str], set[str]]:
+        """Display names by user id, and the ids of apps' users."""
+        names, bots = {}, set()
         for user in self._json(archive, "users.json") or []:
+            if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+                continue
             profile = user.get("profile") or {}
-            found[user["id"]] = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
+            names[user["id"]] = (profile.get("display_name") or profile.get("real_name") or user.get("real_name")
                                  or user.get("name") or user["id"])
-        return found
+            if user.get("is_bot"):
+                bots.add(user["id"])
+        return names, bots
 
-    def _channels(self, archive: zipfile.ZipFile) -> dict[str, str]:
-        """channel id -> name, which is also its folder in the zip (a DM's is its id); filtered
-        by ``channels``."""
-        found: dict[str, str] = {}
-        for listing in ("channels.json", "groups.json", "dms.json", "mpims.json"):
-            for channel in self._json(archive, listing) or []:
-                found[channel["id"]] = channel.get("name") or channel["id"]
+    def _channels(self, archive: zipfile.ZipFile, users: dict[str, str]) -> dict[str, _Channel]:
+        """The conversations of the export by id, filtered by ``channels``."""
+        found: dict[str, _Channel] = {}
+        for listing in ("channels.json", "groups.json", "dms.json", "mpims.json", "file_conversations.json"):
+            for entry in self._json(archive, listing) or []:
+                if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                    found[entry["id"]] = _Channel.of(entry, listing, users)
         if not found:
             raise SourceError(f"{self.config.path}: no channels.json: not a Slack export")
         if self.config.channels:
             wanted = {c.lstrip("#") for c in self.config.channels}
-            found = {cid: name for cid, name in found.items() if cid in wanted or name in wanted}
+            found = {cid: c for cid, c in found.items() if cid in wanted or c.name in wanted}
         return found
 
-    def _messages(self, archive: zipfile.ZipFile, folder: str, sink: Sink) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        for name in sorted(archive.namelist()):
-            path = PurePosixPath(name)
-            if path.parent.name != folder or path.suffix != ".json" or len(path.parts) != 2:
-                continue
+    def _messages(self, archive: zipfile.ZipFile, files: list[str], sink: Sink) -> list[dict[str, Any]]:
+        """A channel's messages in time order. A day file or a record that cannot be read is
+        recorded as skipped, with its reason; the rest of the channel still comes in."""
+        messages: list[tuple[float, dict[str, Any]]] = []
+        for name in files:
             try:
                 day = json.loads(archive.read(name))
                 if not isinstance(day, list):
@@ -150,6 +168,51 @@ class SlackExportConnector:
             except (ValueError, UnicodeDecodeError) as exc:
                 sink.skip(f"file:{name}", f"unreadable day file: {exc}", ref=name)
                 continue
-            messages += [m for m in day if isinstance(m, dict) and isinstance(m.get("ts"), str)]
-        messages.sort(key=lambda m: float(m["ts"]))
-        return messages
+            for n, message in enumerate(day, start=1):
+                problem = record_problem(message)
+                if problem is None:
+                    messages.append((float(message["ts"]), message))
+                else:
+                    sink.skip(f"record:{name}#{n}", problem, ref=f"{name} record {n}")
+        messages.sort(key=lambda m: m[0])
+        return [message for _, message in messages]
+
+
+class _Channel(NamedTuple):
+    id: str
+    name: str  # what ``<#id>`` shows
+    place: str  # where it was said, for the header: "#general", "direct messages with Ann"
+    folders: tuple[str, ...]  # its folder in the zip may be any of these
+
+    @classmethod
+    def of(cls, entry: dict[str, Any], listing: str, users: dict[str, str]) -> _Channel:
+        cid = entry["id"]
+        name = entry.get("name") if isinstance(entry.get("name"), str) else cid
+        members = [users.get(m, m) for m in entry.get("members") or [] if isinstance(m, str)]
+        if listing == "dms.json":
+            place = "direct messages" + (f" between {' and '.join(members)}" if members else "")
+        elif listing == "mpims.json":
+            place = "group messages" + (f" between {', '.join(members)}" if members else f" {name}")
+        elif listing == "file_conversations.json":  # "FC:F05JM5XK9SL:My notes": comments on a canvas
+            title = name.split(":", 2)[-1] if name.startswith("FC:") else name
+            place = f"comments on the canvas “{title}”"
+        else:
+            place = f"#{name}"
+        return cls(cid, name, place, (name, name.replace(":", "_"), cid))
+
+
+def _day_files(archive: zipfile.ZipFile) -> dict[str, list[str]]:
+    """Day files (``<folder>/YYYY-MM-DD.json``) by folder, read once for the whole zip. Slack
+    writes UTF-8 names without saying so, and zipfile reads them as cp437: they are mended."""
+    found: dict[str, list[str]] = {}
+    for info in archive.infolist():
+        shown = info.filename
+        if not info.flag_bits & 0x800:
+            with contextlib.suppress(UnicodeError):
+                shown = info.filename.encode("cp437").decode("utf-8")
+        folder, _, day = shown.rpartition("/")
+        if folder and "/" not in folder and _DAY.match(day):
+            found.setdefault(folder, []).append(info.filename)
+    for files in found.values():
+        files.sort()
+    return found
