@@ -340,7 +340,7 @@ def test_a_slack_export_is_imported_through_the_same_assembler_once(tmp_path, fa
         return time.strftime("%H:%M", time.gmtime(EXPORT_T + seconds))
 
     assert sorted(conversation_lines(fake_omi)) == [
-        [f"Alice ({hhmm(0)}): standup?", f"Bob Builder ({hhmm(60)}, replying to Alice {hhmm(0)}): on my way"],
+        [f"Alice ({hhmm(0)}): standup?", f"Bob Builder ({hhmm(60)}): on my way"],
         [f"carol ({hhmm(7200)}): lunch later, @Alice?"],  # two hours later: a conversation of its own
     ]
     status = run_cli("status", "-c", str(config), "--json")

@@ -129,9 +129,10 @@ def test_a_reply_inside_a_burst_says_whom_it_answers() -> None:
         Item("C1:a", "C1", t + 540, "logs?", "U3", "C1:q"),
         Item("C1:b", "C1", t + 600, "yes, since Tuesday", "U2", "C1:old"),
         Item("C1:c", "C1", t + 660, "fixed", "U2", "C1:gone"),
+        Item("C1:d", "C1", t + 700, "thanks", "U3", "C1:gone"),
     ]
     users = {**USERS, "U3": "Sam"}
-    text = render_group(Group(1, "C1", None, t, t + 660, items), place="#dev", user_name=lambda u: users[u],
+    text = render_group(Group(1, "C1", None, t, t + 700, items), place="#dev", user_name=lambda u: users[u],
                         channel_name=lambda c: c, tz=UTC, roots={earlier.key: earlier}).text
     lines = text.split("\n")[1:]
     assert lines[0] == "Alice (10:30): deploy is stuck"
@@ -139,6 +140,7 @@ def test_a_reply_inside_a_burst_says_whom_it_answers() -> None:
     assert lines[4].startswith("Bob (10:40, replying to Alice Sun 22 Nov, 10:30: “is the nightly build broken again?")
     assert lines[4].endswith("…”): yes, since Tuesday") and len(lines[4]) < 160
     assert lines[5] == "Bob (10:41, in a thread): fixed"  # its first message is no longer known
+    assert lines[6] == "Sam (10:41): thanks"  # right after its thread's last line: plain
 
 
 def test_mentions_show_the_current_name_also_with_an_old_handle() -> None:

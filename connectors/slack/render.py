@@ -119,7 +119,8 @@ def render_group(
 
     ``roots``: threads' first messages the group's replies answer, when not in the group (sent
     earlier). A group of one thread's replies quotes its root once, above them; in a channel's
-    burst, a reply says whom it answers: ``Sam (10:39, replying to Alice 10:30): logs?``."""
+    burst, a reply that does not follow its thread's last line says whom it answers:
+    ``Sam (10:39, replying to Alice 10:30): logs?``."""
     roots = roots or {}
     first, last = group.items[0], group.items[-1]
     here = {item.key: item for item in group.items}
@@ -141,9 +142,13 @@ def render_group(
             text = f"{text} [file: {attached}]" if text else f"[file: {attached}]"
         return text
 
-    def line(item: Item) -> str:
+    def thread_of(item: Item | None) -> str | None:
+        return None if item is None else item.thread or item.key
+
+    def line(item: Item, before: Item | None) -> str:
         said = when(item.at)
-        if item.thread is not None and group.thread is None:
+        # a reply right after its thread's last line answers it plainly; after other lines, say whom
+        if item.thread is not None and group.thread is None and thread_of(before) != item.thread:
             root = here.get(item.thread) or roots.get(item.thread)
             if root is None:
                 said += ", in a thread"
@@ -159,7 +164,7 @@ def render_group(
     root = roots.get(group.thread) if group.thread else None
     if root is not None and root.key not in here:
         lines.append(f"In reply to {name(root)} ({when(root.at)}): {shorten(words(root), ROOT_PREVIEW)}")
-    lines += [line(item) for item in group.items]
+    lines += [line(item, before) for item, before in zip(group.items, [None, *group.items], strict=False)]
     return Conversation(
         source_key=f"group:{first.key}",
         text="\n".join(lines),
