@@ -2,23 +2,20 @@
 
 Omi takes tens of conversation writes an hour, so a chat is not sent message by message. Items
 (chat messages; later, mails of a thread) are kept in SQLite in open groups, and a group becomes
-ONE conversation when it closes:
+ONE conversation when it closes. Two ways to group (``GroupPolicy.by_day``):
 
-- after ``quiet_period`` seconds without a new item,
-- when it spans ``max_span`` seconds,
-- or when its text would pass ``max_chars``.
+- **bursts** (live chat): a group closes after ``quiet_period`` seconds without a new item, when
+  it spans ``max_span`` seconds, or when its text would pass ``max_chars``. A reply joins the
+  open group that holds its thread; a reply to a thread already sent joins that thread's
+  follow-up group of its day, which closes when the day ends: late replies to a thread cost one
+  conversation a day, not one each.
+- **days** (history: an export, an outage longer than the quiet period): a scope's (channel's)
+  day is one group, replies of that day included wherever their thread began; it closes when the
+  day ends (in the policy's time zone) or at ``max_chars``.
 
-Placement: a reply joins the open group that holds its thread (the thread's first item, or an
-earlier reply); other items join their scope's (channel's) open burst. An item that does not fit
-its group (too late, too long, too big) starts a new one and the old one closes. Items are placed
-by their own time, so items that arrive late in bulk (history after an outage, an export) are cut
-into the same groups live delivery would have made.
-
-Every change runs in one transaction with the event that caused it (``event_key``, unique per
-connector), so an event delivered twice changes nothing the second time, and an event is in
-the database before the source is told it arrived. Groups and items live in SQLite, so open
-groups survive a restart. Closed groups keep their items for ``RETENTION`` seconds: a message
-seen again (history after an outage) is recognised and not sent a second time.
+An item that does not fit its group starts a new one and the old one closes. Items are placed
+by their own time, so items that arrive late in bulk are cut into the same groups live delivery
+would have made.
 """
 
 from __future__ import annotations
@@ -29,6 +26,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 from bridge.models import MAX_TEXT
@@ -66,6 +64,15 @@ class GroupPolicy(NamedTuple):
     quiet_period: float
     max_span: float
     max_chars: int = MAX_TEXT
+    by_day: bool = False  # a scope's day is one group; else bursts split by quiet_period
+    tz: tzinfo | None = None  # where days begin and end; None: the machine's zone
+
+
+def day_end(at: float, tz: tzinfo | None) -> float:
+    """The epoch second the local day holding ``at`` ends (midnight after it, in ``tz``)."""
+    moment = datetime.fromtimestamp(at, UTC).astimezone(tz)
+    midnight = datetime.combine(moment.date() + timedelta(days=1), datetime.min.time(), moment.tzinfo)
+    return midnight.timestamp() if tz is not None else midnight.replace(tzinfo=None).timestamp()
 
 
 class Assembler:
@@ -85,18 +92,20 @@ class Assembler:
         with self._store.transaction() as conn:
             if not self._first_sight(conn, event_key):
                 return False
-            due = self._insert(conn, item)
+            due = self._insert(conn, item, self.policy.by_day)
         if due is not None and self._on_deadline is not None:
             self._on_deadline(due)
         return due is not None
 
-    def add_many(self, items: Iterable[Item]) -> int:
+    def add_many(self, items: Iterable[Item], *, by_day: bool | None = None) -> int:
         """Place items read in bulk (an export, a page of history) in ONE transaction; returns
-        how many were new. For sources that can be read again: no event ids are kept."""
+        how many were new. For sources that can be read again: no event ids are kept.
+        ``by_day``: group these by day (or by burst) whatever the policy says."""
         added, soonest = 0, math.inf
+        by_day = self.policy.by_day if by_day is None else by_day
         with self._store.transaction() as conn:
             for item in items:
-                due = self._insert(conn, item)
+                due = self._insert(conn, item, by_day)
                 if due is not None:
                     added += 1
                     soonest = min(soonest, due)
@@ -178,12 +187,13 @@ class Assembler:
     def due(self, now: float | None = None) -> list[Group]:
         """Groups ready to become conversations, oldest first, with their live items in order."""
         now = time.time() if now is None else now
-        quiet, span, _ = self.policy
+        quiet, span = self.policy.quiet_period, self.policy.max_span
         with self._store.transaction() as conn:
             groups = conn.execute(
                 "SELECT id, scope, thread, first_at, last_at FROM groups WHERE connector = ? AND state IN"
-                " ('open', 'full') AND (state = 'full' OR last_at <= ? OR first_at <= ?) ORDER BY first_at, id",
-                (self._connector, now - quiet, now - span),
+                " ('open', 'full') AND (state = 'full' OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?))"
+                " OR ends_at <= ?) ORDER BY first_at, id",
+                (self._connector, now - quiet, now - span, now),
             ).fetchall()
             found = []
             for group_id, scope, thread, first_at, last_at in groups:
@@ -198,9 +208,10 @@ class Assembler:
     def next_deadline(self) -> float | None:
         """When the first open group will be due (epoch seconds; past if one is due now), or
         None when no group is open: the daemon polls then, not at its next tick."""
-        quiet, span, _ = self.policy
+        quiet, span = self.policy.quiet_period, self.policy.max_span
         [row] = self._store.rows(
-            "SELECT min(CASE WHEN state = 'full' THEN 0 ELSE min(last_at + ?, first_at + ?) END) AS due FROM groups"
+            "SELECT min(CASE WHEN state = 'full' THEN 0 WHEN ends_at IS NOT NULL THEN ends_at"
+            " ELSE min(last_at + ?, first_at + ?) END) AS due FROM groups"
             " WHERE connector = ? AND state IN ('open', 'full')",
             [quiet, span, self._connector],
         )
@@ -249,7 +260,7 @@ class Assembler:
         )
         return cur.rowcount == 1
 
-    def _insert(self, conn: sqlite3.Connection, item: Item) -> float | None:
+    def _insert(self, conn: sqlite3.Connection, item: Item, by_day: bool) -> float | None:
         """Place and store a new item; returns when its group will be due, or None if the item
         was there already (then the text of an item still open is brought up to date: history
         carries edits we may have missed)."""
@@ -263,7 +274,7 @@ class Assembler:
             if not deleted and state in ("open", "full") and text != item.text:
                 self._set_text(conn, item.key, group_id, text, item.text)
             return None
-        group_id, due = self._place(conn, item)
+        group_id, due = self._place(conn, item, by_day)
         conn.execute(
             "INSERT INTO items (connector, item_key, group_id, scope, thread, at, author, text, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -276,51 +287,65 @@ class Assembler:
         conn.execute("UPDATE items SET text = ? WHERE connector = ? AND item_key = ?", (new, self._connector, key))
         conn.execute("UPDATE groups SET size = size + ? WHERE id = ?", (len(new) - len(old), group_id))
 
-    def _place(self, conn: sqlite3.Connection, item: Item) -> tuple[int, float]:
+    def _place(self, conn: sqlite3.Connection, item: Item, by_day: bool) -> tuple[int, float]:
         """The open group this item joins, or a new one, and when that group will be due; closes
-        groups the item shows are over. Every lookup is by index: a thread's open group is the
-        one holding its first item or one of its own groups, a channel's burst is among its few
-        open ones."""
+        groups the item shows are over. Every lookup is by index."""
+        quiet, span, max_chars, _, tz = self.policy
         size = len(item.text) + LINE_OVERHEAD
-        if item.thread is not None and item.thread != item.key:
+        reply = item.thread is not None and item.thread != item.key
+        ends_at = day_end(item.at, tz)
+        if by_day:  # the scope's day, wherever the item's thread began
             candidates = conn.execute(
-                "SELECT id, first_at, last_at, size FROM groups WHERE state = 'open' AND id IN"
-                " (SELECT group_id FROM items WHERE connector = ? AND item_key = ?"
-                " UNION ALL SELECT id FROM groups WHERE connector = ? AND thread = ? AND state = 'open')"
-                " ORDER BY last_at DESC LIMIT 1",
-                (self._connector, item.thread, self._connector, item.thread),
+                "SELECT id, first_at, last_at, size, ends_at FROM groups WHERE connector = ? AND scope = ?"
+                " AND state = 'open' AND ends_at = ? AND thread IS NULL ORDER BY last_at DESC",
+                (self._connector, item.scope, ends_at),
             ).fetchall()
-            thread = item.thread
-        else:
+            thread, ends = None, ends_at
+        elif reply:  # the group holding its thread's first item, or the thread's follow-ups of the day
             candidates = conn.execute(
-                "SELECT id, first_at, last_at, size FROM groups WHERE connector = ? AND scope = ? AND state = 'open'"
-                " AND thread IS NULL ORDER BY last_at DESC",
+                "SELECT id, first_at, last_at, size, ends_at FROM groups WHERE state = 'open' AND id IN"
+                " (SELECT group_id FROM items WHERE connector = ? AND item_key = ?"
+                " UNION ALL SELECT id FROM groups"
+                " WHERE connector = ? AND thread = ? AND state = 'open' AND ends_at = ?)"
+                " ORDER BY last_at DESC",
+                (self._connector, item.thread, self._connector, item.thread, ends_at),
+            ).fetchall()
+            thread, ends = item.thread, ends_at
+        else:  # the scope's burst
+            candidates = conn.execute(
+                "SELECT id, first_at, last_at, size, ends_at FROM groups WHERE connector = ? AND scope = ?"
+                " AND state = 'open' AND ends_at IS NULL AND thread IS NULL ORDER BY last_at DESC",
                 (self._connector, item.scope),
             ).fetchall()
-            thread = None
-        quiet, span, max_chars = self.policy
+            thread, ends = None, None
         ended = False
-        for group_id, first_at, last_at, used in candidates:
-            fits = (
-                first_at - quiet <= item.at <= last_at + quiet
-                and max(last_at, item.at) - min(first_at, item.at) <= span
-                and used + size <= max_chars
-            )
+        for group_id, first_at, last_at, used, group_ends in candidates:
+            if group_ends is not None:  # a day: anything of that day fits while there is room
+                fits = first_at < group_ends and item.at < group_ends and used + size <= max_chars
+            else:
+                fits = (
+                    first_at - quiet <= item.at <= last_at + quiet
+                    and max(last_at, item.at) - min(first_at, item.at) <= span
+                    and used + size <= max_chars
+                )
             if fits:
                 first_at, last_at = min(first_at, item.at), max(last_at, item.at)
                 conn.execute(
                     "UPDATE groups SET first_at = ?, last_at = ?, size = size + ? WHERE id = ?",
                     (first_at, last_at, size, group_id),
                 )
-                return group_id, 0.0 if ended else min(last_at + quiet, first_at + span)
+                due = group_ends if group_ends is not None else min(last_at + quiet, first_at + span)
+                return group_id, 0.0 if ended else due
             if item.at >= last_at:  # a later item that does not fit: this group is over
                 conn.execute("UPDATE groups SET state = 'full' WHERE id = ?", (group_id,))
                 ended = True
         cur = conn.execute(
-            "INSERT INTO groups (connector, scope, thread, first_at, last_at, size) VALUES (?, ?, ?, ?, ?, ?)",
-            (self._connector, item.scope, thread, item.at, item.at, size),
+            "INSERT INTO groups (connector, scope, thread, first_at, last_at, size, ends_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self._connector, item.scope, thread, item.at, item.at, size, ends),
         )
-        return int(cur.lastrowid), 0.0 if ended else item.at + min(quiet, span)
+        due = ends if ends is not None else item.at + min(quiet, span)
+        return int(cur.lastrowid), 0.0 if ended else due
 
 
 def _item(row: Iterable[Any]) -> Item:

@@ -115,10 +115,12 @@ _MIGRATIONS = [
     CREATE INDEX requests_kind_at ON requests (kind, at);
     """,
     # v4: the assembler finds a thread's open group and a channel's open burst by index, not by
-    # reading the connector's items (an 80k-message export took minutes, growing with the square)
+    # reading the connector's items (an 80k-message export took minutes, growing with the square);
+    # a group that holds a day (a channel's day, a thread's follow-ups of a day) ends at ends_at
     """
-    CREATE INDEX groups_thread ON groups (connector, thread, state) WHERE thread IS NOT NULL;
-    CREATE INDEX groups_burst ON groups (connector, scope, state, last_at) WHERE thread IS NULL;
+    ALTER TABLE groups ADD COLUMN ends_at REAL;
+    CREATE INDEX groups_thread ON groups (connector, thread, state, ends_at) WHERE thread IS NOT NULL;
+    CREATE INDEX groups_scope ON groups (connector, scope, state, ends_at, last_at) WHERE thread IS NULL;
     CREATE INDEX items_scope_at ON items (connector, scope, at);
     """,
 ]

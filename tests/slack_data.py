@@ -6,9 +6,9 @@ thread's first message carries ``reply_count``, ``reply_users``, ``latest_reply`
 ``replies``; each reply sits in the day file of the day it was said, with ``thread_ts`` and
 ``parent_user_id``; messages carry ``user_profile`` and ``blocks`` beside ``text``.
 
-The traffic is a technical team's: bursts of short lines, threads from one reply to a few hundred
-(a heavy tail), replies spread over hours and into later days, code blocks with the links
-Slack's auto-linker puts in them, mentions, and links.
+The traffic is a technical team's: a few busy channels and many quiet ones, bursts of short
+lines, threads from one reply to a few hundred (a heavy tail), replies spread over hours and
+into later days, code blocks with the links Slack's auto-linker puts in them, mentions, links.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ __all__ = ["CHANNELS", "USERS", "make_export"]
 
 USERS = [(f"U{n:07d}A", f"user{n}", f"Person {n}") for n in range(60)]
 CHANNELS = [(f"C{n:07d}X", name) for n, name in enumerate(
-    ["general", "dev", "ops", "incidents", "backend", "frontend", "data", "random", "releases", "support"])]
+    ["general", "dev", "ops", "incidents", "backend", "frontend", "data", "random", "releases", "support",
+     *(f"team-{n}" for n in range(20))])]
+_ACTIVITY = [1 / rank for rank in range(1, len(CHANNELS) + 1)]  # a few busy channels, many quiet ones
 _WORDS = (
     "deploy", "build", "logs", "error", "retry", "cache", "query", "index", "shard", "queue",
     "worker", "timeout", "config", "branch", "merge", "review", "test", "flaky", "latency", "memory",
@@ -78,7 +80,7 @@ def make_export(path: Path, messages: int, *, seed: int = 1, start: float = 1_73
         return at
 
     while count < messages:
-        channel = rng.choice(CHANNELS)[1]
+        channel = rng.choices(CHANNELS, _ACTIVITY)[0][1]
         at = stamp(start + rng.uniform(0, span))
         if rng.random() < 0.35:  # a thread: most short, a few very long
             replies = min(int(rng.paretovariate(1.2)), 300, messages - count - 1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bridge.connector import Sink
 from bridge.groups import Assembler, GroupPolicy, Item
@@ -13,6 +15,7 @@ from bridge.store import Store
 from connectors.spool import SpoolConfig
 
 POLICY = GroupPolicy(quiet_period=600, max_span=7200, max_chars=1000)
+BERLIN = ZoneInfo("Europe/Berlin")
 T0 = 1_800_000_000.0
 
 
@@ -80,6 +83,48 @@ def test_a_late_reply_gets_a_thread_group_and_the_channel_goes_on_apart() -> Non
     assert thread_group.thread == "C1:1" and [i.key for i in thread_group.items] == ["C1:2"]
     assert burst.thread is None and [i.key for i in burst.items] == ["C1:3"]
     assert asm.item("C1:1").text == "root"  # the root is still there, for context
+
+
+def test_late_replies_to_a_sent_thread_are_one_follow_up_a_day() -> None:
+    store = Store()
+    asm = Assembler(store, "slack", GroupPolicy(600, 7200, tz=BERLIN))
+    sink = Sink(store, "slack", SpoolConfig(type="spool", path="x"), lambda: None)
+    root_at = datetime(2027, 1, 11, 9, 0, tzinfo=BERLIN).timestamp()
+    asm.add(msg(1, root_at, text="root"))
+    [group] = asm.due(now=root_at + 600)
+    sink.close_group(asm, group, Conversation(source_key="g1", text="root", started_at=root_at))
+    for n, hours in enumerate([2, 5, 11, 26], start=2):  # three late replies that day, one the next
+        asm.add(msg(n, root_at + hours * 3600, thread=1))
+    midnight = datetime(2027, 1, 12, tzinfo=BERLIN).timestamp()
+    assert asm.due(now=midnight - 1) == []  # quiet for hours, but the day is not over
+    assert asm.next_deadline() == midnight
+    [today] = asm.due(now=midnight)
+    assert today.thread == "C1:1" and [i.key for i in today.items] == ["C1:2", "C1:3", "C1:4"]
+    assert groups_of(asm) == [["C1:2", "C1:3", "C1:4"], ["C1:5"]]
+
+
+def test_by_day_a_channels_day_is_one_group_with_its_replies_wherever_their_thread_began() -> None:
+    asm = Assembler(Store(), "slack", GroupPolicy(600, 7200, by_day=True, tz=BERLIN))
+    day = datetime(2027, 3, 27, tzinfo=BERLIN)  # the night before summer time begins
+    at = lambda hours: (day + timedelta(hours=hours)).timestamp()  # noqa: E731
+    asm.add(msg(1, at(9)))
+    asm.add(msg(2, at(9.1), thread=1))
+    asm.add(msg(3, at(15)))  # hours later: a burst would end, the day does not
+    asm.add(msg(4, at(23.5), thread=1))  # 23:30 in Berlin, 22:30 UTC
+    asm.add(msg(5, at(24.5), thread=1))  # 00:30 the next day: that day's group
+    asm.add(msg(6, at(25), scope="C2"))
+    assert asm.due(now=at(24) - 1) == []
+    assert groups_of(asm, now=at(24)) == [["C1:1", "C1:2", "C1:3", "C1:4"]]
+    assert sorted(groups_of(asm)) == [["C1:1", "C1:2", "C1:3", "C1:4"], ["C1:5"], ["C2:6"]]
+    next_day = next(g for g in asm.due(now=math.inf) if g.items[0].key == "C1:5")
+    assert next_day.thread is None  # a channel's day, not a thread's
+
+
+def test_by_day_a_day_past_the_size_limit_goes_on_in_a_second_group() -> None:
+    asm = Assembler(Store(), "slack", GroupPolicy(600, 7200, max_chars=1000, by_day=True, tz=UTC))
+    for n in range(5):
+        asm.add(msg(n, T0 + n * 3600, text="z" * 400))
+    assert [len(g) for g in groups_of(asm)] == [2, 2, 1]
 
 
 def test_same_event_twice_changes_nothing() -> None:

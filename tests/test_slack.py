@@ -329,24 +329,31 @@ def write_export(path: Path) -> None:
         archive.writestr(f"random/{day}.json", "{not json")
 
 
-def test_a_slack_export_is_imported_through_the_same_assembler_once(tmp_path, fake_omi) -> None:
+@pytest.mark.parametrize("group", ["day", "burst"])
+def test_a_slack_export_is_imported_through_the_same_assembler_once(tmp_path, fake_omi, group) -> None:
     write_export(tmp_path / "export.zip")
+    option = "" if group == "day" else 'group = "burst"\n'
     connectors = ('[connectors.archive]\ntype = "slack-export"\npath = "export.zip"\n'
-                  'timezone = "UTC"\nquiet_period = 600\n')
+                  f'timezone = "UTC"\nquiet_period = 600\n{option}')
     config = write_config(tmp_path, fake_omi.url, connectors=connectors)
     result = run_cli("run", "--once", "-c", str(config))
     assert result.returncode == 0, result.stderr
     def hhmm(seconds: int) -> str:
         return time.strftime("%H:%M", time.gmtime(EXPORT_T + seconds))
 
-    assert sorted(conversation_lines(fake_omi)) == [
-        [f"Alice ({hhmm(0)}): standup?", f"Bob Builder ({hhmm(60)}): on my way"],
-        [f"carol ({hhmm(7200)}): lunch later, @Alice?"],  # two hours later: a conversation of its own
-    ]
+    lines = [f"Alice ({hhmm(0)}): standup?", f"Bob Builder ({hhmm(60)}): on my way",
+             f"carol ({hhmm(7200)}): lunch later, @Alice?"]
+    if group == "day":  # the default: the channel's day is one conversation
+        assert conversation_lines(fake_omi) == [lines]
+    else:  # as live delivery: two hours later is a conversation of its own
+        assert sorted(conversation_lines(fake_omi)) == [lines[:2], lines[2:]]
     status = run_cli("status", "-c", str(config), "--json")
     assert "random/2026-11-02.json" in status.stdout  # the broken day file is recorded as skipped
+    sent = len(fake_omi.texts())
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
-    assert len(fake_omi.texts()) == 2
+    (tmp_path / "export.zip").write_bytes((tmp_path / "export.zip").read_bytes() + b"\0")  # a "newer" export
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert len(fake_omi.texts()) == sent  # imported twice and again as a new file: nothing sent twice
 
 
 def test_config_problems_are_one_line_each(tmp_path, fake_omi, fake_slack) -> None:

@@ -285,3 +285,20 @@ def test_an_edit_that_names_its_message_only_in_previous_message_is_applied() ->
     assert connector.take_message(assembler, edit, "Ev111")
     [group] = assembler.due(now=math.inf)
     assert [i.text for i in group.items] == ["updated message"]
+
+
+def test_in_a_day_a_thread_begun_earlier_is_quoted_once() -> None:
+    t = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()
+    root = Item("C1:r", "C1", t - 86400, "can we drop ```legacy_mode = True``` before the release?", "U1")
+    items = [
+        Item("C1:a", "C1", t, "I think so", "U2", "C1:r"),
+        Item("C1:b", "C1", t + 600, "standup in 5", "U1"),
+        Item("C1:c", "C1", t + 3600, "done, dropped it", "U2", "C1:r"),
+    ]
+    text = render_group(Group(1, "C1", None, t, t + 3600, items), place="#dev", user_name=lambda u: USERS[u],
+                        channel_name=lambda c: c, tz=UTC, roots={root.key: root}).text
+    lines = text.split("\n")[1:]
+    assert lines[0] == ("Bob (09:00, replying to Alice Mon 23 Nov, 09:00: “can we drop ```legacy_mode = True``` "
+                        "before the release?”): I think so")
+    assert lines[2] == "Bob (10:00, replying to Alice Mon 23 Nov, 09:00): done, dropped it"
+    assert text.count("legacy_mode") == 1

@@ -61,6 +61,8 @@ class SlackConfig(ConnectorConfig):
     app_token: SecretStr | None = Field(default=None, description="xapp-... token, socket mode")
     signing_secret: SecretStr | None = Field(default=None, description="http mode")
     channels: list[str] = Field(default=[], description="names or ids; empty = every channel the bot is in")
+    group: Literal["burst", "day"] = Field(
+        default="burst", description="burst: sent after quiet_period of silence; day: a channel's day, at midnight")
     quiet_period: float = Field(default=600, gt=0, description="a conversation closes after this much silence")
     max_span: float = Field(default=7200, gt=0, description="...or when it spans this long")
     api_url: str = "https://slack.com/api/"
@@ -105,7 +107,8 @@ class SlackConfig(ConnectorConfig):
 
     @property
     def policy(self) -> GroupPolicy:
-        return GroupPolicy(self.quiet_period, self.max_span)
+        return GroupPolicy(self.quiet_period, self.max_span, by_day=self.group == "day",
+                           tz=ZoneInfo(self.timezone) if self.timezone else None)
 
 
 def _ts_max(a: str, b: str) -> str:
@@ -472,7 +475,11 @@ class SlackConnector:
                                 include_joins=self.config.include_joins, bot_users=self.names.bots)
             if item is not None:
                 items.append(item)
-        return assembler.add_many(items), newest
+        # what was said longer than a quiet period ago (an outage) goes by day: a day of catching
+        # up costs a conversation per channel, not one per burst; the rest joins live bursts
+        settled = time.time() - self.config.quiet_period
+        return (assembler.add_many([i for i in items if i.at < settled], by_day=True)
+                + assembler.add_many([i for i in items if i.at >= settled])), newest
 
     async def _history(self, method: str, **args: Any) -> Any:
         """Messages of conversations.history/replies, page by page, paced."""

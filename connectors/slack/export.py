@@ -46,8 +46,10 @@ class SlackExportConfig(ConnectorConfig):
     path: ConfigPath
     text_source_spec: str = Field(default="slack", min_length=1)
     channels: list[str] = Field(default=[], description="names or ids; empty = every channel in the export")
-    quiet_period: float = Field(default=600, gt=0)
-    max_span: float = Field(default=7200, gt=0)
+    group: Literal["day", "burst"] = Field(
+        default="day", description="day: a channel's day is one conversation (fewest writes); burst: as live")
+    quiet_period: float = Field(default=600, gt=0, description="group = burst: silence that ends a conversation")
+    max_span: float = Field(default=7200, gt=0, description="group = burst: the longest a conversation spans")
     include_bots: bool = False
     include_joins: bool = False
     timezone: str | None = None
@@ -79,7 +81,8 @@ class SlackExportConnector:
         digest = _sha256(self.config.path) if self.config.path.is_file() else None
         if digest is not None and sink.cursor == digest:
             return
-        assembler = sink.assembler(GroupPolicy(self.config.quiet_period, self.config.max_span))
+        assembler = sink.assembler(GroupPolicy(self.config.quiet_period, self.config.max_span,
+                                               by_day=self.config.group == "day", tz=self.tz))
         with self._open() as archive:
             users, bots = self._users(archive)
             channels = self._channels(archive, users)

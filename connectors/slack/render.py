@@ -122,6 +122,7 @@ def render_group(
     burst, a reply that does not follow its thread's last line says whom it answers:
     ``Sam (10:39, replying to Alice 10:30): logs?``."""
     roots = roots or {}
+    quoted: set[str] = set()
     first, last = group.items[0], group.items[-1]
     here = {item.key: item for item in group.items}
 
@@ -152,9 +153,10 @@ def render_group(
             root = here.get(item.thread) or roots.get(item.thread)
             if root is None:
                 said += ", in a thread"
-            elif root.key in here:
+            elif root.key in here or root.key in quoted:
                 said += f", replying to {name(root)} {when(root.at)}"
-            else:
+            else:  # a thread begun before this conversation: its first words, once
+                quoted.add(root.key)
                 preview = shorten(words(root), REPLY_PREVIEW, inline=True)
                 said += f", replying to {name(root)} {when(root.at)}: “{preview}”"
         return f"{name(item)} ({said}): {words(item)}"
