@@ -113,6 +113,21 @@ class Assembler:
             self._on_deadline(soonest)
         return added
 
+    def scope_of(self, keys: Iterable[str]) -> str | None:
+        """The scope the first of ``keys`` that is linked belongs to (see ``link``), or None."""
+        for key in keys:
+            rows = self._store.rows("SELECT scope FROM links WHERE connector = ? AND key = ?", [self._connector, key])
+            if rows:
+                return str(rows[0]["scope"])
+        return None
+
+    def link(self, keys: Iterable[str], scope: str) -> None:
+        """Remember that ``keys`` lead to ``scope`` (a mail's Message-ID to its thread); a key
+        linked before keeps its first scope."""
+        with self._store.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO links (connector, key, scope) VALUES (?, ?, ?)",
+                             [(self._connector, key, scope) for key in keys])
+
     def edit(self, key: str, text: str, event_key: str | None = None) -> bool:
         """New text for an item not sent yet. False if unknown, deleted or already sent."""
         with self._store.transaction() as conn:

@@ -116,9 +116,14 @@ _MIGRATIONS = [
     """,
     # v4: the assembler finds a thread's open group and a channel's open burst by index, not by
     # reading the connector's items (an 80k-message export took minutes, growing with the square);
-    # a group that holds a day (a channel's day, a thread's follow-ups of a day) ends at ends_at
+    # a group that holds a day (a channel's day, a thread's follow-ups of a day) ends at ends_at;
+    # links: what finds a mail's thread (its Message-ID, Gmail's thread id, a subject) -> the thread
     """
     ALTER TABLE groups ADD COLUMN ends_at REAL;
+    CREATE TABLE links (
+        connector TEXT NOT NULL, key TEXT NOT NULL, scope TEXT NOT NULL,
+        PRIMARY KEY (connector, key)
+    ) WITHOUT ROWID;
     CREATE INDEX groups_thread ON groups (connector, thread, state, ends_at) WHERE thread IS NOT NULL;
     CREATE INDEX groups_scope ON groups (connector, scope, state, ends_at, last_at) WHERE thread IS NULL;
     CREATE INDEX items_scope_at ON items (connector, scope, at);
@@ -251,11 +256,12 @@ class Store:
         return Intake(added, new_skips)
 
     def is_known(self, connector: str, source_key: str) -> bool:
-        """True if the key is queued, sent, dead or skipped already."""
+        """True if the key is queued, sent, dead or skipped already, or waits in (or was sent
+        with) a group of the assembler (a mail of a thread)."""
         with self._lock:
-            for table in ("outbox", "skipped"):
+            for table, column in (("outbox", "source_key"), ("skipped", "source_key"), ("items", "item_key")):
                 row = self.conn.execute(
-                    f"SELECT 1 FROM {table} WHERE connector = ? AND source_key = ?", (connector, source_key)
+                    f"SELECT 1 FROM {table} WHERE connector = ? AND {column} = ?", (connector, source_key)
                 ).fetchone()
                 if row:
                     return True

@@ -97,7 +97,8 @@ def test_eml_folder_imports_the_awkward_corpus(tmp_path):
     folder = tmp_path / "export"
     shutil.copytree(CORPUS, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     store = Store(":memory:")
-    connector = EmlConnector("eml", EmlConfig(type="eml", path=folder, reply_languages=["en", "de"]))
+    # one conversation per mail, so each mail's text can be checked (threads: test_mail_threads.py)
+    connector = EmlConnector("eml", EmlConfig(type="eml", path=folder, reply_languages=["en", "de"], group="message"))
     _run(connector, store)
     sent = [n for n, e in EXPECTED.items() if e[0] == "sent"]
     skipped = [n for n, e in EXPECTED.items() if e[0] == "skipped"]

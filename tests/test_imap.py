@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -57,7 +58,8 @@ def imap_table(server, name: str = "mail", **options) -> str:
 
 
 def bodies(fake) -> list[str]:
-    return [t.split("\n\n", 1)[1] for t in fake.texts()]
+    """Each mail's body: what follows its header block (one conversation per mail, or a thread's)."""
+    return [body for t in fake.texts() for body in re.split(r"(?m)^Date: .*\n\n", t)[1:]]
 
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -185,9 +187,10 @@ def test_awkward_corpus_over_imap_each_delivered_or_skipped_with_reason(tmp_path
     for name in sorted(EXPECTED):
         server.append("alice", (CORPUS / name).read_bytes(), when=NOW - timedelta(hours=1))
     since = (NOW - timedelta(days=1)).date().isoformat()
-    # small chunks: count-bounded (3 messages) and byte-bounded (the 300 KB mail travels alone)
+    # small chunks: count-bounded (3 messages) and byte-bounded (the 300 KB mail travels alone);
+    # one conversation per mail, so each mail's text can be checked (threads: test_mail_threads.py)
     config = write_config(tmp_path, fake_omi.url, connectors=imap_table(
-        server, since=since, reply_languages=["en", "de"], fetch_messages=3, fetch_bytes=4096))
+        server, since=since, reply_languages=["en", "de"], fetch_messages=3, fetch_bytes=4096, group="message"))
     result = run_cli("run", "--once", "-c", str(config), "--log-level", "DEBUG")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -216,3 +219,29 @@ def test_two_mailboxes_side_by_side(tmp_path, server, fake_omi):
     assert Counter(bodies(fake_omi)) == Counter(["Body of message 1.", "Body of message 2."])
     with sqlite3.connect(tmp_path / "state.db") as conn:
         assert sorted(r[0] for r in conn.execute("SELECT connector FROM outbox")) == ["alice-mail", "bob-mail"]
+
+
+def test_thread_mode_joins_a_reply_within_the_quiet_period_and_starts_anew_after(tmp_path, server, fake_omi):
+    def reply(n: int, refs: list[int]) -> bytes:
+        head = mail(n, datetime.now(UTC), subject="Re: rollout" if refs else "rollout")
+        references = " ".join(f"<m{r}@example.net>" for r in refs)
+        return head.replace(b"Content-Type", f"References: {references}\nContent-Type".encode()) if refs else head
+
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, group="thread", quiet_period=3))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0  # the first start: mail from now on
+    server.append("alice", reply(1, []))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    server.append("alice", reply(2, [1]))  # within the quiet period: the same conversation
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert fake_omi.texts() == []  # the thread is still talking
+    time.sleep(3.5)
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    [first] = fake_omi.texts()
+    assert first.startswith("Email thread: rollout (2 messages)")
+    assert first.count("\nFrom: Carol") == 2 and first.index("message 1.") < first.index("message 2.")
+    server.append("alice", reply(3, [1, 2]))  # after the quiet period: a conversation of its own
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    time.sleep(3.5)
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert len(fake_omi.texts()) == 2
+    assert fake_omi.texts()[1].startswith("Subject: Re: rollout") and bodies(fake_omi)[-1] == "Body of message 3."

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import mailbox
+import math
 import re
 import sys
 from datetime import UTC, datetime
@@ -26,13 +27,16 @@ from tqdm import tqdm
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
 from bridge.errors import SourceError
-from bridge.models import PRIORITY_BACKFILL
-from connectors.mail.text import MailJob, convert
+from bridge.groups import Assembler, GroupPolicy
+from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
+from connectors.mail.text import MailJob, MailPiece, convert
+from connectors.mail.threads import place, render_thread
 
 __all__ = ["EmlConnector", "MaildirConnector", "MboxConnector"]
 
 
 _QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+THREAD_BATCH = 200  # mails placed per transaction in a thread-grouped import
 
 
 class ArchiveConfig(ConnectorConfig):
@@ -40,6 +44,8 @@ class ArchiveConfig(ConnectorConfig):
     text_source_spec: str = Field(default="email", min_length=1)
     poll_interval: float = Field(default=3600, gt=0)
     skip_automated: bool = True
+    group: Literal["thread", "message"] = Field(
+        default="thread", description="thread: a thread's mails of a day are one conversation; message: one each")
     reply_languages: list[str] = Field(
         default=["en"], description="languages of signature phrases to cut (quote headers: every language)")
     progress: bool = Field(default=True, description="progress bar on a terminal")
@@ -82,23 +88,46 @@ class _Archive:
     def poll(self, sink: Sink) -> None:
         items = self._items(sink.cursor)
         show = self.config.progress and sys.stderr.isatty() and len(items) > 50
+        threads = self.config.group == "thread"
+        # an archive is history: a thread's mails of a day are one conversation
+        assembler = sink.assembler(GroupPolicy(600, 86400, by_day=True)) if threads else None
+        batch: list[Any] = []
         with tqdm(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
             for position, load in items:
                 if sink.closing:
                     return
-                self._deliver(position, load, sink)
+                result = self._convert(position, load, as_piece=threads)
+                if assembler is None:
+                    sink.submit_many([result], self._cursor(position))
+                else:
+                    batch.append(result)
+                    if len(batch) == THREAD_BATCH:
+                        self._place(assembler, batch, self._cursor(position), sink)
+                        batch = []
                 bar.update()
+        if assembler is not None:
+            if batch:
+                self._place(assembler, batch, self._cursor(items[-1][0]), sink)
+            for group in assembler.due(now=math.inf):  # the archive is read through: every thread-day is over
+                if sink.closing:
+                    return
+                sink.close_group(assembler, group, render_thread(group) if group.items else None)
 
-    def _deliver(self, position: Any, load: Any, sink: Sink) -> None:
-        cursor = self._cursor(position)
+    def _place(self, assembler: Assembler, batch: list[Any], cursor: Any, sink: Sink) -> None:
+        """A batch of a thread-grouped import: mails to the assembler, then skips with the cursor
+        (a crash in between reads them again; the assembler knows them by Message-ID)."""
+        pieces = [r for r in batch if isinstance(r, MailPiece) and not sink.known(r.key)]
+        assembler.add_many(place(assembler, pieces))
+        sink.submit_many([r for r in batch if isinstance(r, Skip)], cursor)
+
+    def _convert(self, position: Any, load: Any, *, as_piece: bool) -> Conversation | MailPiece | Skip:
         ref = f"{self.what} message {position[-1] if isinstance(position, list) else position}"
         try:
             raw, mtime = load()
         except OSError as exc:
-            sink.skip(f"unreadable:{position}", f"unreadable: {exc.strerror or exc}", ref=ref, cursor=cursor)
-            return
-        job = MailJob(raw, mtime, ref, self.config.skip_automated, self.languages, PRIORITY_BACKFILL)
-        sink.submit_many([convert(job)], cursor)
+            return Skip(f"unreadable:{position}", f"unreadable: {exc.strerror or exc}", ref)
+        return convert(MailJob(raw, mtime, ref, self.config.skip_automated, self.languages, PRIORITY_BACKFILL,
+                               as_piece=as_piece))
 
 
 class MboxConnector(_Archive):

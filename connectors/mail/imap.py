@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -31,9 +31,11 @@ from pydantic import Field, SecretStr, model_validator
 
 from bridge.connector import ConnectorConfig, Sink
 from bridge.errors import SourceAuthError, SourceError
-from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE
+from bridge.groups import Assembler, GroupPolicy, day_end
+from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, Skip
 from connectors.mail.convert import Converter, Pending
-from connectors.mail.text import MailJob, message_key, parse
+from connectors.mail.text import MailJob, MailPiece, message_key, parse
+from connectors.mail.threads import place, render_thread
 
 __all__ = ["ImapConfig", "ImapConnector"]
 
@@ -43,6 +45,7 @@ PIPELINE_DEPTH = 2  # fetched chunks being converted while the next one is fetch
 IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
 IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
 RECONNECT_MAX = 300.0
+THREAD_SPAN = 86400.0  # a thread's live conversation spans at most a day, however busy
 
 
 class ImapConfig(ConnectorConfig):
@@ -60,6 +63,10 @@ class ImapConfig(ConnectorConfig):
     poll_interval: float = Field(default=300, gt=0)
     text_source_spec: str = Field(default="email", min_length=1)
     skip_automated: bool = True
+    group: Literal["auto", "thread", "message"] = Field(
+        default="auto", description="auto: backfill by thread and day, new mail one conversation each; "
+        "thread: new mail of a thread within quiet_period is one conversation; message: one each")
+    quiet_period: float = Field(default=600, gt=0, description='group = "thread": silence that ends a conversation')
     reply_languages: list[str] = Field(
         default=["en"], description="languages of signature phrases to cut (quote headers: every language)")
     timeout: float = Field(default=60, gt=0, description="seconds a socket read may take")
@@ -86,8 +93,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class Into(NamedTuple):
+    """Where mails of threads go: the assembler, grouping per day (a backfill) or not."""
+
+    assembler: Assembler
+    by_day: bool  # a backfill: days that are over go by thread and day
+    live_threads: bool  # recent mail goes by thread and quiet_period too (else one conversation each)
+
+
 class ImapConnector:
     Config = ImapConfig
+    _gmail = False  # the server speaks Gmail's extensions (X-GM-THRID)
 
     def __init__(self, name: str, config: ImapConfig) -> None:
         self.name = name
@@ -149,18 +165,24 @@ class ImapConnector:
 
     def poll(self, sink: Sink) -> None:
         cursor = sink.cursor or {"started": time.time(), "folders": {}}
+        assembler = sink.assembler(GroupPolicy(self.config.quiet_period, THREAD_SPAN))
         client = self.connect()
         try:
+            self._gmail = client.has_capability("X-GM-EXT-1")
             for folder in self.config.folders:
                 if sink.closing:
                     return
-                self._poll_folder(client, folder, cursor, sink)
+                self._poll_folder(client, folder, cursor, sink, assembler)
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"{self.config.host}: {exc}") from None
         finally:
             _close(client)
+        for group in assembler.due():  # threads whose quiet period (or day) is over
+            if sink.closing:
+                return
+            sink.close_group(assembler, group, render_thread(group) if group.items else None)
 
-    def _poll_folder(self, client: IMAPClient, folder: str, cursor: dict, sink: Sink) -> None:
+    def _poll_folder(self, client: IMAPClient, folder: str, cursor: dict, sink: Sink, assembler: Assembler) -> None:
         try:
             info = client.select_folder(folder, readonly=True)
         except IMAPClientError as exc:
@@ -196,8 +218,12 @@ class ImapConnector:
                           len(found), len(uids), _span(uids))
             else:
                 uids = sorted(client.search(["SINCE", since]))
-        priority = PRIORITY_BACKFILL if since is not None and full_pass else PRIORITY_LIVE
-        state = self._deliver(client, folder, uids, state, cursor, sink, priority)
+        backfill = since is not None and full_pass
+        priority = PRIORITY_BACKFILL if backfill else PRIORITY_LIVE
+        group = self.config.group
+        threads = group == "thread" or (group == "auto" and backfill)
+        into = Into(assembler, by_day=backfill, live_threads=group == "thread") if threads else None
+        state = self._deliver(client, folder, uids, state, cursor, sink, priority, into)
         if state is None:
             return  # stopping
         if full_pass:
@@ -222,7 +248,7 @@ class ImapConnector:
         return unknown
 
     def _deliver(self, client: IMAPClient, folder: str, uids: list[int], state: dict, cursor: dict,
-                 sink: Sink, priority: int) -> dict | None:
+                 sink: Sink, priority: int, into: Into | None) -> dict | None:
         """Fetch, convert and submit ``uids`` chunk by chunk: each chunk's rows and the cursor at
         its last UID commit together, and the next chunk is fetched while this one converts."""
         not_before = state.get("not_before")
@@ -241,19 +267,40 @@ class ImapConnector:
                                   folder, uid, internal.isoformat(),
                                   datetime.fromtimestamp(not_before, UTC).isoformat(timespec="milliseconds"))
                         continue  # was in the mailbox before our first start
+                    thread_id = data.get(b"X-GM-THRID")
                     jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
-                                        self.config.skip_automated, self.languages, priority))
+                                        self.config.skip_automated, self.languages, priority,
+                                        as_piece=into is not None,
+                                        gmail_thread=str(thread_id) if thread_id is not None else None))
                 state = {**state, "uid": batch[-1][0]}
                 waiting.append((converter.start(jobs), state))
                 if len(waiting) > PIPELINE_DEPTH:  # keep the workers fed while we fetch
-                    self._commit(folder, *waiting.popleft(), cursor, sink)
+                    self._commit(folder, *waiting.popleft(), cursor, sink, into)
             while waiting:
-                self._commit(folder, *waiting.popleft(), cursor, sink)
+                self._commit(folder, *waiting.popleft(), cursor, sink, into)
         return state
 
-    def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink) -> None:
+    def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink,
+                into: Into | None) -> None:
         cursor["folders"][folder] = state
-        sink.submit_many(pending.result(), cursor)
+        results = pending.result()
+        if into is None:
+            sink.submit_many(results, cursor)
+            return
+        # a backfill's days that are over: a thread's mails of a day are one conversation; the
+        # rest, new mail: a thread's mails within quiet_period (group = "thread"), else one each
+        now = time.time()
+        days, recent = [], []
+        for piece in results:
+            if isinstance(piece, MailPiece) and not sink.known(piece.key):
+                (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
+        # mails of threads go to the assembler first; the cursor moves after them (a crash in
+        # between reads them again, and the assembler knows them by Message-ID)
+        into.assembler.add_many(place(into.assembler, days), by_day=True)
+        if into.live_threads:
+            into.assembler.add_many(place(into.assembler, recent), by_day=False)
+            recent = []
+        sink.submit_many([*(r for r in results if isinstance(r, Skip)), *(p.conversation() for p in recent)], cursor)
 
     def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, dict]]]:
         """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE)."""
@@ -277,7 +324,7 @@ class ImapConnector:
             yield self._fetch_batch(client, batch)
 
     def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> list[tuple[int, dict]]:
-        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE"])
+        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE", *(["X-GM-THRID"] if self._gmail else [])])
         if gone := [uid for uid in batch if uid not in fetched]:
             log.debug("%s: UID(s) %s gone before their fetch (expunged)", self.name, _span(gone))
         return [(uid, fetched[uid]) for uid in batch if uid in fetched]

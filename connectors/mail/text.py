@@ -32,8 +32,8 @@ from bridge.text import decode_declared
 from connectors.mail.replies import author_text
 
 __all__ = [
-    "MailJob", "automated_reason", "convert", "convert_all", "decode_header", "email_to_conversation",
-    "message_key", "parse",
+    "MailJob", "MailPiece", "automated_reason", "convert", "convert_all", "decode_header", "email_to_conversation",
+    "email_to_piece", "message_key", "parse",
 ]
 
 # Past this, reply/signature detection is skipped: its regexes are not linear on huge bodies,
@@ -51,6 +51,7 @@ _NOT_MAIL = {
     b"%PDF": "a PDF file, not a MIME message",
 }
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")  # three or more line breaks, blank lines between
+_MESSAGE_ID = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 
 def parse(raw: bytes) -> Message:
@@ -300,6 +301,61 @@ def _date(msg: Message, fallback: datetime | None) -> datetime:
     return as_utc(fallback) if fallback else datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class MailPiece:
+    """One mail as a part of its thread (group = "thread"): who wrote what, when, and what it
+    answers. Picklable, so a process pool can make it."""
+
+    key: str  # message_key: "mid:..." or "sha256:..."
+    references: tuple[str, ...]  # Message-IDs it answers, the thread's first one first (References, In-Reply-To)
+    subject: str
+    sender: str  # "Name <address>" as written
+    recipients: str  # "To: ...\nCc: ..." as written, lines left out when empty
+    addresses: frozenset[str]  # From, To and Cc, lower case
+    to_me: frozenset[str]  # To and Cc, lower case
+    at: datetime
+    shown_date: str  # the Date header as written, for the reader
+    body: str  # the author's own words, quotes cut, attachments named
+    bulk: str | None  # why it looks automated, or None
+    gmail_thread: str | None = None
+    priority: int = PRIORITY_LIVE
+    ref: str = ""
+
+    def conversation(self) -> Conversation:
+        """The mail as a conversation of its own: a header block, then the body."""
+        lines = [f"Subject: {self.subject}"] if self.subject else []
+        lines += [f"From: {self.sender}"] if self.sender else []
+        lines += [self.recipients] if self.recipients else []
+        text = "\n".join([*lines, f"Date: {self.shown_date}"]) + "\n\n" + self.body
+        return Conversation(source_key=self.key, text=text.strip(), started_at=self.at, finished_at=self.at,
+                            priority=self.priority)
+
+
+def _read_mail(raw: bytes, internaldate: datetime | None, skip_automated: bool, reply_languages: Sequence[str],
+               ) -> tuple[Message, str | None, str, str, datetime, str | None]:
+    """Headers, charset hint, subject, the author's words, time, and why it looks automated."""
+    if reason := _not_mail(raw):
+        raise SkipItem(reason)
+    msg = parse_headers(raw)
+    bulk = automated_reason(msg)
+    if skip_automated and bulk:
+        raise SkipItem(bulk)
+    try:
+        body, attachments = _body_fast(raw)
+    except Exception:
+        body, attachments = _body(parse(raw))
+    hint = msg.get_param("charset")  # for raw 8-bit headers
+    hint = hint if isinstance(hint, str) else None
+    subject = decode_header(msg.get("Subject"), hint)
+    body = _authored(body.replace("\r\n", "\n"), subject, tuple(reply_languages)).strip()
+    body = _BLANK_LINES.sub("\n\n", body)
+    if not body and not attachments and not subject:  # a subject alone is the message
+        raise SkipItem("no text in the message")
+    if attachments:
+        body = (body + "\n\n" if body else "") + "Attachments: " + ", ".join(attachments)
+    return msg, hint, subject, body, _date(msg, internaldate), bulk
+
+
 def email_to_conversation(
     raw: bytes,
     *,
@@ -307,39 +363,32 @@ def email_to_conversation(
     skip_automated: bool = True,
     reply_languages: Sequence[str] = ("en",),
     priority: int = PRIORITY_LIVE,
-    msg: Message | None = None,
 ) -> Conversation:
     """Raise SkipItem (automated mail, nothing to say, unparseable) with a reason."""
+    return email_to_piece(raw, internaldate=internaldate, skip_automated=skip_automated,
+                          reply_languages=reply_languages, priority=priority).conversation()
+
+
+def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_automated: bool = True,
+                   reply_languages: Sequence[str] = ("en",), priority: int = PRIORITY_LIVE,
+                   gmail_thread: str | None = None, ref: str = "") -> MailPiece:
+    """The mail as a part of its thread; raises SkipItem like ``email_to_conversation``."""
     try:
-        if reason := _not_mail(raw):
-            raise SkipItem(reason)
-        msg = parse_headers(raw) if msg is None else msg
-        if skip_automated and (reason := automated_reason(msg)):
-            raise SkipItem(reason)
-        try:
-            body, attachments = _body_fast(raw)
-        except Exception:
-            body, attachments = _body(parse(raw))
-        hint = msg.get_param("charset")  # for raw 8-bit headers
-        hint = hint if isinstance(hint, str) else None
-        subject = decode_header(msg.get("Subject"), hint)
-        body = _authored(body.replace("\r\n", "\n"), subject, tuple(reply_languages)).strip()
-        body = _BLANK_LINES.sub("\n\n", body)
-        lines = [f"Subject: {subject}"] if subject else []
-        for header in ("From", "To", "Cc"):
-            value = decode_header(msg.get(header), hint)
-            if value:
-                lines.append(f"{header}: {value}")
-        started = _date(msg, internaldate)
-        shown = decode_header(msg.get("Date"), hint)
-        lines.append(f"Date: {shown or started.isoformat(timespec='seconds')}")
-        text = "\n".join(lines) + "\n\n" + body
-        if attachments:
-            text += "\n\nAttachments: " + ", ".join(attachments)
-        if not body and not attachments and not subject:  # a subject alone is the message
-            raise SkipItem("no text in the message")
-        return Conversation(source_key=message_key(msg, raw), text=text.strip(), started_at=started,
-                            finished_at=started, priority=priority)
+        msg, hint, subject, body, started, bulk = _read_mail(raw, internaldate, skip_automated, reply_languages)
+        references = [*_MESSAGE_ID.findall(str(msg.get("References", "") or "")),
+                      *_MESSAGE_ID.findall(str(msg.get("In-Reply-To", "") or ""))]
+        to_me = {a.lower() for _, a in email.utils.getaddresses(
+            [decode_header(v, hint) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]) if "@" in a}
+        sender = decode_header(msg.get("From"), hint)
+        _, from_address = email.utils.parseaddr(sender)
+        recipients = "\n".join(f"{h}: {v}" for h in ("To", "Cc") if (v := decode_header(msg.get(h), hint)))
+        everyone = to_me | ({from_address.lower()} if from_address else set())
+        return MailPiece(
+            key=message_key(msg, raw), references=tuple(dict.fromkeys(references)), subject=subject,
+            sender=sender, recipients=recipients, addresses=frozenset(everyone), to_me=frozenset(to_me), at=started,
+            shown_date=decode_header(msg.get("Date"), hint) or started.isoformat(timespec="seconds"),
+            body=body, bulk=bulk, gmail_thread=gmail_thread, priority=priority, ref=ref,
+        )
     except SkipItem:
         raise
     except Exception as exc:
@@ -356,11 +405,17 @@ class MailJob:
     skip_automated: bool = True
     reply_languages: tuple[str, ...] = ("en",)
     priority: int = PRIORITY_LIVE
+    as_piece: bool = False  # a MailPiece for its thread, not a conversation of its own
+    gmail_thread: str | None = None
 
 
-def convert(job: MailJob) -> Conversation | Skip:
-    """A conversation, or the Skip to record for it; never raises."""
+def convert(job: MailJob) -> Conversation | MailPiece | Skip:
+    """A conversation (or a piece of a thread), or the Skip to record for it; never raises."""
     try:
+        if job.as_piece:
+            return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
+                                  reply_languages=job.reply_languages, priority=job.priority,
+                                  gmail_thread=job.gmail_thread, ref=job.ref)
         return email_to_conversation(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
                                      reply_languages=job.reply_languages, priority=job.priority)
     except SkipItem as exc:
@@ -371,5 +426,5 @@ def convert(job: MailJob) -> Conversation | Skip:
         return Skip(key, exc.reason, job.ref)
 
 
-def convert_all(jobs: list[MailJob]) -> list[Conversation | Skip]:
+def convert_all(jobs: list[MailJob]) -> list[Conversation | MailPiece | Skip]:
     return [convert(job) for job in jobs]

@@ -1,0 +1,119 @@
+"""Mail threads (group = "thread"): the mails of one thread become one conversation.
+
+A mail's thread is found, in this order, by:
+
+1. Gmail's thread id (``X-GM-THRID``), when the server gives it;
+2. a Message-ID it answers (In-Reply-To, then References from the newest) that is linked to a
+   thread already;
+3. the first Message-ID of its References: the thread's first mail, even when that one was
+   never seen here;
+4. as a last resort, for a reply (``Re:``/``AW:``... subject) with no references at all, an
+   earlier mail with the same subject among the same people.
+
+Otherwise it starts a thread of its own. Every mail links its Message-ID, the ids it answers and
+its subject to its thread (``Assembler.link``), so later mails find it. Mails then go through
+the core assembler with the thread as their scope: live, the mails of a thread that arrive
+within ``quiet_period`` of each other are one conversation; a backfill or an archive groups a
+thread's mails per day. The conversation reads like the exchange it was::
+
+    Email thread: Budget for Q3 (3 messages)
+
+    From: Alice <alice@example.com>
+    To: Bob <bob@example.com>
+    Date: Mon, 23 Nov 2026 10:02:11 +0100
+
+    Can we keep travel under 5k?
+
+    From: Bob <bob@example.com>
+    ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from bridge.groups import Assembler, Group, Item
+from bridge.models import PRIORITY_LIVE, Conversation
+from connectors.mail.text import MailPiece
+
+__all__ = ["normal_subject", "place", "render_thread"]
+
+# "Re:", "AW:", "Fwd:", "[list-tag]" and friends, any number, at the start of a subject
+_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|sv|vs|antw|antwort|odp|r|rif|ref|réf|res|enc|fwd?|fw|wg|tr|rv|i|doorst|pd)"
+    r"(?:\[\d+\]|\(\d+\))?\s*[:\uff1a]\s*|\[[^\]]{1,40}\]\s*)+", re.IGNORECASE)  # \uff1a: a CJK colon
+
+
+def normal_subject(subject: str) -> str:
+    """The subject without reply/forward prefixes and list tags, spaces collapsed, lower case."""
+    return " ".join(_PREFIX.sub("", subject).split()).lower()
+
+
+def _subject_key(piece: MailPiece) -> str | None:
+    subject = normal_subject(piece.subject)
+    if not subject:
+        return None
+    people = ",".join(sorted(piece.addresses))
+    return "subj:" + hashlib.sha256(f"{subject}\n{people}".encode()).hexdigest()[:24]
+
+
+def place(assembler: Assembler, pieces: Iterable[MailPiece]) -> list[Item]:
+    """The assembler items for ``pieces``, each scoped to its thread; links them for later mails."""
+    found: dict[str, str] = {}  # links made in this batch, not yet stored
+    links: list[tuple[list[str], str]] = []
+    items = []
+
+    def linked(keys: list[str]) -> str | None:
+        for key in keys:
+            if key in found:
+                return found[key]
+        return assembler.scope_of(keys)
+
+    for piece in pieces:
+        answers = [f"mid:{mid}" for mid in reversed(piece.references)]
+        subject_key = _subject_key(piece)
+        scope = None
+        if piece.gmail_thread:
+            scope = f"gm:{piece.gmail_thread}"
+        if scope is None and answers:
+            scope = linked(answers) or f"mid:{piece.references[0]}"
+        if scope is None and subject_key and _PREFIX.match(piece.subject):
+            scope = linked([subject_key])
+        scope = scope or linked([piece.key]) or piece.key
+        keys = [piece.key, *answers, *([subject_key] if subject_key else [])]
+        for key in keys:
+            found.setdefault(key, scope)
+        links.append((keys, scope))
+        items.append(Item(key=piece.key, scope=scope, at=piece.at.timestamp(), text=piece.body,
+                          author=piece.sender or "someone",
+                          data={"subject": piece.subject, "date": piece.shown_date, "to": piece.recipients,
+                                "priority": piece.priority}))
+    for keys, scope in links:
+        assembler.link(keys, scope)
+    return items
+
+
+def render_thread(group: Group) -> Conversation:
+    """One conversation for a group of a thread's mails, in time order; queued as live if one of
+    its mails is live."""
+    first, last = group.items[0], group.items[-1]
+    priority = min(item.data.get("priority", PRIORITY_LIVE) for item in group.items)
+    subject = first.data.get("subject") or "(no subject)"
+    count = len(group.items)
+    lines = [f"Email thread: {subject} ({count} messages)" if count > 1 else f"Subject: {subject}"]
+    for item in group.items:
+        block = ["", f"From: {item.author}", *([item.data["to"]] if item.data.get("to") else [])]
+        own = item.data.get("subject") or ""
+        if normal_subject(own) != normal_subject(subject):
+            block.append(f"Subject: {own}")
+        lines += [*block, f"Date: {item.data.get('date', '')}", "", item.text]
+    return Conversation(
+        source_key=f"thread:{first.key}",
+        text="\n".join(lines).strip(),
+        started_at=datetime.fromtimestamp(first.at, UTC),
+        finished_at=datetime.fromtimestamp(last.at, UTC),
+        priority=priority,
+    )

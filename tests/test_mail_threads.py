@@ -1,0 +1,114 @@
+"""Mail threads as conversations (group = "thread"): how a mail's thread is found, how a thread
+reads, and that an archive's thread of a day costs one write, imported once."""
+
+from __future__ import annotations
+
+import json
+import mailbox
+from datetime import UTC, datetime, timedelta
+
+from bridge.connector import Sink
+from bridge.groups import Assembler, GroupPolicy
+from bridge.store import Store
+from connectors.mail.archive import MboxConfig, MboxConnector
+from connectors.mail.text import email_to_piece
+from connectors.mail.threads import normal_subject, place
+
+T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def mail(mid: str, at: datetime, *, sender: str = "Alice <alice@example.com>", to: str = "bob@example.org",
+         subject: str = "Budget for Q3", refs: list[str] = (), reply_to: str | None = None,
+         body: str = "Can we keep travel under 5k?", quoted: str = "") -> bytes:
+    headers = [f"From: {sender}", f"To: {to}", f"Subject: {subject}", f"Message-ID: <{mid}>",
+               f"Date: {at.strftime('%a, %d %b %Y %H:%M:%S +0000')}"]
+    if refs:
+        headers.append("References: " + " ".join(f"<{r}>" for r in refs))
+    if reply_to:
+        headers.append(f"In-Reply-To: <{reply_to}>")
+    text = body + (f"\n\nOn Mon, Alice wrote:\n> {quoted}\n" if quoted else "\n")
+    return ("\n".join([*headers, "Content-Type: text/plain; charset=utf-8", "", text])).encode()
+
+
+def scopes(*raws: bytes, gmail: list[str | None] | None = None) -> list[str]:
+    assembler = Assembler(Store(), "mail", GroupPolicy(600, 86400))
+    pieces = [email_to_piece(raw, gmail_thread=(gmail or [None] * len(raws))[n]) for n, raw in enumerate(raws)]
+    return [item.scope for item in place(assembler, pieces)]
+
+
+def test_normal_subject_drops_reply_and_forward_prefixes_in_many_languages() -> None:
+    for subject in ("Re: Budget", "RE: AW: Budget", "Fwd: Re[2]: budget", "SV: budget", "[team] Re:  Budget",
+                    "Antw: Budget", "Réf : Budget", "Re\uff1aBudget"):
+        assert normal_subject(subject) == "budget", subject
+    assert normal_subject("Regarding the budget") == "regarding the budget"
+
+
+def test_a_reply_finds_its_thread_by_references_in_reply_to_gmail_id_or_subject() -> None:
+    root = mail("a@x", T)
+    by_references = mail("b@x", T + timedelta(hours=1), subject="Re: Budget for Q3", refs=["a@x"])
+    by_in_reply_to = mail("c@x", T + timedelta(hours=2), subject="Re: Budget for Q3", reply_to="b@x")
+    # a reply whose client dropped every reference: the same subject among the same people
+    bare_reply = mail("d@x", T + timedelta(hours=3), sender="Bob <bob@example.org>", to="alice@example.com",
+                      subject="RE: Budget for Q3")
+    # the same subject without a reply prefix is a new mail, not this thread
+    new_mail = mail("e@x", T + timedelta(days=7))
+    # other people, same words: another thread
+    stranger = mail("f@x", T + timedelta(hours=4), sender="Carol <carol@example.net>", subject="Re: Budget for Q3")
+    assert scopes(root, by_references, by_in_reply_to, bare_reply, new_mail, stranger) == [
+        "mid:a@x", "mid:a@x", "mid:a@x", "mid:a@x", "mid:e@x", "mid:f@x"]
+    # a reply that comes first (its thread's first mail was never seen) still names the thread
+    assert scopes(by_references) == ["mid:a@x"]
+    # Gmail's thread id wins where the server gives it
+    assert scopes(root, new_mail, gmail=["777", "777"]) == ["gm:777", "gm:777"]
+
+
+def write_mbox(path, raws: list[bytes]) -> None:
+    box = mailbox.mbox(path)
+    for raw in raws:
+        box.add(raw)
+    box.flush()
+    box.close()
+
+
+def texts(store: Store) -> list[str]:
+    return [json.loads(r["body"])["text"] for r in store.rows("SELECT body FROM outbox ORDER BY id")]
+
+
+def test_an_archive_thread_of_a_day_is_one_conversation_that_reads_like_the_exchange(tmp_path) -> None:
+    thread = [
+        mail("a@x", T, body="Can we keep travel under 5k?"),
+        mail("b@x", T + timedelta(hours=2), sender="Bob <bob@example.org>", to="alice@example.com",
+             subject="Re: Budget for Q3", refs=["a@x"], body="Yes, if we skip the offsite.",
+             quoted="Can we keep travel under 5k?"),
+        mail("n@x", T + timedelta(hours=3), subject="Lunch", body="Lunch at noon?"),
+        mail("c@x", T + timedelta(hours=5), subject="Re: Budget for Q3", refs=["a@x", "b@x"],
+             body="Fine, no offsite then.", quoted="Yes, if we skip the offsite."),
+        mail("d@x", T + timedelta(days=1, hours=1), sender="Bob <bob@example.org>", to="alice@example.com",
+             subject="Re: Budget for Q3", refs=["a@x", "b@x", "c@x"], body="Booked the cheaper hotel."),
+    ]
+    path = tmp_path / "takeout.mbox"
+    write_mbox(path, thread)
+    store = Store(tmp_path / "state.db")
+    connector = MboxConnector("takeout", MboxConfig(type="mbox", path=path))
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    found = texts(store)
+    assert len(found) == 3  # the thread's first day, its second day, the lunch mail
+    day_one = next(t for t in found if t.startswith("Email thread: Budget for Q3 (3 messages)"))
+    assert day_one == "\n".join([
+        "Email thread: Budget for Q3 (3 messages)", "",
+        "From: Alice <alice@example.com>", "To: bob@example.org", "Date: Mon, 02 Mar 2026 09:00:00 +0000", "",
+        "Can we keep travel under 5k?", "",
+        "From: Bob <bob@example.org>", "To: alice@example.com", "Date: Mon, 02 Mar 2026 11:00:00 +0000", "",
+        "Yes, if we skip the offsite.", "",
+        "From: Alice <alice@example.com>", "To: bob@example.org", "Date: Mon, 02 Mar 2026 14:00:00 +0000", "",
+        "Fine, no offsite then.",
+    ])
+    assert any(t.startswith("Subject: Re: Budget for Q3\n\nFrom: Bob") and t.endswith("Booked the cheaper hotel.")
+               for t in found)
+    # the archive read again, and read as a new file: nothing twice
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    write_mbox(path, [mail("z@x", T + timedelta(days=3), subject="New", body="something new")])
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    assert len(texts(store)) == 4
+    # every message is in exactly one conversation
+    assert sum(t.count("\nFrom: ") for t in texts(store)) == 6
