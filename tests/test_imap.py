@@ -245,3 +245,75 @@ def test_thread_mode_joins_a_reply_within_the_quiet_period_and_starts_anew_after
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     assert len(fake_omi.texts()) == 2
     assert fake_omi.texts()[1].startswith("Subject: Re: rollout") and bodies(fake_omi)[-1] == "Body of message 3."
+
+
+def raw_mail(mid: str, when: datetime, *, sender: str = "Carol <carol@example.net>", to: str = "alice@example.com",
+             subject: str = "plans", refs: tuple[str, ...] = (), extra: str = "", body: str = "") -> bytes:
+    references = f"References: {' '.join(f'<{r}>' for r in refs)}\nIn-Reply-To: <{refs[-1]}>\n" if refs else ""
+    return (f"From: {sender}\nTo: {to}\nSubject: {subject}\nMessage-ID: <{mid}>\n{references}{extra}"
+            f"Date: {when.strftime('%a, %d %b %Y %H:%M:%S +0000')}\nContent-Type: text/plain; charset=utf-8\n\n"
+            f"{body or f'Text of {mid}.'}\n").encode()
+
+
+def test_backfill_replied_keeps_exactly_the_threads_i_wrote_in(tmp_path, server, fake_omi):
+    day = NOW - timedelta(days=3)
+    inbox = [
+        raw_mail("a1@x", day, subject="offsite"),  # I answered this one
+        raw_mail("a3@x", day + timedelta(hours=3), subject="Re: offsite", refs=("a1@x", "a2@alice")),  # after me
+        raw_mail("b1@x", day + timedelta(hours=1), subject="webinar"),  # never answered
+        raw_mail("c1@x", day - timedelta(days=1), subject="budget"),  # a branch of a thread I wrote in
+        raw_mail("c2@x", day + timedelta(hours=2), subject="Re: budget", refs=("c1@x",)),
+    ]
+    for raw in inbox:
+        server.append("alice", raw, when=day)
+    sent = [
+        raw_mail("a2@alice", day + timedelta(hours=2), sender="Alice <alice@example.com>", to="carol@example.net",
+                 subject="Re: offsite", refs=("a1@x",)),
+        raw_mail("c9@alice", day + timedelta(hours=4), sender="Alice <alice@example.com>", to="carol@example.net",
+                 subject="Re: budget", refs=("c1@x",)),
+    ]
+    for raw in sent:
+        server.append("alice", raw, folder="Sent", when=day)
+    since = (NOW - timedelta(days=7)).date().isoformat()
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, since=since, backfill="replied"))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    said = " ".join(fake_omi.texts())
+    for kept in ("a1@x", "a3@x", "c1@x", "c2@x"):
+        assert f"Text of {kept}." in said, kept
+    assert "b1@x" not in said
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        reasons = dict(conn.execute("SELECT source_key, reason FROM skipped").fetchall())
+    assert reasons == {"mid:b1@x": 'backfill = "replied": a thread you did not write in'}
+    # a thread of a day is one conversation: offsite's two mails of that day are one write
+    assert any(t.startswith("Email thread: offsite (2 messages)") for t in fake_omi.texts())
+
+
+def test_backfill_direct_and_exclusions_leave_out_what_is_not_for_me(tmp_path, server, fake_omi):
+    day = NOW - timedelta(days=2)
+    mails = {
+        "to@x": raw_mail("to@x", day, subject="one"),
+        "cc@x": raw_mail("cc@x", day, to="team@example.com", subject="two", extra="Cc: Alice <ALICE@example.com>\n"),
+        "list@x": raw_mail("list@x", day, to="all-staff@example.com", subject="three"),
+        "news@x": raw_mail("news@x", day, subject="four", extra="List-Id: <weekly.example.net>\n"),
+        "shop@x": raw_mail("shop@x", day, sender="Shop <deals@mail.shop.example>", subject="five"),
+    }
+    for raw in mails.values():
+        server.append("alice", raw, when=day)
+    since = (NOW - timedelta(days=7)).date().isoformat()
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(
+        server, since=since, backfill="direct", me=["alice@example.com"], exclude_from=["*@*.shop.example"],
+        skip_automated=False))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    said = " ".join(fake_omi.texts())
+    assert "Text of to@x." in said and "Text of cc@x." in said
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        reasons = dict(conn.execute("SELECT source_key, reason FROM skipped").fetchall())
+    assert reasons == {
+        "mid:list@x": "backfill = direct: not addressed to me in To or Cc",
+        "mid:news@x": "backfill = direct: bulk mail (List-Id header)",
+        "mid:shop@x": "excluded: from deals@mail.shop.example (exclude_from '*@*.shop.example')",
+    }
+    # new mail is not held to the backfill rule: a list mail that arrives now is delivered
+    server.append("alice", raw_mail("new@x", NOW, to="all-staff@example.com", subject="six"))
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    assert "Text of new@x." in " ".join(fake_omi.texts())

@@ -112,3 +112,29 @@ def test_an_archive_thread_of_a_day_is_one_conversation_that_reads_like_the_exch
     assert len(texts(store)) == 4
     # every message is in exactly one conversation
     assert sum(t.count("\nFrom: ") for t in texts(store)) == 6
+
+
+def test_an_archive_backfill_of_replied_threads_uses_the_archives_own_mail_from_me(tmp_path) -> None:
+    path = tmp_path / "all.mbox"
+    write_mbox(path, [
+        mail("a@x", T, sender="Carol <carol@example.net>", to="alice@example.com"),
+        mail("b@x", T + timedelta(hours=1), refs=["a@x"], subject="Re: Budget for Q3", body="Sounds right."),
+        mail("n@x", T, sender="News <news@example.net>", to="alice@example.com", subject="Weekly digest",
+             body="Ten links"),
+    ])
+    store = Store()
+    connector = MboxConnector("takeout", MboxConfig(type="mbox", path=path, backfill="replied",
+                                                    me=["Alice@Example.com"]))
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    [thread] = texts(store)
+    assert thread.startswith("Email thread: Budget for Q3 (2 messages)") and "Sounds right." in thread
+    assert [r["reason"] for r in store.rows("SELECT reason FROM skipped")] == [
+        'backfill = "replied": a thread you did not write in']
+
+
+def test_a_selective_backfill_without_my_address_is_a_config_error() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match='backfill = "direct" needs me'):
+        MboxConfig(type="mbox", path="x.mbox", backfill="direct")

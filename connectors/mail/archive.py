@@ -11,6 +11,8 @@ Imports show a progress bar when stderr is a terminal.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import hashlib
 import mailbox
 import math
@@ -21,15 +23,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from tqdm import tqdm
 
 from bridge.config import ConfigPath
-from bridge.connector import ConnectorConfig, Sink
+from bridge.connector import Sink
 from bridge.errors import SourceError
 from bridge.groups import Assembler, GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
-from connectors.mail.text import MailJob, MailPiece, convert
+from connectors.mail.selection import MailSelection, MyThreads
+from connectors.mail.text import MailJob, MailPiece, convert, decode_header, parse_headers
 from connectors.mail.threads import place, render_thread
 
 __all__ = ["EmlConnector", "MaildirConnector", "MboxConnector"]
@@ -39,7 +42,7 @@ _QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
 THREAD_BATCH = 200  # mails placed per transaction in a thread-grouped import
 
 
-class ArchiveConfig(ConnectorConfig):
+class ArchiveConfig(MailSelection):
     path: ConfigPath
     text_source_spec: str = Field(default="email", min_length=1)
     poll_interval: float = Field(default=3600, gt=0)
@@ -49,6 +52,12 @@ class ArchiveConfig(ConnectorConfig):
     reply_languages: list[str] = Field(
         default=["en"], description="languages of signature phrases to cut (quote headers: every language)")
     progress: bool = Field(default=True, description="progress bar on a terminal")
+
+    @model_validator(mode="after")
+    def _me(self) -> ArchiveConfig:
+        if self.backfill != "all" and not self.me:
+            raise ValueError(f'backfill = "{self.backfill}" needs me = ["your@address", ...]')
+        return self
 
 
 class MboxConfig(ArchiveConfig):
@@ -88,46 +97,65 @@ class _Archive:
     def poll(self, sink: Sink) -> None:
         items = self._items(sink.cursor)
         show = self.config.progress and sys.stderr.isatty() and len(items) > 50
-        threads = self.config.group == "thread"
         # an archive is history: a thread's mails of a day are one conversation
-        assembler = sink.assembler(GroupPolicy(600, 86400, by_day=True)) if threads else None
+        assembler = sink.assembler(GroupPolicy(600, 86400, by_day=True)) if self.config.group == "thread" else None
+        mine = self._my_threads(items) if self.config.backfill == "replied" else None
         batch: list[Any] = []
         with tqdm(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
-            for position, load in items:
+            for n, (position, load) in enumerate(items, start=1):
                 if sink.closing:
                     return
-                result = self._convert(position, load, as_piece=threads)
-                if assembler is None:
-                    sink.submit_many([result], self._cursor(position))
-                else:
-                    batch.append(result)
-                    if len(batch) == THREAD_BATCH:
-                        self._place(assembler, batch, self._cursor(position), sink)
-                        batch = []
+                batch.append(self._convert(position, load))
+                if len(batch) == (THREAD_BATCH if assembler is not None else 1) or n == len(items):
+                    self._take(batch, assembler, mine, self._cursor(position), sink)
+                    batch = []
                 bar.update()
         if assembler is not None:
-            if batch:
-                self._place(assembler, batch, self._cursor(items[-1][0]), sink)
             for group in assembler.due(now=math.inf):  # the archive is read through: every thread-day is over
                 if sink.closing:
                     return
                 sink.close_group(assembler, group, render_thread(group) if group.items else None)
 
-    def _place(self, assembler: Assembler, batch: list[Any], cursor: Any, sink: Sink) -> None:
-        """A batch of a thread-grouped import: mails to the assembler, then skips with the cursor
-        (a crash in between reads them again; the assembler knows them by Message-ID)."""
-        pieces = [r for r in batch if isinstance(r, MailPiece) and not sink.known(r.key)]
+    def _take(self, batch: list[MailPiece | Skip], assembler: Assembler | None, mine: MyThreads | None, cursor: Any,
+              sink: Sink) -> None:
+        """Mails to the assembler (a thread's), or as conversations of their own, and skips with
+        the cursor (a crash in between reads them again; the assembler knows them by Message-ID)."""
+        skips = [r for r in batch if isinstance(r, Skip)]
+        pieces = []
+        for piece in batch:
+            if not isinstance(piece, MailPiece) or sink.known(piece.key):
+                continue
+            if mine is not None and not mine.holds(piece):
+                skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
+            else:
+                pieces.append(piece)
+        if assembler is None:
+            sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
+            return
         assembler.add_many(place(assembler, pieces))
-        sink.submit_many([r for r in batch if isinstance(r, Skip)], cursor)
+        sink.submit_many(skips, cursor)
 
-    def _convert(self, position: Any, load: Any, *, as_piece: bool) -> Conversation | MailPiece | Skip:
+    def _my_threads(self, items: list[tuple[Any, Any]]) -> MyThreads:
+        """The threads ``me`` wrote in, from the archive's own mail from ``me`` (headers only)."""
+        me = self.config.my_addresses()
+        mine = MyThreads()
+        for _, load in items:
+            with contextlib.suppress(OSError):
+                head = parse_headers(load()[0])
+                if email.utils.parseaddr(decode_header(head.get("From")))[1].lower() in me:
+                    mine.add(head)
+        return mine
+
+    def _convert(self, position: Any, load: Any) -> MailPiece | Skip:
         ref = f"{self.what} message {position[-1] if isinstance(position, list) else position}"
         try:
             raw, mtime = load()
         except OSError as exc:
             return Skip(f"unreadable:{position}", f"unreadable: {exc.strerror or exc}", ref)
-        return convert(MailJob(raw, mtime, ref, self.config.skip_automated, self.languages, PRIORITY_BACKFILL,
-                               as_piece=as_piece))
+        result = convert(MailJob(raw, mtime, ref, self.config.skip_automated, self.languages, PRIORITY_BACKFILL,
+                                 as_piece=True, filters=self.config.mail_filter(backfill=True)))
+        assert not isinstance(result, Conversation)
+        return result
 
 
 class MboxConnector(_Archive):

@@ -26,15 +26,17 @@ from typing import Any, Literal, NamedTuple
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SENT
 from imapclient.util import to_unicode
 from pydantic import Field, SecretStr, model_validator
 
-from bridge.connector import ConnectorConfig, Sink
+from bridge.connector import Sink
 from bridge.errors import SourceAuthError, SourceError
 from bridge.groups import Assembler, GroupPolicy, day_end
 from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, Skip
 from connectors.mail.convert import Converter, Pending
-from connectors.mail.text import MailJob, MailPiece, message_key, parse
+from connectors.mail.selection import MailSelection, MyThreads
+from connectors.mail.text import MailFilter, MailJob, MailPiece, message_key, parse, parse_headers
 from connectors.mail.threads import place, render_thread
 
 __all__ = ["ImapConfig", "ImapConnector"]
@@ -48,7 +50,7 @@ RECONNECT_MAX = 300.0
 THREAD_SPAN = 86400.0  # a thread's live conversation spans at most a day, however busy
 
 
-class ImapConfig(ConnectorConfig):
+class ImapConfig(MailSelection):
     type: Literal["imap"]
     host: str = Field(min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535, description="default 993 for ssl, else 143")
@@ -81,6 +83,8 @@ class ImapConfig(ConnectorConfig):
             raise ValueError("password (or password_file) is required with auth = \"password\"")
         if self.auth == "xoauth2" and not self.oauth2_token_command:
             raise ValueError('oauth2_token_command is required with auth = "xoauth2"')
+        if self.backfill == "direct" and not self.my_addresses(self.username):
+            raise ValueError('backfill = "direct" needs me = ["your@address", ...] (the login name is not one)')
         return self
 
 
@@ -94,16 +98,18 @@ def _is_loopback(host: str) -> bool:
 
 
 class Into(NamedTuple):
-    """Where mails of threads go: the assembler, grouping per day (a backfill) or not."""
+    """Where the mails of a fetch go."""
 
-    assembler: Assembler
+    assembler: Assembler | None  # threads go here; None: one conversation per mail
     by_day: bool  # a backfill: days that are over go by thread and day
     live_threads: bool  # recent mail goes by thread and quiet_period too (else one conversation each)
+    mine: MyThreads | None = None  # backfill = "replied": only these threads
 
 
 class ImapConnector:
     Config = ImapConfig
     _gmail = False  # the server speaks Gmail's extensions (X-GM-THRID)
+    _mine: MyThreads | None = None
 
     def __init__(self, name: str, config: ImapConfig) -> None:
         self.name = name
@@ -167,6 +173,7 @@ class ImapConnector:
         cursor = sink.cursor or {"started": time.time(), "folders": {}}
         assembler = sink.assembler(GroupPolicy(self.config.quiet_period, THREAD_SPAN))
         client = self.connect()
+        self._mine = None  # the threads I wrote in, read from Sent when a backfill needs them
         try:
             self._gmail = client.has_capability("X-GM-EXT-1")
             for folder in self.config.folders:
@@ -222,8 +229,17 @@ class ImapConnector:
         priority = PRIORITY_BACKFILL if backfill else PRIORITY_LIVE
         group = self.config.group
         threads = group == "thread" or (group == "auto" and backfill)
-        into = Into(assembler, by_day=backfill, live_threads=group == "thread") if threads else None
-        state = self._deliver(client, folder, uids, state, cursor, sink, priority, into)
+        mine = None
+        if backfill and self.config.backfill == "replied" and uids:
+            if self._mine is None:
+                self._mine = self._my_threads(client)
+                client.select_folder(folder, readonly=True)
+            mine = self._mine
+        into = Into(assembler, by_day=backfill, live_threads=group == "thread", mine=mine)
+        if not threads:
+            into = into._replace(assembler=None)
+        filters = self.config.mail_filter(backfill=backfill, login=self.config.username)
+        state = self._deliver(client, folder, uids, state, cursor, sink, priority, into, filters)
         if state is None:
             return  # stopping
         if full_pass:
@@ -248,7 +264,7 @@ class ImapConnector:
         return unknown
 
     def _deliver(self, client: IMAPClient, folder: str, uids: list[int], state: dict, cursor: dict,
-                 sink: Sink, priority: int, into: Into | None) -> dict | None:
+                 sink: Sink, priority: int, into: Into, filters: MailFilter | None) -> dict | None:
         """Fetch, convert and submit ``uids`` chunk by chunk: each chunk's rows and the cursor at
         its last UID commit together, and the next chunk is fetched while this one converts."""
         not_before = state.get("not_before")
@@ -269,9 +285,9 @@ class ImapConnector:
                         continue  # was in the mailbox before our first start
                     thread_id = data.get(b"X-GM-THRID")
                     jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
-                                        self.config.skip_automated, self.languages, priority,
-                                        as_piece=into is not None,
-                                        gmail_thread=str(thread_id) if thread_id is not None else None))
+                                        self.config.skip_automated, self.languages, priority, as_piece=True,
+                                        gmail_thread=str(thread_id) if thread_id is not None else None,
+                                        filters=filters))
                 state = {**state, "uid": batch[-1][0]}
                 waiting.append((converter.start(jobs), state))
                 if len(waiting) > PIPELINE_DEPTH:  # keep the workers fed while we fetch
@@ -280,27 +296,52 @@ class ImapConnector:
                 self._commit(folder, *waiting.popleft(), cursor, sink, into)
         return state
 
-    def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink,
-                into: Into | None) -> None:
+    def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink, into: Into) -> None:
         cursor["folders"][folder] = state
-        results = pending.result()
-        if into is None:
-            sink.submit_many(results, cursor)
+        skips = [r for r in pending.result() if isinstance(r, Skip)]
+        pieces = []
+        for piece in pending.result():
+            if not isinstance(piece, MailPiece) or sink.known(piece.key):
+                continue
+            if into.mine is not None and not into.mine.holds(piece):
+                skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
+            else:
+                pieces.append(piece)
+        if into.assembler is None:  # one conversation per mail
+            sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
             return
         # a backfill's days that are over: a thread's mails of a day are one conversation; the
         # rest, new mail: a thread's mails within quiet_period (group = "thread"), else one each
         now = time.time()
         days, recent = [], []
-        for piece in results:
-            if isinstance(piece, MailPiece) and not sink.known(piece.key):
-                (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
+        for piece in pieces:
+            (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
         # mails of threads go to the assembler first; the cursor moves after them (a crash in
         # between reads them again, and the assembler knows them by Message-ID)
         into.assembler.add_many(place(into.assembler, days), by_day=True)
         if into.live_threads:
             into.assembler.add_many(place(into.assembler, recent), by_day=False)
             recent = []
-        sink.submit_many([*(r for r in results if isinstance(r, Skip)), *(p.conversation() for p in recent)], cursor)
+        sink.submit_many([*skips, *(p.conversation() for p in recent)], cursor)
+
+    def _my_threads(self, client: IMAPClient) -> MyThreads:
+        """The threads I wrote in since ``since``, from the Sent folder (SPECIAL-USE \\Sent, or a
+        folder with a usual name)."""
+        sent = client.find_special_folder(SENT)
+        if sent is None:
+            raise SourceError('backfill = "replied" needs a Sent folder (SPECIAL-USE \\Sent); none found')
+        client.select_folder(sent, readonly=True)
+        uids = client.search(["SINCE", self.config.since]) if self.config.since else client.search(["ALL"])
+        mine = MyThreads()
+        fields = ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)]",
+                  *(["X-GM-THRID"] if self._gmail else [])]
+        for chunk in _chunks(sorted(uids), 1000):
+            for data in client.fetch(chunk, fields).values():
+                raw = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"") or b""
+                thread_id = data.get(b"X-GM-THRID")
+                mine.add(parse_headers(raw), str(thread_id) if thread_id is not None else None)
+        log.info("%s: %d mail(s) in %s: backfilling only the threads they belong to", self.name, len(uids), sent)
+        return mine
 
     def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, dict]]]:
         """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email
 import email.header
 import email.utils
+import fnmatch
 import hashlib
 import re
 from collections.abc import Sequence
@@ -32,8 +33,8 @@ from bridge.text import decode_declared
 from connectors.mail.replies import author_text
 
 __all__ = [
-    "MailJob", "MailPiece", "automated_reason", "convert", "convert_all", "decode_header", "email_to_conversation",
-    "email_to_piece", "message_key", "parse",
+    "MESSAGE_ID", "MailFilter", "MailJob", "MailPiece", "automated_reason", "convert", "convert_all", "decode_header",
+    "email_to_conversation", "email_to_piece", "message_key", "parse",
 ]
 
 # Past this, reply/signature detection is skipped: its regexes are not linear on huge bodies,
@@ -51,7 +52,7 @@ _NOT_MAIL = {
     b"%PDF": "a PDF file, not a MIME message",
 }
 _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n){2,}")  # three or more line breaks, blank lines between
-_MESSAGE_ID = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
+MESSAGE_ID = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 
 def parse(raw: bytes) -> Message:
@@ -302,6 +303,32 @@ def _date(msg: Message, fallback: datetime | None) -> datetime:
 
 
 @dataclass(frozen=True)
+class MailFilter:
+    """Which mail to leave out, by address (glob patterns, any case), and ``direct``: only mail
+    addressed to one of ``me`` in To or Cc that is not bulk (a selective backfill)."""
+
+    exclude_from: tuple[str, ...] = ()
+    exclude_to: tuple[str, ...] = ()
+    me: frozenset[str] = frozenset()
+    direct: bool = False
+
+    def reason(self, sender: str, to: frozenset[str], bulk: str | None) -> str | None:
+        """Why a mail from ``sender`` to ``to`` is left out, or None."""
+        for pattern in self.exclude_from:
+            if sender and fnmatch.fnmatchcase(sender, pattern.lower()):
+                return f"excluded: from {sender} (exclude_from {pattern!r})"
+        for pattern in self.exclude_to:
+            if hit := next((a for a in sorted(to) if fnmatch.fnmatchcase(a, pattern.lower())), None):
+                return f"excluded: to {hit} (exclude_to {pattern!r})"
+        if self.direct:
+            if bulk:
+                return f"backfill = direct: bulk mail ({bulk.removeprefix('automated: ')})"
+            if not to & self.me:
+                return "backfill = direct: not addressed to me in To or Cc"
+        return None
+
+
+@dataclass(frozen=True)
 class MailPiece:
     """One mail as a part of its thread (group = "thread"): who wrote what, when, and what it
     answers. Picklable, so a process pool can make it."""
@@ -356,6 +383,12 @@ def _read_mail(raw: bytes, internaldate: datetime | None, skip_automated: bool, 
     return msg, hint, subject, body, _date(msg, internaldate), bulk
 
 
+def _recipients(msg: Message, hint: str | None = None) -> frozenset[str]:
+    """The addresses in To and Cc, lower case."""
+    values = [decode_header(v, hint) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]
+    return frozenset(a.lower() for _, a in email.utils.getaddresses(values) if "@" in a)
+
+
 def email_to_conversation(
     raw: bytes,
     *,
@@ -371,14 +404,19 @@ def email_to_conversation(
 
 def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_automated: bool = True,
                    reply_languages: Sequence[str] = ("en",), priority: int = PRIORITY_LIVE,
-                   gmail_thread: str | None = None, ref: str = "") -> MailPiece:
-    """The mail as a part of its thread; raises SkipItem like ``email_to_conversation``."""
+                   gmail_thread: str | None = None, ref: str = "", filters: MailFilter | None = None) -> MailPiece:
+    """The mail as a part of its thread; raises SkipItem like ``email_to_conversation``, also
+    for mail ``filters`` leave out."""
     try:
+        if filters is not None:  # before the body is read: a left-out mail costs only its headers
+            head = parse_headers(raw)
+            sender = email.utils.parseaddr(decode_header(head.get("From")))[1].lower()
+            if reason := filters.reason(sender, _recipients(head), automated_reason(head)):
+                raise SkipItem(reason)
         msg, hint, subject, body, started, bulk = _read_mail(raw, internaldate, skip_automated, reply_languages)
-        references = [*_MESSAGE_ID.findall(str(msg.get("References", "") or "")),
-                      *_MESSAGE_ID.findall(str(msg.get("In-Reply-To", "") or ""))]
-        to_me = {a.lower() for _, a in email.utils.getaddresses(
-            [decode_header(v, hint) for v in (msg.get_all("To") or []) + (msg.get_all("Cc") or [])]) if "@" in a}
+        references = [*MESSAGE_ID.findall(str(msg.get("References", "") or "")),
+                      *MESSAGE_ID.findall(str(msg.get("In-Reply-To", "") or ""))]
+        to_me = set(_recipients(msg, hint))
         sender = decode_header(msg.get("From"), hint)
         _, from_address = email.utils.parseaddr(sender)
         recipients = "\n".join(f"{h}: {v}" for h in ("To", "Cc") if (v := decode_header(msg.get(h), hint)))
@@ -407,6 +445,7 @@ class MailJob:
     priority: int = PRIORITY_LIVE
     as_piece: bool = False  # a MailPiece for its thread, not a conversation of its own
     gmail_thread: str | None = None
+    filters: MailFilter | None = None
 
 
 def convert(job: MailJob) -> Conversation | MailPiece | Skip:
@@ -415,9 +454,10 @@ def convert(job: MailJob) -> Conversation | MailPiece | Skip:
         if job.as_piece:
             return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
                                   reply_languages=job.reply_languages, priority=job.priority,
-                                  gmail_thread=job.gmail_thread, ref=job.ref)
-        return email_to_conversation(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
-                                     reply_languages=job.reply_languages, priority=job.priority)
+                                  gmail_thread=job.gmail_thread, ref=job.ref, filters=job.filters)
+        return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
+                              reply_languages=job.reply_languages, priority=job.priority,
+                              filters=job.filters).conversation()
     except SkipItem as exc:
         try:
             key = message_key(parse_headers(job.raw), job.raw)  # the Message-ID is all it reads
