@@ -1,4 +1,4 @@
-"""omi-bridge run | check | status | retry | preview.
+"""omi-bridge run | check | status | retry | preview | plan.
 
 Exit codes: 0 done, 1 runtime failure, 2 bad config or usage.
 """
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("ids", nargs="*", type=int, metavar="ID")
     retry.add_argument("--all", action="store_true", help="every dead row")
     sub.add_parser("preview", parents=[common], help="print what would be sent, as JSON lines; sends nothing")
+    plan = sub.add_parser("plan", parents=[common],
+                          help="what every source costs in Omi writes and how long delivery takes; sends nothing")
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -80,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     redact = Redactor(secrets_of(config))
     setup_logging(args.log_level, redact, args.log_format)
-    command = {"run": _run, "check": _check, "status": _status, "retry": _retry, "preview": _preview}
+    command = {"run": _run, "check": _check, "status": _status, "retry": _retry, "preview": _preview,
+               "plan": _plan}
     try:
         return command[args.command](args, config, redact)
     except KeyboardInterrupt:
@@ -296,6 +300,19 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
             if sink.deferred is not None:
                 seconds, what = sink.deferred
                 print(f"{name}: {what}: not shown; run preview again in {seconds:.0f}s", file=sys.stderr)
+    finally:
+        if store is not None:
+            store.close()
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    from bridge import plan
+    from bridge.daemon import build_connectors
+
+    store = _existing_store(config)
+    try:
+        plan.main(config, store, build_connectors(config), as_json=args.json, redact=redact)
     finally:
         if store is not None:
             store.close()

@@ -204,6 +204,8 @@ class PreviewSink(Sink):
         super().__init__(store, name, config, lambda: None)  # type: ignore[arg-type]
         self.queued: list[QueuedRequest] = []
         self.skipped: list[tuple[str, str]] = []
+        self.direct = 0  # conversations submitted as they are (not made of a group)
+        self.last_assembler: Assembler | None = None  # its scratch store holds what is still grouping
 
     @property
     def cursor(self) -> Any:
@@ -213,6 +215,11 @@ class PreviewSink(Sink):
         return self._store is not None and self._store.is_known(self.name, source_key)
 
     def submit_many(self, items: Iterable[Conversation | Skip], cursor: Any = KEEP) -> int:
+        items = list(items)
+        self.direct += sum(1 for i in items if isinstance(i, Conversation))
+        return self._queue(items)
+
+    def _queue(self, items: Iterable[Conversation | Skip]) -> int:
         requests, skips = self._split(i for i in items if isinstance(i, Skip) or not self.known(i.source_key))
         self.queued.extend(requests)
         for skip in skips:
@@ -225,8 +232,10 @@ class PreviewSink(Sink):
 
     def assembler(self, policy: GroupPolicy) -> Assembler:
         # preview writes nothing to the state file: groups are gathered in a scratch store
-        return Assembler(Store(), self.name, policy)
+        self.last_assembler = Assembler(Store(), self.name, policy)
+        return self.last_assembler
 
     def close_groups(self, assembler: Assembler, closed: list[tuple[Group, Conversation | None]],
                      cursor: Any = KEEP) -> int:
-        return self.submit_many(conversation for _, conversation in closed if conversation is not None)
+        assembler.close(*(group.id for group, _ in closed))  # in the scratch store
+        return self._queue(conversation for _, conversation in closed if conversation is not None)

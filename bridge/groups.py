@@ -243,6 +243,17 @@ class Assembler:
 
         return close
 
+    def close(self, *group_ids: int) -> None:
+        """Mark groups closed with nothing queued (a preview's scratch store)."""
+        with self._store.transaction() as conn:
+            self.closer(*group_ids)(conn)
+
+    def item_count(self) -> int:
+        """The items taken in, sent or not (deleted ones left out)."""
+        [row] = self._store.rows("SELECT count(*) AS n FROM items WHERE connector = ? AND NOT deleted",
+                                 [self._connector])
+        return int(row["n"])
+
     def counts(self) -> dict[str, int]:
         rows = self._store.rows(
             "SELECT state, count(*) AS n FROM groups WHERE connector = ? GROUP BY state", [self._connector]

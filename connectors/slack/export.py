@@ -19,12 +19,14 @@ import json
 import logging
 import math
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
+from tqdm import tqdm
 
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
@@ -88,7 +90,9 @@ class SlackExportConnector:
             channels = self._channels(archive, users)
             days = _day_files(archive)
             added = 0
-            for channel in sorted(channels.values(), key=lambda c: c.name):
+            show = sys.stderr.isatty() and len(channels) > 3
+            for channel in tqdm(sorted(channels.values(), key=lambda c: c.name), desc=self.name, unit="channel",
+                                disable=not show):
                 files = next((days[f] for f in channel.folders if f in days), [])
                 items = (message_item(channel.id, message, include_bots=self.config.include_bots,
                                       include_joins=self.config.include_joins, bot_users=bots)
