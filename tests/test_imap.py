@@ -317,3 +317,38 @@ def test_backfill_direct_and_exclusions_leave_out_what_is_not_for_me(tmp_path, s
     server.append("alice", raw_mail("new@x", NOW, to="all-staff@example.com", subject="six"))
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     assert "Text of new@x." in " ".join(fake_omi.texts())
+
+
+def _items(state: Path) -> int:
+    try:
+        with sqlite3.connect(state) as conn:
+            return conn.execute("SELECT count(*) FROM items").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_a_thread_gathering_when_the_daemon_is_killed_is_sent_once_after_the_restart(tmp_path, server, fake_omi):
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(
+        server, idle=True, poll_interval=600, group="thread", quiet_period=4))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: _cursor_set(tmp_path / "state.db"), 15)
+        time.sleep(1.5)  # IDLE is up
+        server.append("alice", raw_mail("k1@x", datetime.now(UTC), subject="release"))
+        server.append("alice", raw_mail("k2@x", datetime.now(UTC), subject="Re: release", refs=("k1@x",)))
+        assert wait_until(lambda: _items(tmp_path / "state.db") == 2, 10), log.read_text()[-2000:]
+    finally:
+        daemon.kill()  # kill -9 while the thread's group is open
+        daemon.wait(10)
+    assert fake_omi.texts() == []
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: len(fake_omi.texts()) == 1, 20), log.read_text()[-2000:]
+        time.sleep(5)  # and nothing more comes: not the group again, not the mails one by one
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
+    [text] = fake_omi.texts()
+    assert text.startswith("Email thread: release (2 messages)")
+    assert "Text of k1@x." in text and "Text of k2@x." in text
