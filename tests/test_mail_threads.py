@@ -138,3 +138,19 @@ def test_a_selective_backfill_without_my_address_is_a_config_error() -> None:
 
     with pytest.raises(ValidationError, match='backfill = "direct" needs me'):
         MboxConfig(type="mbox", path="x.mbox", backfill="direct")
+
+
+def test_a_takeout_mbox_leaves_out_what_gmail_keeps_in_spam_and_trash(tmp_path) -> None:
+    def labelled(mid: str, labels: str) -> bytes:
+        return mail(mid, T, subject=f"about {mid}").replace(b"Content-Type", f"X-Gmail-Labels: {labels}\n"
+                                                           "Content-Type".encode())
+
+    path = tmp_path / "All mail Including Spam and Trash.mbox"
+    write_mbox(path, [labelled("in@x", "Inbox,Important,Opened"), labelled("spam@x", "Spam,Unread"),
+                      labelled("bin@x", "Opened,Trash"), labelled("starred@x", "Inbox,Starred,Category Updates")])
+    store = Store()
+    connector = MboxConnector("takeout", MboxConfig(type="mbox", path=path))
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    assert sorted(t.split("\n")[0] for t in texts(store)) == ["Subject: about in@x", "Subject: about starred@x"]
+    assert sorted(r["reason"] for r in store.rows("SELECT reason FROM skipped")) == [
+        "in Gmail's Spam", "in Gmail's Trash"]

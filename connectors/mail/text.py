@@ -364,6 +364,10 @@ def _read_mail(raw: bytes, internaldate: datetime | None, skip_automated: bool, 
     if reason := _not_mail(raw):
         raise SkipItem(reason)
     msg = parse_headers(raw)
+    # Google Takeout's "All mail Including Spam and Trash.mbox" says where each mail was
+    labels = {label.strip() for label in decode_header(msg.get("X-Gmail-Labels")).split(",")}
+    if binned := sorted(labels & {"Spam", "Trash"}):
+        raise SkipItem(f"in Gmail's {binned[0]}")
     bulk = automated_reason(msg)
     if skip_automated and bulk:
         raise SkipItem(bulk)
