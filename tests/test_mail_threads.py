@@ -154,3 +154,39 @@ def test_a_takeout_mbox_leaves_out_what_gmail_keeps_in_spam_and_trash(tmp_path) 
     assert sorted(t.split("\n")[0] for t in texts(store)) == ["Subject: about in@x", "Subject: about starred@x"]
     assert sorted(r["reason"] for r in store.rows("SELECT reason FROM skipped")) == [
         "in Gmail's Spam", "in Gmail's Trash"]
+
+
+class _Gmail:
+    """Answers FETCH as Gmail does: X-GM-MSGID, X-GM-THRID and X-GM-LABELS beside the body."""
+
+    def __init__(self, messages: dict[int, tuple[bytes, int, tuple[bytes, ...]]]) -> None:
+        self.messages = messages
+
+    def fetch(self, uids, fields):
+        if fields == ["RFC822.SIZE"]:
+            return {u: {b"RFC822.SIZE": len(self.messages[u][0])} for u in uids}
+        assert {"X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"} <= set(fields)
+        return {u: {b"BODY[]": raw, b"INTERNALDATE": T, b"X-GM-MSGID": gmid, b"X-GM-THRID": 555,
+                    b"X-GM-LABELS": labels} for u, (raw, gmid, labels) in self.messages.items() if u in uids}
+
+
+def test_gmail_labels_are_one_mail_and_spam_or_trash_is_left_out() -> None:
+    from bridge.models import PRIORITY_LIVE
+    from connectors.mail.imap import ImapConfig, ImapConnector, Into
+
+    no_id = mail("x@x", T).replace(b"Message-ID: <x@x>\n", b"")  # Gmail knows it apart by X-GM-MSGID
+    connector = ImapConnector("gmail", ImapConfig(type="imap", host="imap.gmail.com", username="me@gmail.com",
+                                                  password="app-password", group="message"))
+    connector._gmail = True
+    store = Store()
+    sink = Sink(store, "gmail", connector.config, lambda: None)
+    cursor = {"started": 0, "folders": {}}
+    for folder, messages in [("INBOX", {1: (no_id, 1001, (b"\\Inbox",))}),
+                             ("Work", {7: (no_id, 1001, (b"\\Inbox", b"Work")),
+                                       8: (mail("s@x", T, subject="You won"), 1002, (b"\\Spam",)),
+                                       9: (mail("t@x", T, subject="old"), 1003, (b"Work", b"\\Trash"))})]:
+        connector._deliver(_Gmail(messages), folder, sorted(messages), {"uidvalidity": 1, "uid": 0}, cursor, sink,
+                           PRIORITY_LIVE, Into(None, by_day=False, live_threads=False), None)
+    assert [r["source_key"] for r in store.rows("SELECT source_key FROM outbox")] == ["gmid:1001"]
+    assert sorted(r["reason"] for r in store.rows("SELECT reason FROM skipped")) == [
+        "in Gmail's Spam", "in Gmail's Trash"]

@@ -108,7 +108,7 @@ class Into(NamedTuple):
 
 class ImapConnector:
     Config = ImapConfig
-    _gmail = False  # the server speaks Gmail's extensions (X-GM-THRID)
+    _gmail = False  # the server speaks Gmail's extensions (X-GM-THRID, X-GM-MSGID, X-GM-LABELS)
     _mine: MyThreads | None = None
 
     def __init__(self, name: str, config: ImapConfig) -> None:
@@ -283,11 +283,13 @@ class ImapConnector:
                                   folder, uid, internal.isoformat(),
                                   datetime.fromtimestamp(not_before, UTC).isoformat(timespec="milliseconds"))
                         continue  # was in the mailbox before our first start
-                    thread_id = data.get(b"X-GM-THRID")
+                    thread_id, gmail_id = data.get(b"X-GM-THRID"), data.get(b"X-GM-MSGID")
+                    labels = tuple(to_unicode(label) for label in data.get(b"X-GM-LABELS") or ())
                     jobs.append(MailJob(data.get(b"BODY[]") or b"", internal, f"{folder} UID {uid}",
                                         self.config.skip_automated, self.languages, priority, as_piece=True,
                                         gmail_thread=str(thread_id) if thread_id is not None else None,
-                                        filters=filters))
+                                        filters=filters, gmail_id=str(gmail_id) if gmail_id is not None else None,
+                                        gmail_labels=labels))
                 state = {**state, "uid": batch[-1][0]}
                 waiting.append((converter.start(jobs), state))
                 if len(waiting) > PIPELINE_DEPTH:  # keep the workers fed while we fetch
@@ -365,7 +367,8 @@ class ImapConnector:
             yield self._fetch_batch(client, batch)
 
     def _fetch_batch(self, client: IMAPClient, batch: list[int]) -> list[tuple[int, dict]]:
-        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE", *(["X-GM-THRID"] if self._gmail else [])])
+        gmail = ["X-GM-THRID", "X-GM-MSGID", "X-GM-LABELS"] if self._gmail else []
+        fetched = client.fetch(batch, ["BODY.PEEK[]", "INTERNALDATE", *gmail])
         if gone := [uid for uid in batch if uid not in fetched]:
             log.debug("%s: UID(s) %s gone before their fetch (expunged)", self.name, _span(gone))
         return [(uid, fetched[uid]) for uid in batch if uid in fetched]

@@ -359,13 +359,15 @@ class MailPiece:
 
 
 def _read_mail(raw: bytes, internaldate: datetime | None, skip_automated: bool, reply_languages: Sequence[str],
-               ) -> tuple[Message, str | None, str, str, datetime, str | None]:
+               gmail_labels: Sequence[str] = ()) -> tuple[Message, str | None, str, str, datetime, str | None]:
     """Headers, charset hint, subject, the author's words, time, and why it looks automated."""
     if reason := _not_mail(raw):
         raise SkipItem(reason)
     msg = parse_headers(raw)
-    # Google Takeout's "All mail Including Spam and Trash.mbox" says where each mail was
-    labels = {label.strip() for label in decode_header(msg.get("X-Gmail-Labels")).split(",")}
+    # Gmail's labels (X-GM-LABELS over IMAP; Google Takeout's "All mail Including Spam and
+    # Trash.mbox" writes them as X-Gmail-Labels) say where a mail is: not Spam or Trash
+    labels = {label.strip().lstrip("\\") for label in
+              [*gmail_labels, *decode_header(msg.get("X-Gmail-Labels")).split(",")]}
     if binned := sorted(labels & {"Spam", "Trash"}):
         raise SkipItem(f"in Gmail's {binned[0]}")
     bulk = automated_reason(msg)
@@ -408,7 +410,8 @@ def email_to_conversation(
 
 def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_automated: bool = True,
                    reply_languages: Sequence[str] = ("en",), priority: int = PRIORITY_LIVE,
-                   gmail_thread: str | None = None, ref: str = "", filters: MailFilter | None = None) -> MailPiece:
+                   gmail_thread: str | None = None, ref: str = "", filters: MailFilter | None = None,
+                   gmail_id: str | None = None, gmail_labels: Sequence[str] = ()) -> MailPiece:
     """The mail as a part of its thread; raises SkipItem like ``email_to_conversation``, also
     for mail ``filters`` leave out."""
     try:
@@ -417,7 +420,11 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
             sender = email.utils.parseaddr(decode_header(head.get("From")))[1].lower()
             if reason := filters.reason(sender, _recipients(head), automated_reason(head)):
                 raise SkipItem(reason)
-        msg, hint, subject, body, started, bulk = _read_mail(raw, internaldate, skip_automated, reply_languages)
+        msg, hint, subject, body, started, bulk = _read_mail(raw, internaldate, skip_automated, reply_languages,
+                                                             gmail_labels)
+        key = message_key(msg, raw)
+        if gmail_id and not key.startswith("mid:"):  # no Message-ID: Gmail's id is the same in every label
+            key = f"gmid:{gmail_id}"
         references = [*MESSAGE_ID.findall(str(msg.get("References", "") or "")),
                       *MESSAGE_ID.findall(str(msg.get("In-Reply-To", "") or ""))]
         to_me = set(_recipients(msg, hint))
@@ -426,7 +433,7 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
         recipients = "\n".join(f"{h}: {v}" for h in ("To", "Cc") if (v := decode_header(msg.get(h), hint)))
         everyone = to_me | ({from_address.lower()} if from_address else set())
         return MailPiece(
-            key=message_key(msg, raw), references=tuple(dict.fromkeys(references)), subject=subject,
+            key=key, references=tuple(dict.fromkeys(references)), subject=subject,
             sender=sender, recipients=recipients, addresses=frozenset(everyone), to_me=frozenset(to_me), at=started,
             shown_date=decode_header(msg.get("Date"), hint) or started.isoformat(timespec="seconds"),
             body=body, bulk=bulk, gmail_thread=gmail_thread, priority=priority, ref=ref,
@@ -450,6 +457,8 @@ class MailJob:
     as_piece: bool = False  # a MailPiece for its thread, not a conversation of its own
     gmail_thread: str | None = None
     filters: MailFilter | None = None
+    gmail_id: str | None = None  # X-GM-MSGID
+    gmail_labels: tuple[str, ...] = ()  # X-GM-LABELS
 
 
 def convert(job: MailJob) -> Conversation | MailPiece | Skip:
@@ -458,10 +467,11 @@ def convert(job: MailJob) -> Conversation | MailPiece | Skip:
         if job.as_piece:
             return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
                                   reply_languages=job.reply_languages, priority=job.priority,
-                                  gmail_thread=job.gmail_thread, ref=job.ref, filters=job.filters)
+                                  gmail_thread=job.gmail_thread, ref=job.ref, filters=job.filters,
+                                  gmail_id=job.gmail_id, gmail_labels=job.gmail_labels)
         return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
                               reply_languages=job.reply_languages, priority=job.priority,
-                              filters=job.filters).conversation()
+                              filters=job.filters, gmail_id=job.gmail_id, gmail_labels=job.gmail_labels).conversation()
     except SkipItem as exc:
         try:
             key = message_key(parse_headers(job.raw), job.raw)  # the Message-ID is all it reads
