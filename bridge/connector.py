@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.assemble import QueuedRequest, to_requests
 from bridge.errors import SourceError
-from bridge.groups import Assembler, Group, GroupPolicy
+from bridge.groups import Assembler, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
@@ -162,7 +162,12 @@ class Sink:
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
         requests, skips = self._split(conversation for _, conversation in closed if conversation is not None)
-        return self._commit(requests, skips, cursor, also=assembler.closer(*(g.id for g, _ in closed))).added
+        try:
+            return self._commit(requests, skips, cursor, also=assembler.closer(*(g for g, _ in closed))).added
+        except GroupChanged as exc:  # nothing was queued; the group is read again at the next poll
+            log.debug("%s: group %s changed while its conversation was made; closing it at the next poll",
+                      self.name, exc)
+            return 0
 
     def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any, also: Any = None) -> Intake:
         intake = self._store.submit(self.name, requests, cursor, skips, also=also)
@@ -237,5 +242,5 @@ class PreviewSink(Sink):
 
     def close_groups(self, assembler: Assembler, closed: list[tuple[Group, Conversation | None]],
                      cursor: Any = KEEP) -> int:
-        assembler.close(*(group.id for group, _ in closed))  # in the scratch store
+        assembler.close(*(group for group, _ in closed))  # in the scratch store
         return self._queue(conversation for _, conversation in closed if conversation is not None)

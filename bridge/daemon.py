@@ -170,7 +170,8 @@ class Bridge:
 
         def reached() -> None:
             self._deadlines.pop(name, None)
-            if not self._stop_watching.is_set():
+            # a poll running now sets the next deadline when it ends: no second poll on its heels
+            if not self._stop_watching.is_set() and name not in self._polling:
                 self.request_poll(name)
 
         self._deadlines[name] = (at, self._loop.call_later(at - time.time() + DEADLINE_SLACK, reached))
@@ -188,13 +189,13 @@ class Bridge:
         else:
             try:
                 failing_since = self.store.source_ok(name)
+                due = self.sinks[name].next_deadline()
             except Exception as exc:  # the store itself failing (disk full, read-only): /healthz says so
                 log.error("%s: cannot record the poll: %s", name, one_line(exc))
                 return False
             if failing_since is not None:
                 log.warning("%s: source recovered after %s", name,
                             timedelta(seconds=round(time.time() - failing_since)))
-            due = self.sinks[name].next_deadline()
             if due is not None:  # a poll just ran: the next no sooner than a second from now
                 self._poll_at(name, due, least=1.0)
             return True

@@ -32,11 +32,15 @@ from typing import Any, NamedTuple
 from bridge.models import MAX_TEXT
 from bridge.store import Store
 
-__all__ = ["Assembler", "Group", "GroupPolicy", "Item"]
+__all__ = ["Assembler", "Group", "GroupChanged", "GroupPolicy", "Item"]
 
 EVENT_RETENTION = 7 * 86400  # Slack retries for minutes; a week of event ids is plenty
 RETENTION = 30 * 86400  # items of closed groups, to recognise them if seen again
 LINE_OVERHEAD = 24  # "Name (HH:MM): " per item, for the size limit
+
+
+class GroupChanged(Exception):
+    """A group changed between being read and being closed; see ``Assembler.closer``."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Group:
     first_at: float
     last_at: float
     items: list[Item]
+    changes: int = 0  # what had happened to it when it was read (see ``closer``)
 
 
 class GroupPolicy(NamedTuple):
@@ -121,12 +126,12 @@ class Assembler:
                 return str(rows[0]["scope"])
         return None
 
-    def link(self, keys: Iterable[str], scope: str) -> None:
-        """Remember that ``keys`` lead to ``scope`` (a mail's Message-ID to its thread); a key
-        linked before keeps its first scope."""
+    def link(self, links: Iterable[tuple[Iterable[str], str]]) -> None:
+        """Remember, in one transaction, that each ``(keys, scope)``'s keys lead to its scope (a
+        mail's Message-ID to its thread); a key linked before keeps its first scope."""
         with self._store.transaction() as conn:
             conn.executemany("INSERT OR IGNORE INTO links (connector, key, scope) VALUES (?, ?, ?)",
-                             [(self._connector, key, scope) for key in keys])
+                             [(self._connector, key, scope) for keys, scope in links for key in keys])
 
     def edit(self, key: str, text: str, event_key: str | None = None) -> bool:
         """New text for an item not sent yet. False if unknown, deleted or already sent."""
@@ -166,7 +171,8 @@ class Assembler:
             conn.execute(
                 "UPDATE items SET deleted = 1 WHERE connector = ? AND item_key = ?", (self._connector, key)
             )
-            conn.execute("UPDATE groups SET size = size - ? WHERE id = ?", (length + LINE_OVERHEAD, group_id))
+            conn.execute("UPDATE groups SET size = size - ?, changes = changes + 1 WHERE id = ?",
+                         (length + LINE_OVERHEAD, group_id))
             return True
 
     def item(self, key: str) -> Item | None:
@@ -205,19 +211,19 @@ class Assembler:
         quiet, span = self.policy.quiet_period, self.policy.max_span
         with self._store.transaction() as conn:
             groups = conn.execute(
-                "SELECT id, scope, thread, first_at, last_at FROM groups WHERE connector = ? AND state IN"
+                "SELECT id, scope, thread, first_at, last_at, changes FROM groups WHERE connector = ? AND state IN"
                 " ('open', 'full') AND (state = 'full' OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?))"
                 " OR ends_at <= ?) ORDER BY first_at, id",
                 (self._connector, now - quiet, now - span, now),
             ).fetchall()
             found = []
-            for group_id, scope, thread, first_at, last_at in groups:
+            for group_id, scope, thread, first_at, last_at, changes in groups:
                 items = conn.execute(
                     "SELECT item_key, scope, at, text, author, thread, data FROM items"
                     " WHERE group_id = ? AND NOT deleted ORDER BY at, item_key",
                     (group_id,),
                 ).fetchall()
-                found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items]))
+                found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items], changes))
         return found
 
     def next_deadline(self) -> float | None:
@@ -232,21 +238,27 @@ class Assembler:
         )
         return row["due"]
 
-    def closer(self, *group_ids: int) -> Any:
+    def closer(self, *groups: Group) -> Any:
         """The write that marks groups sent, for ``Store.submit(also=...)``: the conversations
-        and the groups' closing commit together, so a crash between them cannot send one twice."""
+        and the groups' closing commit together, so a crash between them cannot send one twice.
+        A group that changed since it was read (an edit, a delete, a late message while its text
+        was being made) is not closed: ``GroupChanged`` undoes the whole write, and the group
+        is closed, as it is now, at the next poll."""
 
         def close(conn: sqlite3.Connection) -> None:
             now = time.time()
-            conn.executemany("UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ?",
-                             [(now, group_id) for group_id in group_ids])
+            for group in groups:
+                cur = conn.execute("UPDATE groups SET state = 'closed', closed_at = ? WHERE id = ? AND changes = ?",
+                                   (now, group.id, group.changes))
+                if cur.rowcount != 1:
+                    raise GroupChanged(group.id)
 
         return close
 
-    def close(self, *group_ids: int) -> None:
+    def close(self, *groups: Group) -> None:
         """Mark groups closed with nothing queued (a preview's scratch store)."""
         with self._store.transaction() as conn:
-            self.closer(*group_ids)(conn)
+            self.closer(*groups)(conn)
 
     def item_count(self) -> int:
         """The items taken in, sent or not (deleted ones left out)."""
@@ -311,7 +323,8 @@ class Assembler:
 
     def _set_text(self, conn: sqlite3.Connection, key: str, group_id: int, old: str, new: str) -> None:
         conn.execute("UPDATE items SET text = ? WHERE connector = ? AND item_key = ?", (new, self._connector, key))
-        conn.execute("UPDATE groups SET size = size + ? WHERE id = ?", (len(new) - len(old), group_id))
+        conn.execute("UPDATE groups SET size = size + ?, changes = changes + 1 WHERE id = ?",
+                     (len(new) - len(old), group_id))
 
     def _place(self, conn: sqlite3.Connection, item: Item, by_day: bool) -> tuple[int, float]:
         """The open group this item joins, or a new one, and when that group will be due; closes
@@ -357,7 +370,7 @@ class Assembler:
             if fits:
                 first_at, last_at = min(first_at, item.at), max(last_at, item.at)
                 conn.execute(
-                    "UPDATE groups SET first_at = ?, last_at = ?, size = size + ? WHERE id = ?",
+                    "UPDATE groups SET first_at = ?, last_at = ?, size = size + ?, changes = changes + 1 WHERE id = ?",
                     (first_at, last_at, size, group_id),
                 )
                 due = group_ends if group_ends is not None else min(last_at + quiet, first_at + span)

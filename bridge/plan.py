@@ -116,8 +116,8 @@ def _limit(config: Config, store: Store | None) -> tuple[Limit, int]:
     configured = pacing and Limit(*pacing, "configured")
     if store is None:
         limit = configured or Limit(25, 3600.0, "Omi's usual limit")
-        reserve = 0 if config.omi.live_reserve == 0 else max(1, limit.count // 5) if limit.count > 1 else 0
-        return limit, min(reserve, limit.count - 1)
+        wanted = max(1, limit.count // 5) if config.omi.live_reserve is None else config.omi.live_reserve
+        return limit, max(0, min(wanted, limit.count - 1))  # as the dispatcher's budget keeps it
     budget = Budget(store, "write", configured, reserve=config.omi.live_reserve, now=time.time())
     limit = budget.in_force()
     if limit.source == "default":

@@ -117,9 +117,11 @@ _MIGRATIONS = [
     # v4: the assembler finds a thread's open group and a channel's open burst by index, not by
     # reading the connector's items (an 80k-message export took minutes, growing with the square);
     # a group that holds a day (a channel's day, a thread's follow-ups of a day) ends at ends_at;
-    # links: what finds a mail's thread (its Message-ID, Gmail's thread id, a subject) -> the thread
+    # links: what finds a mail's thread (its Message-ID, Gmail's thread id, a subject) -> the thread;
+    # changes: counts what happened to a group, so one rendered before an edit is not closed as it was
     """
     ALTER TABLE groups ADD COLUMN ends_at REAL;
+    ALTER TABLE groups ADD COLUMN changes INTEGER NOT NULL DEFAULT 0;
     CREATE TABLE links (
         connector TEXT NOT NULL, key TEXT NOT NULL, scope TEXT NOT NULL,
         PRIMARY KEY (connector, key)

@@ -192,9 +192,9 @@ def test_closing_a_group_and_queueing_its_conversation_is_one_step(monkeypatch) 
     conversation = Conversation(source_key="g", text="hi", started_at=T0)
     close = asm.closer
 
-    def close_then_crash(*group_ids):
+    def close_then_crash(*groups):
         def write(conn):
-            close(*group_ids)(conn)
+            close(*groups)(conn)
             raise RuntimeError("power cut")
         return write
 
@@ -208,6 +208,22 @@ def test_closing_a_group_and_queueing_its_conversation_is_one_step(monkeypatch) 
     assert asm.due(now=math.inf) == []
     assert store.counts()["pending"] == 1
     assert asm.counts() == {"closed": 1}
+
+
+def test_a_group_that_changes_while_its_text_is_made_is_not_closed_as_it_was() -> None:
+    store = Store()
+    asm = Assembler(store, "slack", POLICY)
+    sink = Sink(store, "slack", SpoolConfig(type="spool", path="x"), lambda: None)
+    asm.add(msg(1, T0, "deploy at 5"))
+    asm.add(msg(2, T0 + 10, "oops, wrong channel"))
+    [group] = asm.due(now=T0 + 700)
+    conversation = Conversation(source_key="g", text="deploy at 5\noops, wrong channel", started_at=T0)
+    asm.remove("C1:2", "C1")  # deleted while the conversation was being made (a names lookup, say)
+    assert sink.close_group(asm, group, conversation) == 0  # nothing queued: it would carry the deleted line
+    assert store.counts()["pending"] == 0
+    [again] = asm.due(now=T0 + 700)
+    assert [i.key for i in again.items] == ["C1:1"]
+    assert sink.close_group(asm, again, Conversation(source_key="g", text="deploy at 5", started_at=T0)) == 1
 
 
 def test_prune_forgets_old_events_and_closed_groups_only() -> None:

@@ -263,6 +263,8 @@ def test_backfill_replied_keeps_exactly_the_threads_i_wrote_in(tmp_path, server,
         raw_mail("b1@x", day + timedelta(hours=1), subject="webinar"),  # never answered
         raw_mail("c1@x", day - timedelta(days=1), subject="budget"),  # a branch of a thread I wrote in
         raw_mail("c2@x", day + timedelta(hours=2), subject="Re: budget", refs=("c1@x",)),
+        # a thread I wrote in before `since` that goes on after it
+        raw_mail("d2@x", day, subject="Re: lease", refs=("d1@alice",)),
     ]
     for raw in inbox:
         server.append("alice", raw, when=day)
@@ -274,11 +276,14 @@ def test_backfill_replied_keeps_exactly_the_threads_i_wrote_in(tmp_path, server,
     ]
     for raw in sent:
         server.append("alice", raw, folder="Sent", when=day)
+    server.append("alice", raw_mail("d1@alice", NOW - timedelta(days=30), sender="Alice <alice@example.com>",
+                                    to="carol@example.net", subject="lease"),
+                  folder="Sent", when=NOW - timedelta(days=30))
     since = (NOW - timedelta(days=7)).date().isoformat()
     config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, since=since, backfill="replied"))
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     said = " ".join(fake_omi.texts())
-    for kept in ("a1@x", "a3@x", "c1@x", "c2@x"):
+    for kept in ("a1@x", "a3@x", "c1@x", "c2@x", "d2@x"):
         assert f"Text of {kept}." in said, kept
     assert "b1@x" not in said
     with sqlite3.connect(tmp_path / "state.db") as conn:
@@ -352,3 +357,32 @@ def test_a_thread_gathering_when_the_daemon_is_killed_is_sent_once_after_the_res
     [text] = fake_omi.texts()
     assert text.startswith("Email thread: release (2 messages)")
     assert "Text of k1@x." in text and "Text of k2@x." in text
+
+
+def test_a_backfill_cut_short_goes_on_as_a_backfill_after_the_restart(tmp_path, server):
+    from bridge.connector import Sink
+    from bridge.store import Store
+    from connectors.mail.imap import ImapConfig, ImapConnector
+
+    day = NOW - timedelta(days=2)
+    for n in range(6):  # every other one not addressed to me
+        server.append("alice", raw_mail(f"r{n}@x", day + timedelta(minutes=n), subject=f"mail {n}",
+                                        to="alice@example.com" if n % 2 == 0 else "all@example.com"), when=day)
+    config = ImapConfig(type="imap", host="127.0.0.1", port=server.port, security="none", username="alice",
+                        password="alice-pw-123", since=(NOW - timedelta(days=7)).date(), backfill="direct",
+                        me=["alice@example.com"], group="message", fetch_messages=1)
+    store = Store(tmp_path / "state.db")
+
+    class StopsAfterFirstCommit(Sink):
+        def submit_many(self, items, cursor=None):
+            added = super().submit_many(items, cursor)
+            self.close()  # a restart after the first chunk
+            return added
+
+    ImapConnector("mail", config).poll(StopsAfterFirstCommit(store, "mail", config, lambda: None))
+    assert store.cursor("mail")["folders"]["INBOX"]["reading"] is True
+    ImapConnector("mail", config).poll(Sink(store, "mail", config, lambda: None))
+    sent = [r["source_key"] for r in store.rows("SELECT source_key FROM outbox ORDER BY id")]
+    assert sent == ["mid:r0@x", "mid:r2@x", "mid:r4@x"]  # the rest of the backfill still held to "direct"
+    assert {r["priority"] for r in store.rows("SELECT priority FROM outbox")} == {10}  # and behind live mail
+    assert "reading" not in store.cursor("mail")["folders"]["INBOX"]

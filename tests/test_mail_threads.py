@@ -130,6 +130,11 @@ def test_an_archive_backfill_of_replied_threads_uses_the_archives_own_mail_from_
     assert thread.startswith("Email thread: Budget for Q3 (2 messages)") and "Sounds right." in thread
     assert [r["reason"] for r in store.rows("SELECT reason FROM skipped")] == [
         'backfill = "replied": a thread you did not write in']
+    # the archive grows: a new answer in that thread counts, though my mail was read before
+    write_mbox(path, [mail("c@x", T + timedelta(days=2), sender="Carol <carol@example.net>", refs=["a@x", "b@x"],
+                           subject="Re: Budget for Q3", body="Approved.")])
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    assert "Approved." in texts(store)[-1]
 
 
 def test_a_selective_backfill_without_my_address_is_a_config_error() -> None:

@@ -44,6 +44,13 @@ def plain(text: str) -> str:
          "use requests.post from www.python.org"),
         ("call <tel:+15551234|+1 555-1234> or see <https://example.com/x|the runbook>",
          "call +1 555-1234 or see the runbook (https://example.com/x)"),
+        # an address keeps its underscores and stars; a doubled marker is a name, not emphasis
+        ("*see <https://github.com/o/r/blob/main/pkg/__init__.py|the init>* and <https://ex.com/a/_private_/b>",
+         "see the init (https://github.com/o/r/blob/main/pkg/__init__.py) and https://ex.com/a/_private_/b"),
+        ("edit __init__.py and **kwargs", "edit __init__.py and **kwargs"),
+        # an unclosed ``` is text: the inline code after it is still code
+        ("unclosed ``` fence <https://a.b|lab> `x = <http://job.id|job.id>`",
+         "unclosed ``` fence lab (https://a.b) `x = job.id`"),
     ],
 )
 def test_mrkdwn_to_plain_text(mrkdwn: str, expected: str) -> None:
@@ -302,3 +309,14 @@ def test_in_a_day_a_thread_begun_earlier_is_quoted_once() -> None:
                         "before the release?”): I think so")
     assert lines[2] == "Bob (10:00, replying to Alice Mon 23 Nov, 09:00): done, dropped it"
     assert text.count("legacy_mode") == 1
+
+
+def test_blocks_or_attachments_in_an_unknown_shape_never_lose_the_message() -> None:
+    odd = {"user": "U1", "text": "the words", "attachments": [
+        {"is_share": True, "channel_id": None, "text": ["not", "a string"]}, {"fields": [{"value": 7}]}],
+           "files": [{"name": 42}], "room": {"created_by": ["U1"], "participant_history": "U2"}}
+    found = item({"type": "message", "ts": "1700000000.000100", **odd})
+    assert found.text.startswith("the words") and found.data["files"] == ["42"] and found.author == "U1"
+    blocks_only = {"user": "U1", "text": "", "blocks": [{"type": "rich_text", "elements": [
+        {"type": "rich_text_list", "offset": "x", "elements": [{"type": "rich_text_section", "elements": []}]}]}]}
+    assert item({"type": "message", "ts": "1700000000.000200", **blocks_only}) is None  # nothing readable: not content

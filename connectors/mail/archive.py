@@ -99,7 +99,8 @@ class _Archive:
         show = self.config.progress and sys.stderr.isatty() and len(items) > 50
         # an archive is history: a thread's mails of a day are one conversation
         assembler = sink.assembler(GroupPolicy(600, 86400, by_day=True)) if self.config.group == "thread" else None
-        mine = self._my_threads(items) if self.config.backfill == "replied" else None
+        # my mail anywhere in the archive, not only in what is new since the last poll
+        mine = self._my_threads(self._items(None)) if self.config.backfill == "replied" and items else None
         batch: list[Any] = []
         with tqdm(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
             for n, (position, load) in enumerate(items, start=1):

@@ -202,7 +202,8 @@ class ImapConnector:
             # the usual case: what is above the cursor
             criteria: list[Any] = ["UID", f"{state['uid'] + 1}:*"] + (["SINCE", since] if since else [])
             uids = sorted(u for u in client.search(criteria) if u > state["uid"])  # n:* always matches the top
-            full_pass = "not_before" in state  # finishing a re-read a restart interrupted
+            # finishing a backfill or re-read a restart interrupted: still history, held to its rules
+            full_pass = bool(state.get("reading")) or "not_before" in state
         elif state is None and since is None:
             # first start without a backfill horizon: only mail that arrives from now on
             top = uidnext - 1 if uidnext else max(client.search(["ALL"]) or [0])
@@ -210,7 +211,7 @@ class ImapConnector:
             return
         else:
             full_pass = True
-            state = {"uidvalidity": validity, "uid": 0}
+            state = {"uidvalidity": validity, "uid": 0, "reading": True}  # until the pass is through
             if folder in cursor["folders"]:
                 log.warning("%s: %s changed UIDVALIDITY (%s -> %s); re-reading it, mail already sent is "
                             "recognised by Message-ID", self.name, folder,
@@ -327,13 +328,13 @@ class ImapConnector:
         sink.submit_many([*skips, *(p.conversation() for p in recent)], cursor)
 
     def _my_threads(self, client: IMAPClient) -> MyThreads:
-        """The threads I wrote in since ``since``, from the Sent folder (SPECIAL-USE \\Sent, or a
-        folder with a usual name)."""
+        """The threads I wrote in, from the headers of the whole Sent folder (SPECIAL-USE \\Sent,
+        or a folder with a usual name)."""
         sent = client.find_special_folder(SENT)
         if sent is None:
             raise SourceError('backfill = "replied" needs a Sent folder (SPECIAL-USE \\Sent); none found')
         client.select_folder(sent, readonly=True)
-        uids = client.search(["SINCE", self.config.since]) if self.config.since else client.search(["ALL"])
+        uids = client.search(["ALL"])  # all of it: a thread I wrote in before `since` may go on after it
         mine = MyThreads()
         fields = ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID REFERENCES IN-REPLY-TO)]",
                   *(["X-GM-THRID"] if self._gmail else [])]

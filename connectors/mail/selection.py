@@ -5,8 +5,9 @@
 - ``me``: the user's own addresses (default: the IMAP login name when it is an address).
 - ``backfill``: what history to bring: ``all``; ``direct``, mail addressed to ``me`` in To or
   Cc that is not bulk; ``replied``, only threads in which ``me`` wrote (found from the Sent
-  folder over IMAP, from the archive's own mail from ``me`` in an archive). New mail is never
-  held to it: what arrives from now on is what the user reads.
+  folder over IMAP, from the archive's own mail from ``me`` in an archive). New IMAP mail is
+  never held to it: what arrives from now on is what the user reads. Every mail of an archive
+  is history.
 """
 
 from __future__ import annotations

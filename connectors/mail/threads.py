@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -62,6 +63,7 @@ def _subject_key(piece: MailPiece) -> str | None:
 
 def place(assembler: Assembler, pieces: Iterable[MailPiece]) -> list[Item]:
     """The assembler items for ``pieces``, each scoped to its thread; links them for later mails."""
+    now = time.time()
     found: dict[str, str] = {}  # links made in this batch, not yet stored
     links: list[tuple[list[str], str]] = []
     items = []
@@ -87,12 +89,12 @@ def place(assembler: Assembler, pieces: Iterable[MailPiece]) -> list[Item]:
         for key in keys:
             found.setdefault(key, scope)
         links.append((keys, scope))
-        items.append(Item(key=piece.key, scope=scope, at=piece.at.timestamp(), text=piece.body,
+        # a Date in the future (a wrong clock) would hold the thread until then
+        items.append(Item(key=piece.key, scope=scope, at=min(piece.at.timestamp(), now), text=piece.body,
                           author=piece.sender or "someone",
                           data={"subject": piece.subject, "date": piece.shown_date, "to": piece.recipients,
                                 "priority": piece.priority}))
-    for keys, scope in links:
-        assembler.link(keys, scope)
+    assembler.link(links)
     return items
 
 

@@ -10,10 +10,14 @@ names resolve the same way.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["attachments_text", "blocks_text", "message_text"]
+
+log = logging.getLogger(__name__)
 
 # what Slack stores as ``text`` for a message an app sent as blocks only
 _PLACEHOLDERS = {"This content can't be displayed.", "This message contains interactive elements."}
@@ -23,12 +27,21 @@ _BROADCASTS = {"here", "channel", "everyone"}
 
 def message_text(msg: dict[str, Any]) -> str:
     """All the words of a message, as mrkdwn: its text (or its blocks' words when the text is
-    empty or a placeholder), then any message it forwards or links, quoted."""
-    text = msg.get("text") or ""
+    empty or a placeholder), then any message it forwards or links, quoted. Blocks or
+    attachments in a shape not known here are left out (logged), never the message."""
+    text = msg.get("text") if isinstance(msg.get("text"), str) else ""
     if not text.strip() or text.strip() in _PLACEHOLDERS:
-        text = blocks_text(msg.get("blocks")) or ("" if text.strip() in _PLACEHOLDERS else text)
-    shared = attachments_text(msg.get("attachments"), alone=not text.strip())
+        text = _safely(blocks_text, msg.get("blocks"), msg) or ("" if text.strip() in _PLACEHOLDERS else text)
+    shared = _safely(lambda a: attachments_text(a, alone=not text.strip()), msg.get("attachments"), msg)
     return "\n".join(part for part in (text.strip("\n"), shared) if part.strip())
+
+
+def _safely(read: Callable[[Any], str], part: Any, msg: dict[str, Any]) -> str:
+    try:
+        return read(part)
+    except (AttributeError, TypeError, ValueError) as exc:  # a shape Slack has not shown us before
+        log.warning("message %s: blocks or attachments not read (%s: %s)", msg.get("ts"), type(exc).__name__, exc)
+        return ""
 
 
 def attachments_text(attachments: Any, *, alone: bool) -> str:
@@ -58,7 +71,7 @@ def _shared(attachment: dict[str, Any]) -> str:
         body = (body + "\n" if body.strip() else "") + f"[file: {', '.join(files)}]"
     author = (f"<@{attachment['author_id']}>" if attachment.get("author_id")
               else attachment.get("author_name") or attachment.get("author_subname") or "someone")
-    where = (f" in <#{attachment['channel_id']}>" if attachment.get("channel_id", "").startswith(("C", "G"))
+    where = (f" in <#{attachment['channel_id']}>" if str(attachment.get("channel_id") or "").startswith(("C", "G"))
              else f" in #{attachment['channel_name']}" if attachment.get("channel_name") else "")
     kind = "forwarded" if attachment.get("is_share") else "linked"
     lines = body.strip("\n").split("\n") if body.strip() else []

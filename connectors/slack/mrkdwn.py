@@ -24,8 +24,10 @@ __all__ = ["mentioned_users", "plain_text"]
 
 _TOKEN = re.compile(r"<([^<>\n]+)>")
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?=\S)([^\n]*?\S)\1(?![\w*_~])")
-_CODE = re.compile(r"```.*?```|`[^`\n]+`", re.S)
+# *bold*, _italic_, ~strike~: a marker not doubled (__init__ is a name), around words
+_EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?![\s*_~])([^\n]*?[^\s*_~])\1(?![\w*_~])")
+_CODE = re.compile(r"```.*?```|(?<!`)`[^`\n]+`(?!`)", re.S)  # an unclosed ``` is text
+_HELD = re.compile("\x00(\\d+)\x00")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:(?://)?", re.I)
 
 
@@ -77,9 +79,15 @@ def _bare(address: str) -> str:
 
 
 def _prose(text: str, token: Callable[[re.Match[str]], str]) -> str:
-    text = _TOKEN.sub(token, text)
-    text = _EMPHASIS.sub(r"\2", text)
-    return _entities(text)
+    # tokens are held out while emphasis goes, so an address keeps its underscores and stars
+    held: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        held.append(token(match))
+        return f"\x00{len(held) - 1}\x00"
+
+    text = _EMPHASIS.sub(r"\2", _TOKEN.sub(hold, text))
+    return _entities(_HELD.sub(lambda m: held[int(m.group(1))] if int(m.group(1)) < len(held) else m.group(0), text))
 
 
 def _entities(text: str) -> str:

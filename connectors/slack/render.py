@@ -85,18 +85,19 @@ def message_item(channel: str, msg: dict[str, Any], *, include_bots: bool, inclu
     author = msg.get("user") or msg.get("bot_id") or ""
     data: dict[str, Any] = {}
     if room is not None:  # a huddle: Slackbot says "A huddle started"; say who was in it
-        author = room.get("created_by") or author
-        people = [f"<@{u}>" for u in room.get("participant_history") or room.get("participants") or []
-                  if isinstance(u, str)]
+        author = room["created_by"] if isinstance(room.get("created_by"), str) else author
+        members = room.get("participant_history") or room.get("participants")
+        people = [f"<@{u}>" for u in members if isinstance(u, str)] if isinstance(members, list) else []
         text = (text or "A huddle started") + (f" [huddle with {', '.join(people)}]" if people else " [huddle]")
     elif subtype == "document_comment_root":
         data["name"] = "Canvas section"
-    files = [f.get("name") or f.get("title") or "file" for f in msg.get("files") or [] if isinstance(f, dict)]
+    found = msg.get("files") if isinstance(msg.get("files"), list) else []
+    files = [str(f.get("name") or f.get("title") or "file") for f in found if isinstance(f, dict)]
     if not text.strip() and not files:
         return None
     if files:
         data["files"] = files
-    if is_bot and msg.get("username"):
+    if is_bot and isinstance(msg.get("username"), str) and msg["username"]:
         data["name"] = msg["username"]
     thread_ts = msg.get("thread_ts")
     thread = item_key(channel, thread_ts) if thread_ts and thread_ts != ts else None
