@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["attachments_text", "blocks_text", "message_text"]
+__all__ = ["attachments_text", "blocks_text", "file_names", "message_text"]
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,7 @@ def attachments_text(attachments: Any, *, alone: bool) -> str:
     (a legacy app's card, a poll) only when the message has no words of its own (``alone``):
     otherwise they are link previews, which repeat what the text links to."""
     parts = []
-    for attachment in attachments if isinstance(attachments, list) else []:
-        if not isinstance(attachment, dict):
-            continue
+    for attachment in _dicts(attachments):
         if attachment.get("is_share") or attachment.get("is_msg_unfurl"):
             parts.append(_shared(attachment))
         elif alone:
@@ -63,11 +61,10 @@ def _shared(attachment: dict[str, Any]) -> str:
     body = attachment.get("text") or ""
     if not body.strip():
         body = "\n".join(blocks_text((wrapper.get("message") or {}).get("blocks"))
-                         for wrapper in attachment.get("message_blocks") or [] if isinstance(wrapper, dict))
+                         for wrapper in _dicts(attachment.get("message_blocks")))
     if not body.strip():
         body = _FALLBACK_PREFIX.sub("", attachment.get("fallback") or "")
-    files = [f.get("name") or f.get("title") or "file" for f in attachment.get("files") or [] if isinstance(f, dict)]
-    if files:
+    if files := file_names(attachment.get("files")):
         body = (body + "\n" if body.strip() else "") + f"[file: {', '.join(files)}]"
     author = (f"<@{attachment['author_id']}>" if attachment.get("author_id")
               else attachment.get("author_name") or attachment.get("author_subname") or "someone")
@@ -80,10 +77,9 @@ def _shared(attachment: dict[str, Any]) -> str:
 
 def _card(attachment: dict[str, Any]) -> str:
     parts = [attachment.get(key) or "" for key in ("pretext", "title", "text")]
-    for field in attachment.get("fields") or []:
-        if isinstance(field, dict):
-            title, value = field.get("title") or "", (field.get("value") or "").strip()
-            parts.append(f"{title}: {value}" if title and value else title or value)
+    for field in _dicts(attachment.get("fields")):
+        title, value = field.get("title") or "", (field.get("value") or "").strip()
+        parts.append(f"{title}: {value}" if title and value else title or value)
     words = [part.strip() for part in parts if isinstance(part, str) and part.strip()]
     if not words:
         fallback = attachment.get("fallback") or ""
@@ -94,18 +90,16 @@ def _card(attachment: dict[str, Any]) -> str:
 def blocks_text(blocks: Any) -> str:
     """The words of Block Kit blocks as mrkdwn; buttons, images and dividers are left out."""
     lines = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict):
-            continue
+    for block in _dicts(blocks):
         kind = block.get("type")
         if kind == "rich_text":
             lines.append(_rich_text(block.get("elements")))
         elif kind in ("section", "header"):
             lines.append(_text_object(block.get("text")))
-            lines += [_text_object(field) for field in block.get("fields") or []]
+            lines += [_text_object(field) for field in _dicts(block.get("fields"))]
         elif kind == "context":
-            lines.append(" ".join(_text_object(e) for e in block.get("elements") or [] if isinstance(e, dict)
-                                  and e.get("type") in ("mrkdwn", "plain_text")))
+            lines.append(" ".join(_text_object(e) for e in _dicts(block.get("elements"))
+                                  if e.get("type") in ("mrkdwn", "plain_text")))
     return "\n".join(line.strip("\n") for line in lines if line.strip())
 
 
@@ -121,17 +115,13 @@ def _escape(text: str) -> str:
 
 def _rich_text(elements: Any) -> str:
     out: list[str] = []
-    numbers: dict[int, int] = {}
-    for element in elements if isinstance(elements, list) else []:
-        if not isinstance(element, dict):
-            continue
+    for element in _dicts(elements):
         kind = element.get("type")
         if kind == "rich_text_list":
             indent = int(element.get("indent") or 0)
-            for n, item in enumerate(element.get("elements") or [], start=int(element.get("offset") or 0) + 1):
-                numbers[indent] = n
+            for n, item in enumerate(_dicts(element.get("elements")), start=int(element.get("offset") or 0) + 1):
                 mark = f"{n}." if element.get("style") == "ordered" else "•"
-                out.append(f"{'  ' * indent}{mark} {_inline(item.get('elements') if isinstance(item, dict) else [])}")
+                out.append(f"{'  ' * indent}{mark} {_inline(item.get('elements'))}")
             continue
         text = _inline(element.get("elements"), code=kind == "rich_text_preformatted")
         if kind == "rich_text_preformatted":
@@ -146,9 +136,7 @@ def _rich_text(elements: Any) -> str:
 def _inline(elements: Any, *, code: bool = False) -> str:
     """A section's elements as mrkdwn: tokens for people, channels and links, as ``text`` has them."""
     pieces = []
-    for e in elements if isinstance(elements, list) else []:
-        if not isinstance(e, dict):
-            continue
+    for e in _dicts(elements):
         kind = e.get("type")
         if kind == "text":
             text = _escape(e.get("text") or "")
@@ -172,3 +160,13 @@ def _inline(elements: Any, *, code: bool = False) -> str:
         elif isinstance(e.get("text"), str):  # newer kinds (canvas, file, ...): whatever words they carry
             pieces.append(_escape(e["text"]))
     return "".join(pieces)
+
+
+def file_names(files: Any) -> list[str]:
+    """The names of a message's (or a forwarded message's) files."""
+    return [str(f.get("name") or f.get("title") or "file") for f in _dicts(files)]
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list, whatever else the list (or the value) holds."""
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []

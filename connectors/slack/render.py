@@ -16,7 +16,7 @@ from typing import Any
 
 from bridge.groups import Group, Item
 from bridge.models import PRIORITY_LIVE, Conversation
-from connectors.slack.blocks import message_text
+from connectors.slack.blocks import file_names, message_text
 from connectors.slack.mrkdwn import plain_text
 
 __all__ = ["JOINS", "is_bot_message", "item_key", "message_item", "record_problem", "render_group", "shorten"]
@@ -59,7 +59,8 @@ def is_bot_message(msg: dict[str, Any], bot_users: Container[str]) -> bool:
     if not msg.get("bot_id"):
         return False
     user = msg.get("user")
-    return not user or user in bot_users or user == (msg.get("bot_profile") or {}).get("user_id")
+    profile = msg.get("bot_profile") if isinstance(msg.get("bot_profile"), dict) else {}
+    return not user or user in bot_users or user == profile.get("user_id")
 
 
 def message_item(channel: str, msg: dict[str, Any], *, include_bots: bool, include_joins: bool,
@@ -91,8 +92,7 @@ def message_item(channel: str, msg: dict[str, Any], *, include_bots: bool, inclu
         text = (text or "A huddle started") + (f" [huddle with {', '.join(people)}]" if people else " [huddle]")
     elif subtype == "document_comment_root":
         data["name"] = "Canvas section"
-    found = msg.get("files") if isinstance(msg.get("files"), list) else []
-    files = [str(f.get("name") or f.get("title") or "file") for f in found if isinstance(f, dict)]
+    files = file_names(msg.get("files"))
     if not text.strip() and not files:
         return None
     if files:
