@@ -86,7 +86,7 @@ class Sink:
         self._config = config
         self._on_submit = on_submit
         self._on_deadline = on_deadline  # a group will be due then: poll at that time
-        self._assembler: Assembler | None = None
+        self.last_assembler: Assembler | None = None  # the one the last poll used
         self._closed = threading.Event()
         self.deferred: tuple[float, str] | None = None  # set by ``wait_for`` during the last poll
 
@@ -143,12 +143,12 @@ class Sink:
     def assembler(self, policy: GroupPolicy) -> Assembler:
         """This connector's groups of items (chat messages), kept in the store. The daemon polls
         the connector when a group is due, so a group closes at its deadline, not a tick later."""
-        self._assembler = Assembler(self._store, self.name, policy, self._on_deadline)
-        return self._assembler
+        self.last_assembler = Assembler(self._store, self.name, policy, self._on_deadline)
+        return self.last_assembler
 
     def next_deadline(self) -> float | None:
         """When the connector's first open group will be due (epoch seconds), or None."""
-        return None if self._assembler is None else self._assembler.next_deadline()
+        return None if self.last_assembler is None else self.last_assembler.next_deadline()
 
     def close_group(self, assembler: Assembler, group: Group, conversation: Conversation | None,
                     cursor: Any = KEEP) -> int:
@@ -210,7 +210,6 @@ class PreviewSink(Sink):
         self.queued: list[QueuedRequest] = []
         self.skipped: list[tuple[str, str]] = []
         self.direct = 0  # conversations submitted as they are (not made of a group)
-        self.last_assembler: Assembler | None = None  # its scratch store holds what is still grouping
 
     @property
     def cursor(self) -> Any:
@@ -236,7 +235,8 @@ class PreviewSink(Sink):
         return True
 
     def assembler(self, policy: GroupPolicy) -> Assembler:
-        # preview writes nothing to the state file: groups are gathered in a scratch store
+        # preview writes nothing to the state file: groups are gathered in a scratch store,
+        # where plan finds what is still grouping
         self.last_assembler = Assembler(Store(), self.name, policy)
         return self.last_assembler
 

@@ -9,7 +9,7 @@ ONE conversation when it closes. Two ways to group (``GroupPolicy.by_day``):
   open group that holds its thread; a reply to a thread already sent joins that thread's
   follow-up group of its day, which closes when the day ends: late replies to a thread cost one
   conversation a day, not one each.
-- **days** (history: an export, an outage longer than the quiet period): a scope's (channel's)
+- **days** (history: an export, the finished days an outage covered): a scope's (channel's)
   day is one group, replies of that day included wherever their thread began; it closes when the
   day ends (in the policy's time zone) or at ``max_chars``.
 
@@ -360,7 +360,7 @@ class Assembler:
         ended = False
         for group_id, first_at, last_at, used, group_ends in candidates:
             if group_ends is not None:  # a day: anything of that day fits while there is room
-                fits = first_at < group_ends and item.at < group_ends and used + size <= max_chars
+                fits = group_ends == ends_at and used + size <= max_chars
             else:
                 fits = (
                     first_at - quiet <= item.at <= last_at + quiet
