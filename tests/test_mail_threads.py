@@ -177,7 +177,8 @@ class _Gmail:
 
 def test_gmail_labels_are_one_mail_and_spam_or_trash_is_left_out() -> None:
     from bridge.models import PRIORITY_LIVE
-    from connectors.mail.imap import ImapConfig, ImapConnector, Into
+    from connectors.mail.imap import ImapConfig, ImapConnector
+    from connectors.mail.threads import Into
 
     no_id = mail("x@x", T).replace(b"Message-ID: <x@x>\n", b"")  # Gmail knows it apart by X-GM-MSGID
     connector = ImapConnector("gmail", ImapConfig(type="imap", host="imap.gmail.com", username="me@gmail.com",

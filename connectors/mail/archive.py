@@ -29,11 +29,11 @@ from tqdm import tqdm
 from bridge.config import ConfigPath
 from bridge.connector import Sink
 from bridge.errors import SourceError
-from bridge.groups import Assembler, GroupPolicy
+from bridge.groups import GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
 from connectors.mail.selection import MailSelection, MyThreads
 from connectors.mail.text import MailJob, MailPiece, convert, decode_header, parse_headers
-from connectors.mail.threads import place, render_thread
+from connectors.mail.threads import Into, close_threads, take
 
 __all__ = ["EmlConnector", "MaildirConnector", "MboxConnector"]
 
@@ -108,33 +108,12 @@ class _Archive:
                     return
                 batch.append(self._convert(position, load))
                 if len(batch) == (THREAD_BATCH if assembler is not None else 1) or n == len(items):
-                    self._take(batch, assembler, mine, self._cursor(position), sink)
+                    # every day of an archive is over (now = inf): it is history
+                    take(batch, Into(assembler, by_day=True, mine=mine), sink, self._cursor(position), now=math.inf)
                     batch = []
                 bar.update()
         if assembler is not None:
-            for group in assembler.due(now=math.inf):  # the archive is read through: every thread-day is over
-                if sink.closing:
-                    return
-                sink.close_group(assembler, group, render_thread(group) if group.items else None)
-
-    def _take(self, batch: list[MailPiece | Skip], assembler: Assembler | None, mine: MyThreads | None, cursor: Any,
-              sink: Sink) -> None:
-        """Mails to the assembler (a thread's), or as conversations of their own, and skips with
-        the cursor (a crash in between reads them again; the assembler knows them by Message-ID)."""
-        skips = [r for r in batch if isinstance(r, Skip)]
-        pieces = []
-        for piece in batch:
-            if not isinstance(piece, MailPiece) or sink.known(piece.key):
-                continue
-            if mine is not None and not mine.holds(piece):
-                skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
-            else:
-                pieces.append(piece)
-        if assembler is None:
-            sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
-            return
-        assembler.add_many(place(assembler, pieces))
-        sink.submit_many(skips, cursor)
+            close_threads(assembler, sink, now=math.inf)  # the archive is read through: every thread-day is over
 
     def _my_threads(self, items: list[tuple[Any, Any]]) -> MyThreads:
         """The threads ``me`` wrote in, from the archive's own mail from ``me`` (headers only)."""

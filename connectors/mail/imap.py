@@ -22,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -32,12 +32,12 @@ from pydantic import Field, SecretStr, model_validator
 
 from bridge.connector import Sink
 from bridge.errors import SourceAuthError, SourceError
-from bridge.groups import Assembler, GroupPolicy, day_end
-from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, Skip
+from bridge.groups import Assembler, GroupPolicy
+from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE
 from connectors.mail.convert import Converter, Pending
 from connectors.mail.selection import MailSelection, MyThreads
-from connectors.mail.text import MailFilter, MailJob, MailPiece, message_key, parse, parse_headers
-from connectors.mail.threads import place, render_thread
+from connectors.mail.text import MailFilter, MailJob, message_key, parse, parse_headers
+from connectors.mail.threads import Into, close_threads, take
 
 __all__ = ["ImapConfig", "ImapConnector"]
 
@@ -95,15 +95,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class Into(NamedTuple):
-    """Where the mails of a fetch go."""
-
-    assembler: Assembler | None  # threads go here; None: one conversation per mail
-    by_day: bool  # a backfill: days that are over go by thread and day
-    live_threads: bool  # recent mail goes by thread and quiet_period too (else one conversation each)
-    mine: MyThreads | None = None  # backfill = "replied": only these threads
 
 
 class ImapConnector:
@@ -184,10 +175,7 @@ class ImapConnector:
             raise SourceError(f"{self.config.host}: {exc}") from None
         finally:
             _close(client)
-        for group in assembler.due():  # threads whose quiet period (or day) is over
-            if sink.closing:
-                return
-            sink.close_group(assembler, group, render_thread(group) if group.items else None)
+        close_threads(assembler, sink)  # threads whose quiet period (or day) is over
 
     def _poll_folder(self, client: IMAPClient, folder: str, cursor: dict, sink: Sink, assembler: Assembler) -> None:
         try:
@@ -301,31 +289,7 @@ class ImapConnector:
 
     def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink, into: Into) -> None:
         cursor["folders"][folder] = state
-        skips = [r for r in pending.result() if isinstance(r, Skip)]
-        pieces = []
-        for piece in pending.result():
-            if not isinstance(piece, MailPiece) or sink.known(piece.key):
-                continue
-            if into.mine is not None and not into.mine.holds(piece):
-                skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
-            else:
-                pieces.append(piece)
-        if into.assembler is None:  # one conversation per mail
-            sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
-            return
-        # a backfill's days that are over: a thread's mails of a day are one conversation; the
-        # rest, new mail: a thread's mails within quiet_period (group = "thread"), else one each
-        now = time.time()
-        days, recent = [], []
-        for piece in pieces:
-            (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
-        # mails of threads go to the assembler first; the cursor moves after them (a crash in
-        # between reads them again, and the assembler knows them by Message-ID)
-        into.assembler.add_many(place(into.assembler, days), by_day=True)
-        if into.live_threads:
-            into.assembler.add_many(place(into.assembler, recent), by_day=False)
-            recent = []
-        sink.submit_many([*skips, *(p.conversation() for p in recent)], cursor)
+        take(pending.result(), into, sink, cursor)
 
     def _my_threads(self, client: IMAPClient) -> MyThreads:
         """The threads I wrote in, from the headers of the whole Sent folder (SPECIAL-USE \\Sent,

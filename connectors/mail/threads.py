@@ -35,12 +35,15 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from bridge.groups import Assembler, Group, Item
-from bridge.models import PRIORITY_LIVE, Conversation
+from bridge.connector import Sink
+from bridge.groups import Assembler, Group, Item, day_end
+from bridge.models import PRIORITY_LIVE, Conversation, Skip
+from connectors.mail.selection import MyThreads
 from connectors.mail.text import MailPiece
 
-__all__ = ["normal_subject", "place", "render_thread"]
+__all__ = ["Into", "close_threads", "normal_subject", "place", "render_thread", "take"]
 
 # "Re:", "AW:", "Fwd:", "[list-tag]" and friends, any number, at the start of a subject
 _PREFIX = re.compile(
@@ -119,3 +122,50 @@ def render_thread(group: Group) -> Conversation:
         finished_at=datetime.fromtimestamp(last.at, UTC),
         priority=priority,
     )
+
+
+class Into(NamedTuple):
+    """Where converted mails go."""
+
+    assembler: Assembler | None  # threads go here; None: one conversation per mail
+    by_day: bool = False  # history: a thread's mails of a day that is over are one conversation
+    live_threads: bool = False  # the rest goes by thread and quiet_period too (else one conversation each)
+    mine: MyThreads | None = None  # backfill = "replied": only these threads
+
+
+def take(results: Iterable[Conversation | MailPiece | Skip], into: Into, sink: Sink, cursor: Any,
+         now: float | None = None) -> None:
+    """Queue what a batch of mail became, and move the cursor: skips, mails already known left
+    out, the rest to their threads or as conversations of their own. Mails of threads go to the
+    assembler first and the cursor moves after them: a crash in between reads them again, and
+    the assembler knows them by Message-ID. ``now``: what "a day that is over" is measured by."""
+    results = list(results)
+    skips = [r for r in results if isinstance(r, Skip)]
+    pieces = []
+    for piece in results:
+        if not isinstance(piece, MailPiece) or sink.known(piece.key):
+            continue
+        if into.mine is not None and not into.mine.holds(piece):
+            skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
+        else:
+            pieces.append(piece)
+    if into.assembler is not None:
+        now = time.time() if now is None else now
+        days: list[MailPiece] = []
+        recent: list[MailPiece] = []
+        for piece in pieces:
+            (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
+        into.assembler.add_many(place(into.assembler, days), by_day=True)
+        if into.live_threads:
+            into.assembler.add_many(place(into.assembler, recent), by_day=False)
+            recent = []
+        pieces = recent
+    sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
+
+
+def close_threads(assembler: Assembler, sink: Sink, now: float | None = None) -> None:
+    """Send the threads' conversations that are due (``now``: math.inf, every one)."""
+    for group in assembler.due(now):
+        if sink.closing:
+            return
+        sink.close_group(assembler, group, render_thread(group) if group.items else None)
