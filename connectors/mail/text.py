@@ -338,8 +338,6 @@ class MailPiece:
     subject: str
     sender: str  # "Name <address>" as written
     recipients: str  # "To: ...\nCc: ..." as written, lines left out when empty
-    addresses: frozenset[str]  # From, To and Cc, lower case
-    to_me: frozenset[str]  # To and Cc, lower case
     at: datetime
     shown_date: str  # the Date header as written, for the reader
     body: str  # the author's own words, quotes cut, attachments named
@@ -347,6 +345,12 @@ class MailPiece:
     gmail_thread: str | None = None
     priority: int = PRIORITY_LIVE
     ref: str = ""
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """From, To and Cc, lower case (read when asked: one conversation per mail never asks)."""
+        values = [self.sender, *(line.split(": ", 1)[-1] for line in self.recipients.splitlines())]
+        return frozenset(a.lower() for _, a in email.utils.getaddresses(values) if "@" in a)
 
     def conversation(self) -> Conversation:
         """The mail as a conversation of its own: a header block, then the body."""
@@ -358,27 +362,22 @@ class MailPiece:
                             priority=self.priority)
 
 
-def _read_mail(raw: bytes, internaldate: datetime | None, skip_automated: bool, reply_languages: Sequence[str],
-               gmail_labels: Sequence[str] = ()) -> tuple[Message, str | None, str, str, datetime, str | None]:
-    """Headers, charset hint, subject, the author's words, time, and why it looks automated."""
-    if reason := _not_mail(raw):
-        raise SkipItem(reason)
-    msg = parse_headers(raw)
+def _read_body(msg: Message, raw: bytes, hint: str | None, bulk: str | None, skip_automated: bool,
+               reply_languages: Sequence[str], gmail_labels: Sequence[str]) -> tuple[str, str]:
+    """The subject and the author's words (attachments named) of a mail whose headers are read;
+    raises SkipItem for mail in Gmail's Spam or Trash, automated mail and mail with no text."""
     # Gmail's labels (X-GM-LABELS over IMAP; Google Takeout's "All mail Including Spam and
     # Trash.mbox" writes them as X-Gmail-Labels) say where a mail is: not Spam or Trash
     labels = {label.strip().lstrip("\\") for label in
               [*gmail_labels, *decode_header(msg.get("X-Gmail-Labels")).split(",")]}
     if binned := sorted(labels & {"Spam", "Trash"}):
         raise SkipItem(f"in Gmail's {binned[0]}")
-    bulk = automated_reason(msg)
     if skip_automated and bulk:
         raise SkipItem(bulk)
     try:
         body, attachments = _body_fast(raw)
     except Exception:
         body, attachments = _body(parse(raw))
-    hint = msg.get_param("charset")  # for raw 8-bit headers
-    hint = hint if isinstance(hint, str) else None
     subject = decode_header(msg.get("Subject"), hint)
     body = _authored(body.replace("\r\n", "\n"), subject, tuple(reply_languages)).strip()
     body = _BLANK_LINES.sub("\n\n", body)
@@ -386,7 +385,7 @@ def _read_mail(raw: bytes, internaldate: datetime | None, skip_automated: bool, 
         raise SkipItem("no text in the message")
     if attachments:
         body = (body + "\n\n" if body else "") + "Attachments: " + ", ".join(attachments)
-    return msg, hint, subject, body, _date(msg, internaldate), bulk
+    return subject, body
 
 
 def _recipients(msg: Message, hint: str | None = None) -> frozenset[str]:
@@ -415,26 +414,28 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
     """The mail as a part of its thread; raises SkipItem like ``email_to_conversation``, also
     for mail ``filters`` leave out."""
     try:
-        if filters is not None:  # before the body is read: a left-out mail costs only its headers
-            head = parse_headers(raw)
-            sender = email.utils.parseaddr(decode_header(head.get("From")))[1].lower()
-            if reason := filters.reason(sender, _recipients(head), automated_reason(head)):
-                raise SkipItem(reason)
-        msg, hint, subject, body, started, bulk = _read_mail(raw, internaldate, skip_automated, reply_languages,
-                                                             gmail_labels)
+        if reason := _not_mail(raw):
+            raise SkipItem(reason)
+        msg = parse_headers(raw)
+        hint = msg.get_param("charset")  # for raw 8-bit headers
+        hint = hint if isinstance(hint, str) else None
+        sender = decode_header(msg.get("From"), hint)
+        bulk = automated_reason(msg)
+        # before the body is read: a mail left out costs only its headers
+        if filters is not None and (reason := filters.reason(email.utils.parseaddr(sender)[1].lower(),
+                                                             _recipients(msg, hint), bulk)):
+            raise SkipItem(reason)
+        subject, body = _read_body(msg, raw, hint, bulk, skip_automated, reply_languages, gmail_labels)
+        started = _date(msg, internaldate)
         key = message_key(msg, raw)
         if gmail_id and not key.startswith("mid:"):  # no Message-ID: Gmail's id is the same in every label
             key = f"gmid:{gmail_id}"
         references = [*MESSAGE_ID.findall(str(msg.get("References", "") or "")),
                       *MESSAGE_ID.findall(str(msg.get("In-Reply-To", "") or ""))]
-        to_me = set(_recipients(msg, hint))
-        sender = decode_header(msg.get("From"), hint)
-        _, from_address = email.utils.parseaddr(sender)
         recipients = "\n".join(f"{h}: {v}" for h in ("To", "Cc") if (v := decode_header(msg.get(h), hint)))
-        everyone = to_me | ({from_address.lower()} if from_address else set())
         return MailPiece(
-            key=key, references=tuple(dict.fromkeys(references)), subject=subject,
-            sender=sender, recipients=recipients, addresses=frozenset(everyone), to_me=frozenset(to_me), at=started,
+            key=key, references=tuple(dict.fromkeys(references)), subject=subject, sender=sender,
+            recipients=recipients, at=started,
             shown_date=decode_header(msg.get("Date"), hint) or started.isoformat(timespec="seconds"),
             body=body, bulk=bulk, gmail_thread=gmail_thread, priority=priority, ref=ref,
         )
