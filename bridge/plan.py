@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bridge.connector import PreviewSink
+from bridge.groups import LINE_OVERHEAD
 from bridge.limits import Budget, Limit
-from bridge.models import PRIORITY_LIVE
+from bridge.models import MAX_TEXT, PRIORITY_LIVE
 
 if TYPE_CHECKING:
     from bridge.config import Config
@@ -67,7 +68,7 @@ def _count(name: str, sink: PreviewSink) -> SourcePlan:
         for group in assembler.due(now=math.inf):  # still open: what they become once they close
             if not group.items:
                 continue
-            parts = max(1, math.ceil(sum(len(i.text) + 24 for i in group.items) / 100_000))
+            parts = max(1, math.ceil(sum(len(i.text) + LINE_OVERHEAD for i in group.items) / MAX_TEXT))
             found.open_groups += 1
             found.conversations += 1
             if any(i.data.get("priority", PRIORITY_LIVE) <= PRIORITY_LIVE for i in group.items):
