@@ -37,7 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bridge.connector import ConnectorConfig, Live, Sink
 from bridge.errors import SourceAuthError, SourceError
-from bridge.groups import Assembler, Group, GroupPolicy, day_end
+from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
 from connectors.slack.blocks import message_text
 from connectors.slack.mrkdwn import mentioned_users
 from connectors.slack.render import item_key, message_item, record_problem, render_group
@@ -478,9 +478,11 @@ class SlackConnector:
         # days an outage covered that are over go by day: a missed day costs a conversation per
         # channel, not one per burst; today's messages join bursts as live ones do
         now, tz = time.time(), assembler.policy.tz
-        over = [i for i in items if day_end(i.at, tz) <= now]
-        return (assembler.add_many(over, by_day=True)
-                + assembler.add_many([i for i in items if day_end(i.at, tz) > now])), newest
+        over: list[Item] = []
+        today: list[Item] = []
+        for item in items:
+            (over if day_end(item.at, tz) <= now else today).append(item)
+        return assembler.add_many(over, by_day=True) + assembler.add_many(today), newest
 
     async def _history(self, method: str, **args: Any) -> Any:
         """Messages of conversations.history/replies, page by page, paced."""
