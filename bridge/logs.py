@@ -9,9 +9,18 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-__all__ = ["REDACTED", "Redactor", "setup_logging", "stderr_is_journal"]
+__all__ = ["REDACTED", "Redactor", "hide", "setup_logging", "stderr_is_journal"]
 
 REDACTED = "[redacted]"
+
+_hidden: list[str] = []  # secrets learned while running (OAuth tokens), longest first
+
+
+def hide(secret: str) -> None:
+    """Scrub ``secret`` from every log line and error from now on (a token obtained at run time)."""
+    global _hidden
+    if len(secret) >= 8 and secret not in _hidden:
+        _hidden = sorted([*_hidden, secret], key=len, reverse=True)  # a new list: readers never see it half-made
 
 
 class Redactor:
@@ -22,7 +31,7 @@ class Redactor:
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
+        for secret in (*self.secrets, *_hidden):
             text = text.replace(secret, REDACTED)
         return text
 

@@ -1,0 +1,350 @@
+"""OAuth2 for sources that sign in: the flows ``omi-bridge login`` runs, and the daemon's tokens.
+
+Two ways to sign in, both usable on a server without a browser:
+
+- the device authorization grant (RFC 8628; Microsoft): print a code and an address, the person
+  enters the code on any device, we poll the token endpoint (``authorization_pending``,
+  ``slow_down``: wait 5 s longer, ``expired_token``);
+- the authorization code grant with PKCE (RFC 7636) and a loopback redirect (RFC 8252 7.3;
+  Google, whose device flow refuses Gmail's scope): print the address; the provider sends the
+  browser back to ``http://127.0.0.1:PORT/`` with a code. When the browser runs on another
+  machine that page cannot load; the person pastes its address back and we read the code there.
+
+The daemon's side is ``AccessTokens``: an access token valid for a while yet, refreshed ahead of
+its expiry under the token file's lock, the rotated refresh token stored before anything uses it.
+A refresh the provider refuses means the person must sign in again; that is said once, in words
+that name the command, and the provider is not asked again until the token file changes.
+
+The protocol pieces (PKCE, the authorization address, reading the redirect with its ``state``
+check) are authlib's; the requests go through httpx like every other request of the bridge.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response, prepare_grant_uri
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from bridge.errors import SourceAuthError, SourceError
+from bridge.logs import hide
+from bridge.tokens import TokenFile
+
+__all__ = ["AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired", "sign_in"]
+
+log = logging.getLogger(__name__)
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+REFRESH_AHEAD = 300.0  # seconds before expiry a token is renewed (a quarter of its life when that is shorter)
+BROWSER_WAIT = 600.0  # seconds the browser flow waits for the person
+REQUEST_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """The OAuth client the person registered, and where its provider takes requests."""
+
+    client_id: str
+    scopes: tuple[str, ...]
+    token_url: str
+    flow: Literal["device", "browser"]
+    device_url: str | None = None
+    authorize_url: str | None = None
+    client_secret: str | None = field(default=None, repr=False)  # Google's desktop clients have one
+    authorize_params: tuple[tuple[str, str], ...] = ()  # Google: access_type=offline, prompt=consent
+
+
+class OAuthRefused(SourceAuthError):
+    """The provider answered a token request with an OAuth error (RFC 6749 5.2)."""
+
+    def __init__(self, error: str, description: str | None = None) -> None:
+        self.error = error
+        self.description = " ".join((description or "").split())
+        super().__init__(f"{error}: {self.description}" if self.description else error)
+
+
+class SignInRequired(SourceAuthError):
+    """The stored sign-in is gone or refused: only ``omi-bridge login NAME`` mends it."""
+
+
+# -- requests -------------------------------------------------------------------------------------
+
+
+def _post(client: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any]:
+    """POST a form, return the JSON answer; OAuthRefused for an OAuth error, SourceError when
+    the provider cannot be reached or fails (worth trying again later)."""
+    where = urlsplit(url).netloc
+    try:
+        response = client.post(url, data=form, headers={"Accept": "application/json"})
+    except httpx.HTTPError as exc:
+        raise SourceError(f"cannot reach {where}: {type(exc).__name__}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 500 or not isinstance(body, dict):
+        raise SourceError(f"{where} answered {response.status_code} to a token request")
+    if response.status_code >= 400 or "error" in body:
+        error = str(body.get("error") or f"HTTP {response.status_code}")
+        if error == "temporarily_unavailable":
+            raise SourceError(f"{where}: {error}")
+        raise OAuthRefused(error, body.get("error_description"))
+    return body
+
+
+def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[str, Any]:
+    """A token request; the answer as the token file keeps it."""
+    form = {**form, "client_id": app.client_id}
+    if app.client_secret:
+        form["client_secret"] = app.client_secret
+    body = _post(client, app.token_url, form)
+    access = body.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise SourceError(f"{urlsplit(app.token_url).netloc} answered a token request without an access token")
+    hide(access)
+    if isinstance(body.get("refresh_token"), str):
+        hide(body["refresh_token"])
+    lifetime = float(body.get("expires_in") or 3600)
+    now = time.time()
+    record = {"access_token": access, "expires_at": now + lifetime, "lifetime": lifetime, "obtained_at": now,
+              "token_type": body.get("token_type", "Bearer"), "scope": body.get("scope", " ".join(app.scopes))}
+    if body.get("refresh_token"):
+        record["refresh_token"] = body["refresh_token"]
+    return record
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(timeout=REQUEST_TIMEOUT)
+
+
+# -- signing in -----------------------------------------------------------------------------------
+
+
+def sign_in(app: OAuthApp, say: Callable[[str], None], pasted: Iterable[str] = (), *,
+            http: httpx.Client | None = None, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Run the app's flow with the person; the tokens, for the token file. ``pasted`` are the
+    lines the person types (the browser flow's fallback)."""
+    with contextlib.ExitStack() as stack:
+        client = http or stack.enter_context(_client())
+        record = _device(app, client, say, sleep) if app.flow == "device" else _browser(app, client, say, pasted)
+    if "refresh_token" not in record:
+        raise OAuthRefused("no_refresh_token", "the provider gave no refresh token, so the bridge could not stay "
+                           "signed in (Microsoft: include the offline_access scope)")
+    record["client_id"] = app.client_id
+    return record
+
+
+def _device(app: OAuthApp, client: httpx.Client, say: Callable[[str], None],
+            sleep: Callable[[float], None]) -> dict[str, Any]:
+    assert app.device_url is not None
+    answer = _post(client, app.device_url, {"client_id": app.client_id, "scope": " ".join(app.scopes)})
+    # RFC 8628 and Microsoft say verification_uri; Google's older endpoint says verification_url
+    address = answer.get("verification_uri") or answer.get("verification_url")
+    code, device_code = answer.get("user_code"), answer.get("device_code")
+    if not (address and code and device_code):
+        raise SourceError(f"{urlsplit(app.device_url).netloc} answered without a code to enter")
+    interval = float(answer.get("interval") or 5)
+    expires = time.monotonic() + float(answer.get("expires_in") or 900)
+    say(f"To sign in, open {address} in a browser (on any device) and enter the code {code}")
+    say(f"Waiting for you to sign in (the code works for {round((expires - time.monotonic()) / 60)} minutes)...")
+    while True:
+        sleep(interval)
+        if time.monotonic() > expires:
+            raise OAuthRefused("expired_token", "the code was not entered in time: run login again")
+        try:
+            return _token(client, app, {"grant_type": DEVICE_GRANT, "device_code": device_code})
+        except OAuthRefused as exc:
+            if exc.error == "authorization_pending":
+                continue
+            if exc.error == "slow_down":  # RFC 8628 3.5: every later poll waits 5 s longer
+                interval += 5
+                continue
+            if exc.error == "expired_token":
+                raise OAuthRefused("expired_token", "the code was not entered in time: run login again") from None
+            if exc.error in ("access_denied", "authorization_declined"):
+                raise OAuthRefused(exc.error, "the sign-in was declined") from None
+            raise
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    """The loopback page the provider sends the browser back to."""
+
+    answers: queue.Queue[str]
+
+    def do_GET(self) -> None:
+        query = urlsplit(self.path).query
+        if "code=" not in query and "error=" not in query:
+            self.send_error(404)
+            return
+        self.answers.put(f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}")
+        page = b"omi-bridge: done. You can close this page and go back to the terminal.\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never print it
+        pass
+
+
+def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pasted: Iterable[str]) -> dict[str, Any]:
+    assert app.authorize_url is not None
+    answers: queue.Queue[str] = queue.Queue()
+    loopback = _serve(type("Redirect", (_Redirect,), {"answers": answers}))
+    try:
+        redirect_uri = f"http://127.0.0.1:{loopback.server_address[1]}/"
+        verifier, state = generate_token(64), generate_token(30)
+        address = prepare_grant_uri(
+            app.authorize_url, app.client_id, "code", redirect_uri=redirect_uri, scope=" ".join(app.scopes),
+            state=state, code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256",
+            **dict(app.authorize_params))
+        say(f"To sign in, open this address in a browser and allow access:\n\n  {address}\n")
+        say(f"If the browser is on another machine, its last page will not load. Copy that page's address "
+            f"(it starts with {redirect_uri}) and paste it here:")
+        threading.Thread(target=_read_lines, args=(pasted, answers), daemon=True, name="pasted").start()
+        code = _await_code(answers, state, say)
+    finally:
+        loopback.shutdown()
+        loopback.server_close()
+    return _token(client, app, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                              "code_verifier": verifier})
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="loopback redirect").start()
+    return server
+
+
+def _read_lines(lines: Iterable[str], answers: queue.Queue[str]) -> None:
+    with contextlib.suppress(OSError, ValueError):  # stdin closed under us
+        for line in lines:
+            answers.put(line)
+
+
+def _await_code(answers: queue.Queue[str], state: str, say: Callable[[str], None]) -> str:
+    """The code from the first redirect address that arrives (by the loopback or pasted)."""
+    deadline = time.monotonic() + BROWSER_WAIT
+    while True:
+        try:
+            answer = answers.get(timeout=max(0.0, deadline - time.monotonic())).strip()
+        except queue.Empty:
+            minutes = f"{BROWSER_WAIT / 60:.0f}"
+            raise OAuthRefused("timeout", f"no sign-in within {minutes} minutes: run login again") from None
+        if not answer:
+            continue
+        query = dict(_query(answer))
+        if "error" in query:
+            raise OAuthRefused(query["error"], query.get("error_description") or "the sign-in was not allowed")
+        if "code" not in query:
+            say("That is not the address the sign-in ended on (it has no code=...): paste the whole address.")
+            continue
+        try:
+            return parse_authorization_code_response(answer, state=state)["code"]
+        except OAuth2Error:  # the state differs: an old tab, or someone else's redirect
+            say("That address belongs to another sign-in (its state differs): paste the one from this sign-in.")
+
+
+def _query(address: str) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(address).query)
+
+
+# -- the daemon's tokens -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    token: str
+    expires_at: float
+    lifetime: float
+
+    def renew_at(self) -> float:
+        """When a connection made with this token should be remade: ahead of the expiry
+        (Microsoft ends an IMAP session whose token expired: "BYE Session invalidated -
+        AccessTokenExpired")."""
+        return self.expires_at - min(REFRESH_AHEAD, self.lifetime / 4)
+
+
+class AccessTokens:
+    """One connector's access tokens, shared by its threads (the poll and each IDLE)."""
+
+    def __init__(self, name: str, app: OAuthApp, file: TokenFile,
+                 http: Callable[[], httpx.Client] = _client) -> None:
+        self.name = name
+        self.app = app
+        self.file = file
+        self._http = http
+        self._lock = threading.Lock()
+        self._access: Access | None = None
+        self._distrusted: str | None = None  # an access token the server refused
+        self._refused: tuple[tuple[int, int] | None, str] | None = None  # (file stamp, message)
+
+    def get(self) -> Access:
+        """An access token good for a while yet: the one held, the one in the file (another
+        process may have refreshed), or a new one from the refresh token."""
+        with self._lock:
+            if self._access is not None and time.time() < self._access.renew_at():
+                return self._access
+            stamp = self.file.stamp()
+            if self._refused is not None and self._refused[0] == stamp:
+                raise SignInRequired(self._refused[1])  # not asking again until someone signs in
+            with self.file.locked():
+                stored = self.file.read()
+                if not stored or not (stored.get("refresh_token") or stored.get("access_token")):
+                    raise SignInRequired(f"not signed in: run omi-bridge login {self.name}")
+                held = _access(stored)
+                if held is not None and held.token != self._distrusted and time.time() < held.renew_at():
+                    self._access = held
+                    return held
+                stored = self._refresh(stored, stamp)
+            self._access = _access(stored)
+            assert self._access is not None
+            return self._access
+
+    def distrust(self, token: str) -> None:
+        """The server refused ``token`` before its time: the next ``get`` refreshes."""
+        with self._lock:
+            self._distrusted = token
+            if self._access is not None and self._access.token == token:
+                self._access = None
+
+    def _refresh(self, stored: dict[str, Any], stamp: tuple[int, int] | None) -> dict[str, Any]:
+        refresh = stored.get("refresh_token")
+        if not refresh:
+            raise SignInRequired(f"the sign-in expired and cannot be renewed: run omi-bridge login {self.name}")
+        hide(refresh)
+        try:
+            with self._http() as client:
+                fresh = _token(client, self.app, {"grant_type": "refresh_token", "refresh_token": refresh})
+        except OAuthRefused as exc:
+            message = f"sign in again: omi-bridge login {self.name} (the provider refused the stored sign-in: {exc})"
+            self._refused = (stamp, message)
+            log.debug("%s: refresh refused: %s", self.name, exc)
+            raise SignInRequired(message) from None
+        # a provider that rotates sends a new refresh token; one that does not (Google) keeps the old
+        record = {**stored, **fresh, "refresh_token": fresh.get("refresh_token") or refresh}
+        self.file.write(record)  # stored before use: the old one may already be spent
+        log.debug("%s: access token renewed, valid for %.0f s", self.name, record["lifetime"])
+        return record
+
+
+def _access(stored: dict[str, Any]) -> Access | None:
+    token, expires = stored.get("access_token"), stored.get("expires_at")
+    if not isinstance(token, str) or not isinstance(expires, int | float):
+        return None
+    hide(token)
+    lifetime = float(stored.get("lifetime") or 3600)
+    return Access(token, float(expires), lifetime)
