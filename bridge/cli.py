@@ -1,4 +1,4 @@
-"""omi-bridge run | check | status | retry | preview | plan.
+"""omi-bridge run | check | status | retry | preview | plan | login.
 
 Exit codes: 0 done, 1 runtime failure, 2 bad config or usage.
 """
@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", parents=[common],
                           help="what every source costs in Omi writes and how long delivery takes; sends nothing")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
+    login = sub.add_parser("login", parents=[common],
+                           help="sign a connector's account in (OAuth2) and keep its tokens in the state directory")
+    login.add_argument("name", metavar="NAME", help="the connector, as in [connectors.NAME]")
     return parser
 
 
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     redact = Redactor(secrets_of(config))
     setup_logging(args.log_level, redact, args.log_format)
     command = {"run": _run, "check": _check, "status": _status, "retry": _retry, "preview": _preview,
-               "plan": _plan}
+               "plan": _plan, "login": _login}
     try:
         return command[args.command](args, config, redact)
     except KeyboardInterrupt:
@@ -316,6 +319,26 @@ def _plan(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     finally:
         if store is not None:
             store.close()
+    return EXIT_OK
+
+
+def _login(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    from bridge.daemon import build_connectors
+
+    if args.name not in config.connectors:
+        known = ", ".join(config.connectors) or "none"
+        print(f"omi-bridge login: no connector {args.name!r} in {config.source} (connectors: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    connector = build_connectors(config)[args.name]
+    login = getattr(connector, "login", None)
+    if login is None:
+        print(f"omi-bridge login: connectors.{args.name} (type {config.connectors[args.name].type}) has nothing "
+              "to sign in to", file=sys.stderr)
+        return EXIT_USAGE
+    detail = login(lambda line: print(redact(line), flush=True), sys.stdin)
+    kept = getattr(connector, "tokens", None)
+    where = f"; tokens kept in {kept.path}, readable by you only" if kept else ""
+    print(f"{args.name}: signed in ({detail}){where}")
     return EXIT_OK
 
 

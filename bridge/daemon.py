@@ -36,6 +36,7 @@ from bridge.registry import load_connector_type
 from bridge.status import backlog, summary
 from bridge.store import Store
 from bridge.systemd import Notifier
+from bridge.tokens import TokenFile, tokens_dir
 
 __all__ = ["Bridge", "StateLock", "build_connectors", "call", "one_line"]
 
@@ -60,10 +61,13 @@ async def call(function: Any, *args: Any) -> Any:
 
 
 def build_connectors(config: Config) -> dict[str, Connector]:
-    return {
-        name: load_connector_type(cfg.type)(name, cfg)
-        for name, cfg in config.connectors.items()
-    }
+    connectors = {}
+    for name, cfg in config.connectors.items():
+        connector = load_connector_type(cfg.type)(name, cfg)
+        if hasattr(connector, "tokens"):  # it signs in (omi-bridge login): its tokens live by the state
+            connector.tokens = TokenFile(tokens_dir(config.state_path) / f"{name}.json")
+        connectors[name] = connector
+    return connectors
 
 
 class StateLock:

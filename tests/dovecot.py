@@ -33,7 +33,10 @@ def _free_port() -> int:
 
 
 class Dovecot:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, oauth2_introspection_url: str | None = None) -> None:
+        """``oauth2_introspection_url``: also accept XOAUTH2 and OAUTHBEARER logins, each token
+        checked at that RFC 7662 endpoint (tests.fake_oauth) on every login; the password
+        passdb then serves only PLAIN and LOGIN (the harness's own ``client`` and ``append``)."""
         self.root = root
         self.port = _free_port()
         self.users: dict[str, str] = {}
@@ -51,6 +54,28 @@ class Dovecot:
         os.chmod(root, 0o755)
         os.chown(root / "mail", self.uid, self.gid) if os.geteuid() == 0 else None
         (root / "passwd").write_text("")
+        mechanisms, password_mechanisms, oauth2_passdb = "plain login", "", ""
+        if oauth2_introspection_url:
+            mechanisms += " xoauth2 oauthbearer"
+            password_mechanisms = "  mechanisms = plain login\n"
+            # force_introspection: no tokeninfo_url, so the introspection answer is the verdict;
+            # auth_cache_size stays 0 (the default): every login asks the endpoint afresh
+            (root / "dovecot-oauth2.conf.ext").write_text(
+                "introspection_mode = post\n"
+                f"introspection_url = {oauth2_introspection_url}\n"
+                "force_introspection = yes\n"
+                "username_attribute = username\n"
+                "active_attribute = active\n"
+                "active_value = true\n")
+            # auth_verbose: a refused token is logged with Dovecot's reason ("Introspection failed:
+            # Provided token is not valid"), not just "auth failed"; tokens themselves are not logged
+            oauth2_passdb = f"""auth_verbose = yes
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/dovecot-oauth2.conf.ext
+}}
+"""
         self.config.write_text(f"""
 base_dir = {root}/run
 state_dir = {root}/state
@@ -59,7 +84,7 @@ protocols = imap
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = {self.uid}
@@ -68,8 +93,8 @@ mail_privileged_group =
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
-}}
-userdb {{
+{password_mechanisms}}}
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={self.uid} gid={self.gid} home={root}/mail/%u
 }}

@@ -201,3 +201,17 @@ def test_preview_right_after_a_drop_says_the_files_are_settling(tmp_path, fake_o
     result = run_cli("preview", "-c", str(config))
     assert result.stdout == ""
     assert "drop: 1 file(s) younger than settle_seconds (30s): not shown; run preview again in" in result.stderr
+
+
+def test_login_names_what_cannot_sign_in(tmp_path):
+    imap = ('[connectors.pw-mail]\ntype = "imap"\nhost = "127.0.0.1"\nsecurity = "none"\nusername = "me"\n'
+            'password = "imap-secret-42"\n')
+    config = write_config(tmp_path, "http://127.0.0.1:9", connectors=imap + (
+        '[connectors.drop]\ntype = "spool"\npath = "spool"\n'))
+    unknown = run_cli("login", "work-mail", "-c", str(config), env=bridge_env(OMI_API_KEY=""))
+    assert unknown.returncode == 2 and "no connector 'work-mail'" in unknown.stderr and "pw-mail, drop" in unknown.stderr
+    spool = run_cli("login", "drop", "-c", str(config))
+    assert spool.returncode == 2 and "connectors.drop (type spool) has nothing to sign in to" in spool.stderr
+    password = run_cli("login", "pw-mail", "-c", str(config))
+    assert password.returncode == 1 and "does not sign in with OAuth2" in password.stderr
+    assert "imap-secret-42" not in password.stderr and not (tmp_path / "state-tokens").exists()

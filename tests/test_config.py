@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.config import load_config
+from bridge.config import load_config, secrets_of
 from bridge.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,3 +177,94 @@ def test_imap_password_file_and_loopback_cleartext(tmp_path):
     config = load_config(path).connectors["m"]
     assert config.password.get_secret_value() == "s3cret"
     assert config.folders == ["INBOX"] and config.idle is True and config.text_source_spec == "email"
+
+
+def test_imap_provider_presets_fill_what_is_unset_and_yield_to_what_is_set(tmp_path):
+    (tmp_path / "google_secret").write_text("GOCSPX-desktop-secret\n")
+    path = _write(tmp_path, """
+[omi]
+api_key = "k"
+[connectors.gmail]
+type = "imap"
+provider = "gmail"
+username = "me@gmail.com"
+oauth2_client_id = "123.apps.googleusercontent.com"
+oauth2_client_secret_file = "google_secret"
+[connectors.outlook]
+type = "imap"
+provider = "outlook"
+username = "me@outlook.com"
+oauth2_client_id = "00000000-1111-2222-3333-444444444444"
+[connectors.work]
+type = "imap"
+provider = "office365"
+username = "me@contoso.com"
+oauth2_client_id = "c"
+oauth2_tenant = "contoso.onmicrosoft.com"
+folders = ["INBOX"]
+[connectors.fastmail]
+type = "imap"
+provider = "fastmail"
+username = "me@fastmail.com"
+password = "app-password"
+port = 143
+security = "starttls"
+""")
+    config = load_config(path)
+    gmail, outlook, work, fastmail = (config.connectors[n] for n in ("gmail", "outlook", "work", "fastmail"))
+    assert (gmail.host, gmail.port, gmail.security, gmail.auth) == ("imap.gmail.com", 993, "ssl", "xoauth2")
+    assert gmail.folders == ["INBOX", "\\Sent"]  # Sent by its SPECIAL-USE flag; never Spam or Trash
+    app = gmail.oauth_app()
+    assert app.flow == "browser" and app.scopes == ("https://mail.google.com/",)
+    assert app.client_secret == "GOCSPX-desktop-secret" and ("access_type", "offline") in app.authorize_params
+    assert "GOCSPX-desktop-secret" in secrets_of(config)  # scrubbed from logs like any secret
+    assert outlook.host == "outlook.office365.com" and outlook.oauth_app().flow == "device"
+    assert outlook.oauth2_device_url == "https://login.microsoftonline.com/consumers/oauth2/v2.0/devicecode"
+    assert outlook.oauth_app().scopes == ("https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access")
+    assert work.oauth2_token_url == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    assert work.folders == ["INBOX"]
+    assert (fastmail.host, fastmail.port, fastmail.security, fastmail.auth) == (
+        "imap.fastmail.com", 143, "starttls", "password")
+    assert fastmail.oauth_app() is None
+
+
+def test_imap_provider_mistakes_are_one_line_each(tmp_path):
+    path = _write(tmp_path, """
+[omi]
+api_key = "k"
+[connectors.hotmail]
+type = "imap"
+provider = "outlook"
+username = "me@hotmail.com"
+password = "old-password"
+[connectors.gmail]
+type = "imap"
+provider = "gmail"
+username = "me@gmail.com"
+oauth2_client_id = "123.apps.googleusercontent.com"
+[connectors.icloud]
+type = "imap"
+provider = "icloud"
+username = "me@icloud.com"
+[connectors.custom]
+type = "imap"
+host = "mail.example.com"
+username = "me"
+oauth2_client_id = "c"
+[connectors.both]
+type = "imap"
+host = "mail.example.com"
+username = "me"
+auth = "xoauth2"
+oauth2_client_id = "c"
+oauth2_token_command = "helper"
+""")
+    problems = _problems(path)
+    assert len(problems) == 5
+    assert any(p.startswith("connectors.hotmail: Outlook.com takes only OAuth2 for IMAP") for p in problems)
+    assert any(p.startswith("connectors.gmail: oauth2_client_secret is required for Google") for p in problems)
+    assert any(p.startswith("connectors.icloud: password (or password_file) is required") and
+               "account.apple.com" in p for p in problems)
+    assert any(p.startswith("connectors.custom: oauth2_client_id without a provider") for p in problems)
+    assert any(p.startswith('connectors.both: auth = "xoauth2" needs oauth2_client_id') for p in problems)
+    assert all("old-password" not in p for p in problems)

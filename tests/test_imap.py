@@ -134,7 +134,9 @@ def test_uidvalidity_change_rereads_the_folder_without_sending_twice(tmp_path, s
 
 
 def test_wrong_password_is_one_clear_error_and_other_sources_go_on(tmp_path, server, fake_omi):
-    connectors = imap_table(server, name="work", password="not-the-password-987") + (
+    # an iCloud preset (pointed at the loopback server): its refusal names where app passwords are made
+    connectors = imap_table(server, name="work", password="not-the-password-987", provider="icloud",
+                            folders=["INBOX"]) + (
         '[connectors.drop]\ntype = "spool"\npath = "spool"\nsettle_seconds = 0\n')
     config = write_config(tmp_path, fake_omi.url, connectors=connectors)
     (tmp_path / "spool").mkdir()
@@ -145,10 +147,11 @@ def test_wrong_password_is_one_clear_error_and_other_sources_go_on(tmp_path, ser
     assert fake_omi.texts() == ["the spool still works"]
     errors = [line for line in result.stderr.splitlines() if "work: source failing" in line]
     assert len(errors) == 1 and "refused the login for alice" in errors[0]
+    assert "iCloud Mail takes an app password, not your account's: https://account.apple.com" in errors[0]
     status = run_cli("status", "-c", str(config))
     assert "failing" in status.stdout
     check = run_cli("check", "-c", str(config))
-    assert check.returncode == 1 and "work: FAILED" in check.stdout
+    assert check.returncode == 1 and "work: FAILED" in check.stdout and "App-Specific Passwords" in check.stdout
     for output in (result.stdout, result.stderr, status.stdout, check.stdout):
         assert "not-the-password-987" not in output
 

@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -33,8 +33,22 @@ from pydantic import Field, SecretStr, model_validator
 from bridge.connector import Sink
 from bridge.errors import SourceAuthError, SourceError
 from bridge.groups import Assembler, GroupPolicy
+from bridge.logs import hide
 from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE
+from bridge.oauth import AccessTokens, OAuthApp, SignInRequired, sign_in
+from bridge.tokens import TokenFile
 from connectors.mail.convert import Converter, Pending
+from connectors.mail.providers import (
+    GOOGLE_AUTHORIZE,
+    GOOGLE_AUTHORIZE_PARAMS,
+    GOOGLE_SCOPES,
+    GOOGLE_TOKEN,
+    MICROSOFT_SCOPES,
+    PROVIDERS,
+    Provider,
+    ProviderName,
+    microsoft_endpoints,
+)
 from connectors.mail.selection import MailSelection, MyThreads
 from connectors.mail.text import MailFilter, MailJob, message_key, parse, parse_headers
 from connectors.mail.threads import Into, close_threads, take
@@ -52,14 +66,26 @@ THREAD_SPAN = 86400.0  # a thread's live conversation spans at most a day, howev
 
 class ImapConfig(MailSelection):
     type: Literal["imap"]
+    provider: ProviderName | None = Field(
+        default=None, description="fills host, port, security, auth and folders; each can still be set")
     host: str = Field(min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535, description="default 993 for ssl, else 143")
     security: Literal["ssl", "starttls", "none"] = "ssl"
     username: str = Field(min_length=1)
     password: SecretStr | None = None
-    auth: Literal["password", "xoauth2"] = "password"
+    auth: Literal["password", "xoauth2", "oauthbearer"] = Field(
+        default="password", description="password, or an OAuth2 bearer token by XOAUTH2 or OAUTHBEARER (RFC 7628)")
+    oauth2_client_id: str | None = Field(default=None, description="your registered app: omi-bridge login signs in")
+    oauth2_client_secret: SecretStr | None = Field(default=None, description="Google desktop clients have one")
+    oauth2_tenant: str | None = Field(default=None, description="Microsoft: consumers, organizations or a tenant id")
+    oauth2_scopes: list[str] | None = None
+    oauth2_flow: Literal["device", "browser"] | None = Field(
+        default=None, description="device code (Microsoft) or browser with a loopback redirect (Google)")
+    oauth2_device_url: str | None = None
+    oauth2_authorize_url: str | None = None
+    oauth2_token_url: str | None = None
     oauth2_token_command: str | None = Field(default=None, description="prints an OAuth2 access token")
-    folders: list[str] = Field(default=["INBOX"], min_length=1)
+    folders: list[str] = Field(default=["INBOX"], min_length=1, description='names, or SPECIAL-USE flags: "\\Sent"')
     since: date | None = Field(default=None, description="backfill horizon; default: only new mail")
     idle: bool = True
     poll_interval: float = Field(default=300, gt=0)
@@ -75,17 +101,86 @@ class ImapConfig(MailSelection):
     fetch_messages: int = Field(default=200, ge=1, description="messages per FETCH")
     fetch_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, description="bytes per FETCH, roughly")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data: Any) -> Any:
+        """The provider's settings where the config gives none; auth follows what is given."""
+        if not isinstance(data, dict):
+            return data
+        preset = PROVIDERS.get(data.get("provider"))  # type: ignore[arg-type]
+        data = dict(data)
+        if preset is not None:
+            data.setdefault("host", preset.host)
+            data.setdefault("port", preset.port)
+            data.setdefault("security", preset.security)
+            data.setdefault("folders", list(preset.folders))
+        if "auth" not in data:
+            if data.get("password") is not None:
+                data["auth"] = "password"
+            elif data.get("oauth2_client_id") or data.get("oauth2_token_command"):
+                data["auth"] = "xoauth2"
+            elif preset is not None:
+                data["auth"] = preset.auth
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> ImapConfig:
+        preset = PROVIDERS.get(self.provider) if self.provider else None
         if self.security == "none" and not _is_loopback(self.host):
             raise ValueError('security = "none" sends the password in clear: only allowed for a loopback host')
-        if self.auth == "password" and self.password is None:
-            raise ValueError("password (or password_file) is required with auth = \"password\"")
-        if self.auth == "xoauth2" and not self.oauth2_token_command:
-            raise ValueError('oauth2_token_command is required with auth = "xoauth2"')
+        if self.auth == "password":
+            if preset is not None and not preset.password_ok:
+                raise ValueError(f"{preset.label} takes only OAuth2 for IMAP (passwords, app passwords too, are "
+                                 "refused): set oauth2_client_id instead of password, then run omi-bridge login")
+            if self.password is None:
+                page = f" (an app password: {preset.app_password_page})" if preset and preset.app_password_page else ""
+                raise ValueError(f"password (or password_file) is required with auth = \"password\"{page}")
+        else:
+            if bool(self.oauth2_token_command) == bool(self.oauth2_client_id):
+                raise ValueError(f'auth = "{self.auth}" needs oauth2_client_id (then omi-bridge login signs in) '
+                                 "or oauth2_token_command (a program that prints a token), one of them")
+            if self.oauth2_client_id:
+                self._oauth_endpoints(preset)
         if self.backfill == "direct" and not self.my_addresses(self.username):
             raise ValueError('backfill = "direct" needs me = ["your@address", ...] (the login name is not one)')
         return self
+
+    def _oauth_endpoints(self, preset: Provider | None) -> None:
+        """Fill the OAuth settings the provider implies; say which are missing without one."""
+        kind = preset.oauth if preset else None
+        if kind == "microsoft":
+            device, token = microsoft_endpoints(self.oauth2_tenant or preset.tenant or "common")  # type: ignore[union-attr]
+            self.oauth2_device_url = self.oauth2_device_url or device
+            self.oauth2_token_url = self.oauth2_token_url or token
+            self.oauth2_scopes = self.oauth2_scopes or list(MICROSOFT_SCOPES)
+            self.oauth2_flow = self.oauth2_flow or "device"
+        elif kind == "google":
+            self.oauth2_authorize_url = self.oauth2_authorize_url or GOOGLE_AUTHORIZE
+            self.oauth2_token_url = self.oauth2_token_url or GOOGLE_TOKEN
+            self.oauth2_scopes = self.oauth2_scopes or list(GOOGLE_SCOPES)
+            self.oauth2_flow = self.oauth2_flow or "browser"
+            if self.oauth2_client_secret is None and self.oauth2_token_url == GOOGLE_TOKEN:
+                raise ValueError("oauth2_client_secret is required for Google: a Desktop app client has one "
+                                 "(Google says it is not a secret, yet asks for it)")
+        if self.oauth2_flow is None:
+            self.oauth2_flow = "device" if self.oauth2_device_url else "browser"
+        url = self.oauth2_device_url if self.oauth2_flow == "device" else self.oauth2_authorize_url
+        if not (url and self.oauth2_token_url and self.oauth2_scopes):
+            raise ValueError("oauth2_client_id without a provider that knows its endpoints needs oauth2_token_url, "
+                             "oauth2_scopes and oauth2_device_url (device code) or oauth2_authorize_url (browser)")
+
+    def oauth_app(self) -> OAuthApp | None:
+        """The OAuth client ``omi-bridge login`` and the token refresh use; None without one."""
+        if not self.oauth2_client_id or self.auth == "password":
+            return None
+        preset = PROVIDERS.get(self.provider) if self.provider else None
+        google = preset is not None and preset.oauth == "google"
+        return OAuthApp(
+            client_id=self.oauth2_client_id, scopes=tuple(self.oauth2_scopes or ()),
+            token_url=self.oauth2_token_url or "", flow=self.oauth2_flow or "device",
+            device_url=self.oauth2_device_url, authorize_url=self.oauth2_authorize_url,
+            client_secret=self.oauth2_client_secret.get_secret_value() if self.oauth2_client_secret else None,
+            authorize_params=GOOGLE_AUTHORIZE_PARAMS if google else ())
 
 
 def _is_loopback(host: str) -> bool:
@@ -101,6 +196,8 @@ class ImapConnector:
     Config = ImapConfig
     _gmail = False  # the server speaks Gmail's extensions (X-GM-THRID, X-GM-MSGID, X-GM-LABELS)
     _mine: MyThreads | None = None
+    tokens: TokenFile | None = None  # where omi-bridge login keeps this account's tokens (set by the daemon)
+    _access_tokens: AccessTokens | None = None
 
     def __init__(self, name: str, config: ImapConfig) -> None:
         self.name = name
@@ -113,6 +210,11 @@ class ImapConnector:
 
     def connect(self) -> IMAPClient:
         """A logged-in client; SourceAuthError for refused credentials, SourceError otherwise."""
+        return self._connect()[0]
+
+    def _connect(self) -> tuple[IMAPClient, float]:
+        """A logged-in client, and the time (epoch) by which to remake the connection: when its
+        access token expires (Microsoft ends such sessions), else never."""
         cfg = self.config
         where = f"{cfg.host}:{self.port}"
         try:
@@ -123,18 +225,60 @@ class ImapConnector:
         try:
             if cfg.security == "starttls":
                 client.starttls(ssl.create_default_context())
-            if cfg.auth == "xoauth2":
-                client.oauth2_login(cfg.username, self._oauth2_token())
-            else:
-                assert cfg.password is not None
-                client.login(cfg.username, cfg.password.get_secret_value())
+            renew_at = self._log_in(client)
         except LoginError as exc:
             _close(client)
-            raise SourceAuthError(f"{where} refused the login for {cfg.username}: {to_unicode(str(exc))}") from None
+            raise SourceAuthError(f"{where} refused the login for {cfg.username}: {to_unicode(str(exc))}"
+                                  f"{self._app_password_hint()}") from None
         except (OSError, IMAPClientError) as exc:
             _close(client)
             raise SourceError(f"{where}: {exc}") from None
-        return client
+        except SourceError:
+            _close(client)
+            raise
+        return client, renew_at
+
+    def _log_in(self, client: IMAPClient) -> float:
+        cfg = self.config
+        if cfg.auth == "password":
+            assert cfg.password is not None
+            client.login(cfg.username, cfg.password.get_secret_value())
+            return math.inf
+        if cfg.oauth2_token_command:
+            self._authenticate(client, self._oauth2_token())
+            return math.inf
+        tokens = self._tokens()
+        access = tokens.get()
+        try:
+            self._authenticate(client, access.token)
+        except LoginError:
+            # refused before its time (revoked, or a password change ended the sessions): one
+            # refresh, which also tells a sign-in that is gone from a token that merely expired
+            tokens.distrust(access.token)
+            access = tokens.get()
+            self._authenticate(client, access.token)
+        return access.renew_at()
+
+    def _authenticate(self, client: IMAPClient, token: str) -> None:
+        cfg = self.config
+        if cfg.auth == "oauthbearer":  # RFC 7628 3.1: a GS2 header, then key=value pairs
+            name = cfg.username.replace("=", "=3D").replace(",", "=2C")
+            first = f"n,a={name},\x01host={cfg.host}\x01port={self.port}\x01auth=Bearer {token}\x01\x01"
+        else:  # XOAUTH2, as Google and Microsoft take it
+            first = f"user={cfg.username}\x01auth=Bearer {token}\x01\x01"
+        answers = iter([first])
+        # a refused token comes back as a challenge holding the error as JSON; the client answers it
+        # with an empty response and then gets the NO (RFC 7628 3.2.3; imapclient's own
+        # oauth2_login would send the token a second time)
+        client.sasl_login(cfg.auth.upper(), lambda challenge: next(answers, b""))
+
+    def _tokens(self) -> AccessTokens:
+        if self._access_tokens is None:
+            app = self.config.oauth_app()
+            if app is None or self.tokens is None:
+                raise SourceAuthError(f"{self.name}: no OAuth client or token file")
+            self._access_tokens = AccessTokens(self.name, app, self.tokens)
+        return self._access_tokens
 
     def _oauth2_token(self) -> str:
         command = shlex.split(self.config.oauth2_token_command or "")
@@ -142,14 +286,47 @@ class ImapConnector:
             done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
         except (OSError, subprocess.SubprocessError) as exc:
             raise SourceAuthError(f"oauth2_token_command failed: {type(exc).__name__}") from None
-        return done.stdout.strip()
+        token = done.stdout.strip()
+        hide(token)
+        return token
+
+    def _app_password_hint(self) -> str:
+        preset = PROVIDERS.get(self.config.provider) if self.config.provider else None
+        if self.config.auth != "password" or preset is None or preset.app_password_page is None:
+            return ""
+        return f" ({preset.label} takes an app password, not your account's: {preset.app_password_page})"
+
+    def login(self, say: Callable[[str], None], pasted: Iterable[str]) -> str:
+        """``omi-bridge login``: sign the account in, keep its tokens, and log in to IMAP with them."""
+        app = self.config.oauth_app()
+        if app is None or self.tokens is None:
+            raise SourceError(f"connectors.{self.name} does not sign in with OAuth2: it needs auth = \"xoauth2\" "
+                              "(or \"oauthbearer\") and oauth2_client_id")
+        record = sign_in(app, say, pasted)
+        with self.tokens.locked():
+            self.tokens.write(record)
+        self._access_tokens = None
+        return self.check()
+
+    def _folder(self, client: IMAPClient, folder: str) -> str:
+        """A configured folder's name: itself, or for a SPECIAL-USE flag (RFC 6154) such as
+        ``\\Sent`` the folder that carries it (names differ by language and provider)."""
+        if not folder.startswith("\\"):
+            return folder
+        found = client.find_special_folder(folder.encode())
+        if found is None:
+            raise SourceError(f"no folder is marked {folder} on {self.config.host}")
+        return found
 
     def check(self) -> str:
         client = self.connect()
         try:
             missing = []
             for folder in self.config.folders:
-                if not client.folder_exists(folder):
+                try:
+                    if not client.folder_exists(self._folder(client, folder)):
+                        missing.append(folder)
+                except SourceError:
                     missing.append(folder)
             if missing:
                 raise SourceError(f"no such folder: {', '.join(missing)}")
@@ -170,7 +347,7 @@ class ImapConnector:
             for folder in self.config.folders:
                 if sink.closing:
                     return
-                self._poll_folder(client, folder, cursor, sink, assembler)
+                self._poll_folder(client, self._folder(client, folder), cursor, sink, assembler)
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"{self.config.host}: {exc}") from None
         finally:
@@ -360,8 +537,8 @@ class ImapConnector:
         while not stop.is_set():
             client = None
             try:
-                client = self.connect()
-                client.select_folder(folder, readonly=True)
+                client, renew_at = self._connect()
+                client.select_folder(self._folder(client, folder), readonly=True)
                 if not client.has_capability("IDLE"):
                     log.info("%s: %s has no IDLE; polling every %ss", self.name, self.config.host,
                              self.config.poll_interval)
@@ -371,7 +548,11 @@ class ImapConnector:
                     failing = False
                 trigger()  # whatever arrived while we were not listening
                 delay = 1.0
-                self._idle_until_stopped(client, trigger, stop)
+                self._idle_until_stopped(client, trigger, stop, renew_at)
+                continue  # the access token is running out: a new connection with a new one
+            except SignInRequired:  # the poll says this one, once; not again per folder
+                stop.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
             except (SourceError, OSError, IMAPClientError) as exc:
                 if not failing:
                     log.warning("%s: IDLE on %s failing (%s); reconnecting with backoff", self.name, folder,
@@ -383,7 +564,10 @@ class ImapConnector:
                 if client is not None:
                     _close(client)
 
-    def _idle_until_stopped(self, client: IMAPClient, trigger: Callable[[], None], stop: threading.Event) -> None:
+    def _idle_until_stopped(self, client: IMAPClient, trigger: Callable[[], None], stop: threading.Event,
+                            reconnect_at: float = math.inf) -> None:
+        """IDLE until stopped, renewed every IDLE_RENEW; returns at ``reconnect_at`` (epoch), when
+        the connection's access token is about to expire."""
         client.idle()
         renew_at = time.monotonic() + IDLE_RENEW
         try:
@@ -391,6 +575,9 @@ class ImapConnector:
                 responses = client.idle_check(timeout=IDLE_CHECK)
                 if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                     trigger()
+                if time.time() >= reconnect_at:
+                    log.debug("%s: the IDLE connection's access token expires soon: reconnecting", self.name)
+                    return
                 if time.monotonic() >= renew_at:
                     client.idle_done()
                     client.idle()
