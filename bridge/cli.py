@@ -323,19 +323,23 @@ def _plan(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 
 
 def _login(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
-    from bridge.daemon import build_connectors
+    from bridge.daemon import build_connector
 
     if args.name not in config.connectors:
         known = ", ".join(config.connectors) or "none"
         print(f"omi-bridge login: no connector {args.name!r} in {config.source} (connectors: {known})", file=sys.stderr)
         return EXIT_USAGE
-    connector = build_connectors(config)[args.name]
+    connector = build_connector(config, args.name)
     login = getattr(connector, "login", None)
     if login is None:
         print(f"omi-bridge login: connectors.{args.name} (type {config.connectors[args.name].type}) has nothing "
               "to sign in to", file=sys.stderr)
         return EXIT_USAGE
-    detail = login(lambda line: print(redact(line), flush=True), sys.stdin)
+    try:
+        detail = login(lambda line: print(redact(line), flush=True), sys.stdin)
+    except ConfigError as exc:
+        print(f"omi-bridge login: {exc.render()}", file=sys.stderr)
+        return EXIT_USAGE
     kept = getattr(connector, "tokens", None)
     where = f"; tokens kept in {kept.path}, readable by you only" if kept else ""
     print(f"{args.name}: signed in ({detail}){where}")

@@ -38,7 +38,7 @@ from bridge.store import Store
 from bridge.systemd import Notifier
 from bridge.tokens import TokenFile, tokens_dir
 
-__all__ = ["Bridge", "StateLock", "build_connectors", "call", "one_line"]
+__all__ = ["Bridge", "StateLock", "build_connector", "build_connectors", "call", "one_line"]
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,15 @@ async def call(function: Any, *args: Any) -> Any:
 
 
 def build_connectors(config: Config) -> dict[str, Connector]:
-    connectors = {}
-    for name, cfg in config.connectors.items():
-        connector = load_connector_type(cfg.type)(name, cfg)
-        if hasattr(connector, "tokens"):  # it signs in (omi-bridge login): its tokens live by the state
-            connector.tokens = TokenFile(tokens_dir(config.state_path) / f"{name}.json")
-        connectors[name] = connector
-    return connectors
+    return {name: build_connector(config, name) for name in config.connectors}
+
+
+def build_connector(config: Config, name: str) -> Connector:
+    cfg = config.connectors[name]
+    connector = load_connector_type(cfg.type)(name, cfg)
+    if hasattr(connector, "tokens"):  # it signs in (omi-bridge login): its tokens live by the state
+        connector.tokens = TokenFile(tokens_dir(config.state_path) / f"{name}.json")
+    return connector
 
 
 class StateLock:

@@ -13,14 +13,20 @@ __all__ = ["REDACTED", "Redactor", "hide", "setup_logging", "stderr_is_journal"]
 
 REDACTED = "[redacted]"
 
-_hidden: list[str] = []  # secrets learned while running (OAuth tokens), longest first
+HIDDEN_KEPT = 64  # secrets learned at run time that are scrubbed: the newest (tokens expire; hourly ones pile up)
+_learned: list[str] = []  # oldest first
+_hidden: list[str] = []  # the same, longest first, for scrubbing
 
 
 def hide(secret: str) -> None:
     """Scrub ``secret`` from every log line and error from now on (a token obtained at run time)."""
-    global _hidden
-    if len(secret) >= 8 and secret not in _hidden:
-        _hidden = sorted([*_hidden, secret], key=len, reverse=True)  # a new list: readers never see it half-made
+    global _learned, _hidden
+    if len(secret) < 8:
+        return
+    kept = [s for s in _learned if s != secret][-(HIDDEN_KEPT - 1):]
+    learned = [*kept, secret]
+    # new lists, not changed in place: a thread logging meanwhile never sees one half-made
+    _learned, _hidden = learned, sorted(learned, key=len, reverse=True)
 
 
 class Redactor:

@@ -42,7 +42,7 @@ from bridge.errors import SourceAuthError, SourceError
 from bridge.logs import hide
 from bridge.tokens import TokenFile
 
-__all__ = ["AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired", "sign_in"]
+__all__ = ["Access", "AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired", "sign_in"]
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +94,21 @@ def _post(client: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any
         body = response.json()
     except ValueError:
         body = None
-    if response.status_code >= 500 or not isinstance(body, dict):
+    if response.status_code >= 500 or response.status_code in (408, 429) or not isinstance(body, dict):
         raise SourceError(f"{where} answered {response.status_code} to a token request")
     if response.status_code >= 400 or "error" in body:
-        error = str(body.get("error") or f"HTTP {response.status_code}")
-        if error == "temporarily_unavailable":
-            raise SourceError(f"{where}: {error}")
-        raise OAuthRefused(error, body.get("error_description"))
+        error = body.get("error")
+        if not isinstance(error, str) or error == "temporarily_unavailable":  # not an OAuth answer: a proxy
+            raise SourceError(f"{where} answered {response.status_code} to a token request")
+        raise OAuthRefused(error, _description(body.get("error_description")))
     return body
+
+
+def _description(text: Any) -> str | None:
+    """The provider's explanation without Microsoft's trailer ("Trace ID: ... Correlation ID: ...")."""
+    if not isinstance(text, str):
+        return None
+    return text.split(" Trace ID:")[0].split("\r\nTrace ID:")[0].strip()
 
 
 def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[str, Any]:
@@ -159,10 +166,11 @@ def _device(app: OAuthApp, client: httpx.Client, say: Callable[[str], None],
     expires = time.monotonic() + float(answer.get("expires_in") or 900)
     say(f"To sign in, open {address} in a browser (on any device) and enter the code {code}")
     say(f"Waiting for you to sign in (the code works for {round((expires - time.monotonic()) / 60)} minutes)...")
+    late = OAuthRefused("expired_token", "the code was not entered in time: run login again")
     while True:
         sleep(interval)
         if time.monotonic() > expires:
-            raise OAuthRefused("expired_token", "the code was not entered in time: run login again")
+            raise late
         try:
             return _token(client, app, {"grant_type": DEVICE_GRANT, "device_code": device_code})
         except OAuthRefused as exc:
@@ -172,7 +180,7 @@ def _device(app: OAuthApp, client: httpx.Client, say: Callable[[str], None],
                 interval += 5
                 continue
             if exc.error == "expired_token":
-                raise OAuthRefused("expired_token", "the code was not entered in time: run login again") from None
+                raise late from None
             if exc.error in ("access_denied", "authorization_declined"):
                 raise OAuthRefused(exc.error, "the sign-in was declined") from None
             raise
@@ -247,15 +255,18 @@ def _await_code(answers: queue.Queue[str], state: str, say: Callable[[str], None
         if not answer:
             continue
         query = dict(_query(answer))
-        if "error" in query:
-            raise OAuthRefused(query["error"], query.get("error_description") or "the sign-in was not allowed")
-        if "code" not in query:
+        if "code" not in query and "error" not in query:
             say("That is not the address the sign-in ended on (it has no code=...): paste the whole address.")
             continue
+        if query.get("state") != state:  # an old tab, or someone else's redirect: never ends this sign-in
+            say("That address belongs to another sign-in (its state differs): paste the one from this sign-in.")
+            continue
+        if "error" in query:
+            raise OAuthRefused(query["error"], query.get("error_description") or "the sign-in was not allowed")
         try:
             return parse_authorization_code_response(answer, state=state)["code"]
-        except OAuth2Error:  # the state differs: an old tab, or someone else's redirect
-            say("That address belongs to another sign-in (its state differs): paste the one from this sign-in.")
+        except OAuth2Error as exc:
+            raise OAuthRefused("invalid_request", f"the address could not be read ({exc.error})") from None
 
 
 def _query(address: str) -> list[tuple[str, str]]:
@@ -277,6 +288,10 @@ class Access:
         AccessTokenExpired")."""
         return self.expires_at - min(REFRESH_AHEAD, self.lifetime / 4)
 
+    def good_for_a_new_connection(self, now: float) -> bool:
+        """At least half its life left: a poll (a long backfill) made with it outlasts it rarely."""
+        return now < self.expires_at - self.lifetime / 2
+
 
 class AccessTokens:
     """One connector's access tokens, shared by its threads (the poll and each IDLE)."""
@@ -291,25 +306,44 @@ class AccessTokens:
         self._access: Access | None = None
         self._distrusted: str | None = None  # an access token the server refused
         self._refused: tuple[tuple[int, int] | None, str] | None = None  # (file stamp, message)
+        self._unsaved: dict[str, Any] | None = None  # tokens the file could not take yet
+
+    @property
+    def sign_in_again(self) -> str:
+        return f"sign in again: omi-bridge login {self.name}"
 
     def get(self) -> Access:
-        """An access token good for a while yet: the one held, the one in the file (another
-        process may have refreshed), or a new one from the refresh token."""
+        """An access token good for a new connection: the one held, the one in the file
+        (another process may have refreshed), or a new one from the refresh token. When the
+        provider cannot be reached, a token that has not expired yet still serves."""
         with self._lock:
-            if self._access is not None and time.time() < self._access.renew_at():
+            now = time.time()
+            if self._access is not None and self._access.good_for_a_new_connection(now):
                 return self._access
             stamp = self.file.stamp()
             if self._refused is not None and self._refused[0] == stamp:
                 raise SignInRequired(self._refused[1])  # not asking again until someone signs in
             with self.file.locked():
-                stored = self.file.read()
+                stored = self._unsaved or self.file.read()
+                if self._unsaved is not None:
+                    self._save(self._unsaved)
                 if not stored or not (stored.get("refresh_token") or stored.get("access_token")):
                     raise SignInRequired(f"not signed in: run omi-bridge login {self.name}")
                 held = _access(stored)
-                if held is not None and held.token != self._distrusted and time.time() < held.renew_at():
+                usable = held is not None and held.token != self._distrusted
+                if usable and held.good_for_a_new_connection(now):  # type: ignore[union-attr]
                     self._access = held
-                    return held
-                stored = self._refresh(stored, stamp)
+                    return held  # type: ignore[return-value]
+                try:
+                    stored = self._refresh(stored, stamp)
+                except SignInRequired:
+                    raise
+                except SourceError:
+                    if usable and now < held.renew_at():  # type: ignore[union-attr]
+                        log.debug("%s: cannot renew the access token yet; the held one serves", self.name)
+                        self._access = held
+                        return held  # type: ignore[return-value]
+                    raise
             self._access = _access(stored)
             assert self._access is not None
             return self._access
@@ -324,25 +358,42 @@ class AccessTokens:
     def _refresh(self, stored: dict[str, Any], stamp: tuple[int, int] | None) -> dict[str, Any]:
         refresh = stored.get("refresh_token")
         if not refresh:
-            raise SignInRequired(f"the sign-in expired and cannot be renewed: run omi-bridge login {self.name}")
-        hide(refresh)
+            raise SignInRequired(f"{self.sign_in_again} (the stored sign-in cannot be renewed)")
         try:
             with self._http() as client:
                 fresh = _token(client, self.app, {"grant_type": "refresh_token", "refresh_token": refresh})
         except OAuthRefused as exc:
-            message = f"sign in again: omi-bridge login {self.name} (the provider refused the stored sign-in: {exc})"
+            if exc.error in ("invalid_client", "unauthorized_client"):  # the config, not the sign-in
+                raise SourceAuthError(f"the provider does not accept oauth2_client_id (or its secret) of "
+                                      f"connectors.{self.name}: {exc}") from None
+            # invalid_grant: expired, revoked or already used; interaction_required: a new policy (MFA)
+            message = f"{self.sign_in_again} (the provider refused the stored sign-in: {exc})"
             self._refused = (stamp, message)
-            log.debug("%s: refresh refused: %s", self.name, exc)
             raise SignInRequired(message) from None
         # a provider that rotates sends a new refresh token; one that does not (Google) keeps the old
         record = {**stored, **fresh, "refresh_token": fresh.get("refresh_token") or refresh}
-        self.file.write(record)  # stored before use: the old one may already be spent
+        self._save(record)  # before use: the old refresh token may already be spent
         log.debug("%s: access token renewed, valid for %.0f s", self.name, record["lifetime"])
         return record
+
+    def _save(self, record: dict[str, Any]) -> None:
+        """Store the tokens; when the file cannot take them (a full disk), keep them in memory,
+        use them, and try again at the next renewal: a rotated refresh token is never dropped."""
+        try:
+            self.file.write(record)
+        except OSError as exc:
+            if self._unsaved is None:
+                log.error("%s: cannot store the renewed sign-in in %s (%s); kept in memory until it can be",
+                          self.name, self.file.path, exc.strerror or exc)
+            self._unsaved = record
+        else:
+            self._unsaved = None
 
 
 def _access(stored: dict[str, Any]) -> Access | None:
     token, expires = stored.get("access_token"), stored.get("expires_at")
+    if isinstance(stored.get("refresh_token"), str):
+        hide(stored["refresh_token"])  # tokens another process (login) stored: this one's logs never show them
     if not isinstance(token, str) or not isinstance(expires, int | float):
         return None
     hide(token)

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bridge.errors import SourceAuthError
+
 __all__ = ["TokenFile", "tokens_dir"]
 
 
@@ -31,12 +33,13 @@ class TokenFile:
         self.path = path
 
     def read(self) -> dict[str, Any] | None:
-        """The stored tokens, or None before the first sign-in (or when the file is unreadable
-        as tokens: signing in again rewrites it)."""
+        """The stored tokens, or None before the first sign-in (or when the file does not hold
+        tokens: signing in again rewrites it)."""
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
+        except PermissionError:
+            raise SourceAuthError(f"{self.path} is not readable by this user (uid {os.geteuid()}): sign in "
+                                  "as the user the bridge runs as") from None
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
@@ -46,6 +49,7 @@ class TokenFile:
         self._folder()
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")  # 0600
         try:
+            self._own(fd)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=1)
                 f.flush()
@@ -76,10 +80,28 @@ class TokenFile:
         self._folder()
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            self._own(fd)
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
 
     def _folder(self) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = self.path.parent
+        if not folder.is_dir():
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                self._own(fd)
+            finally:
+                os.close(fd)
+
+    def _own(self, fd: int) -> None:
+        """Root signing in for a service (``login`` as root, the daemon under systemd's dynamic
+        user): what it creates belongs to whoever owns the state directory, so the service can
+        read it. (systemd does not re-own a state directory whose top already is the service's.)"""
+        if os.geteuid() != 0:
+            return
+        owner = self.path.parent.parent.stat()
+        if (owner.st_uid, owner.st_gid) != (0, 0):
+            os.fchown(fd, owner.st_uid, owner.st_gid)

@@ -213,5 +213,5 @@ def test_login_names_what_cannot_sign_in(tmp_path):
     spool = run_cli("login", "drop", "-c", str(config))
     assert spool.returncode == 2 and "connectors.drop (type spool) has nothing to sign in to" in spool.stderr
     password = run_cli("login", "pw-mail", "-c", str(config))
-    assert password.returncode == 1 and "does not sign in with OAuth2" in password.stderr
+    assert password.returncode == 2 and "connectors.pw-mail: does not sign in with OAuth2" in password.stderr
     assert "imap-secret-42" not in password.stderr and not (tmp_path / "state-tokens").exists()

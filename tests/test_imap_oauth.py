@@ -3,7 +3,7 @@ a real Dovecot that checks every XOAUTH2 / OAUTHBEARER token at the fake authori
 introspection endpoint (tests/fake_oauth.py).
 
 Dovecot makes an address that failed a login wait (about 2 s for the NO, then 4 s, 8 s before
-later logins): only the revocation test fails a login, once.
+later logins): only the revocation test fails logins (the daemon's once, and its ``check``'s).
 """
 
 from __future__ import annotations

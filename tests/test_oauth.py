@@ -4,6 +4,7 @@ authorization server over real HTTP; the device flow's pacing with httpx.MockTra
 from __future__ import annotations
 
 import json
+import os
 import queue
 import stat
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bridge.errors import SourceAuthError, SourceError
 from bridge.logs import Redactor
 from bridge.oauth import AccessTokens, OAuthApp, OAuthRefused, SignInRequired, sign_in
 from bridge.tokens import TokenFile
@@ -252,3 +254,71 @@ def test_tokens_learned_at_run_time_are_scrubbed_by_every_redactor(auth, tmp_pat
     text = redact(f"login failed with {token}; file {json.dumps(file.read())}; key omi-api-key-123")
     assert all(t not in text for t in auth.issued_tokens()) and "omi-api-key-123" not in text
     assert text.startswith("login failed with [redacted]")
+
+
+def test_a_rate_limited_or_unreachable_provider_is_not_a_lost_sign_in(auth, tmp_path):
+    """429, 5xx and no answer are worth trying again; meanwhile a token that has not expired serves."""
+    file = signed_in(auth, tmp_path / "mail.json", lifetime=8)
+    answers = iter([httpx.Response(429, text="Too Many Requests"), httpx.Response(503, json={"error": "x"})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers, None)
+        if answer is None:
+            raise httpx.ConnectError("no route to host")
+        return answer
+
+    tokens = AccessTokens("mail", device_app(auth), file,
+                          http=lambda: httpx.Client(transport=httpx.MockTransport(handler)))
+    time.sleep(4.2)  # past half its life: a new connection would want a renewed one
+    held = file.read()["access_token"]
+    assert tokens.get().token == held  # 429: the held token still has seconds left
+    assert tokens.get().token == held  # 503
+    time.sleep(3)  # now within its last quarter: no longer offered
+    with pytest.raises(SourceError) as failed:
+        tokens.get()
+    assert not isinstance(failed.value, SignInRequired) and "cannot reach" in str(failed.value)
+
+
+def test_an_unknown_client_id_points_at_the_config_not_at_signing_in(auth, tmp_path):
+    file = signed_in(auth, tmp_path / "mail.json", lifetime=1)
+    time.sleep(1.1)
+    app = OAuthApp("mistyped-client", ("imap",), f"{auth.url}/token", "device", device_url=f"{auth.url}/devicecode")
+    with pytest.raises(SourceAuthError) as refused:
+        AccessTokens("mail", app, file).get()
+    assert not isinstance(refused.value, SignInRequired)
+    assert "does not accept oauth2_client_id" in str(refused.value) and "connectors.mail" in str(refused.value)
+
+
+class FullDisk(TokenFile):
+    fail = 1
+
+    def write(self, data):
+        if self.fail:
+            self.fail -= 1
+            raise OSError(28, "No space left on device")
+        super().write(data)
+
+
+def test_a_rotated_refresh_token_the_disk_refused_is_kept_and_stored_later(auth, tmp_path):
+    signed_in(auth, tmp_path / "mail.json", lifetime=1)
+    file = FullDisk(tmp_path / "mail.json")
+    tokens = AccessTokens("mail", device_app(auth), file)
+    time.sleep(1.1)
+    first = tokens.get()  # renewed; the old refresh token is spent, the new one not on disk
+    assert file.read()["access_token"] != first.token
+    time.sleep(1.1)
+    second = tokens.get()  # renewed with the kept refresh token, and now stored
+    assert second.token != first.token and file.read()["access_token"] == second.token
+    assert auth.refresh_count == 2 and all(c[2] == "ok" for c in auth.calls if c[1] == "refresh_token")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files away")
+def test_tokens_root_writes_belong_to_the_state_directorys_owner(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chown(state, 65534, 65534)  # a service's dynamic user
+    file = TokenFile(state / "omi-bridge-tokens" / "mail.json")
+    with file.locked():
+        file.write({"access_token": "at-x", "refresh_token": "rt-x"})
+    for path in (file.path.parent, file.path, file.path.with_name("mail.json.lock")):
+        assert (path.stat().st_uid, path.stat().st_gid) == (65534, 65534), path

@@ -31,11 +31,11 @@ from imapclient.util import to_unicode
 from pydantic import Field, SecretStr, model_validator
 
 from bridge.connector import Sink
-from bridge.errors import SourceAuthError, SourceError
+from bridge.errors import ConfigError, SourceAuthError, SourceError
 from bridge.groups import Assembler, GroupPolicy
 from bridge.logs import hide
 from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE
-from bridge.oauth import AccessTokens, OAuthApp, SignInRequired, sign_in
+from bridge.oauth import Access, AccessTokens, OAuthApp, SignInRequired, sign_in
 from bridge.tokens import TokenFile
 from connectors.mail.convert import Converter, Pending
 from connectors.mail.providers import (
@@ -111,8 +111,9 @@ class ImapConfig(MailSelection):
         data = dict(data)
         if preset is not None:
             data.setdefault("host", preset.host)
-            data.setdefault("port", preset.port)
-            data.setdefault("security", preset.security)
+            if "security" not in data:  # a security of one's own brings its own default port
+                data.setdefault("port", preset.port)
+                data["security"] = preset.security
             data.setdefault("folders", list(preset.folders))
         if "auth" not in data:
             if data.get("password") is not None:
@@ -125,7 +126,7 @@ class ImapConfig(MailSelection):
 
     @model_validator(mode="after")
     def _consistent(self) -> ImapConfig:
-        preset = PROVIDERS.get(self.provider) if self.provider else None
+        preset = self.preset
         if self.security == "none" and not _is_loopback(self.host):
             raise ValueError('security = "none" sends the password in clear: only allowed for a loopback host')
         if self.auth == "password":
@@ -144,6 +145,10 @@ class ImapConfig(MailSelection):
         if self.backfill == "direct" and not self.my_addresses(self.username):
             raise ValueError('backfill = "direct" needs me = ["your@address", ...] (the login name is not one)')
         return self
+
+    @property
+    def preset(self) -> Provider | None:
+        return PROVIDERS.get(self.provider) if self.provider else None
 
     def _oauth_endpoints(self, preset: Provider | None) -> None:
         """Fill the OAuth settings the provider implies; say which are missing without one."""
@@ -173,8 +178,7 @@ class ImapConfig(MailSelection):
         """The OAuth client ``omi-bridge login`` and the token refresh use; None without one."""
         if not self.oauth2_client_id or self.auth == "password":
             return None
-        preset = PROVIDERS.get(self.provider) if self.provider else None
-        google = preset is not None and preset.oauth == "google"
+        google = self.preset is not None and self.preset.oauth == "google"
         return OAuthApp(
             client_id=self.oauth2_client_id, scopes=tuple(self.oauth2_scopes or ()),
             token_url=self.oauth2_token_url or "", flow=self.oauth2_flow or "device",
@@ -217,6 +221,8 @@ class ImapConnector:
         access token expires (Microsoft ends such sessions), else never."""
         cfg = self.config
         where = f"{cfg.host}:{self.port}"
+        # a signed-out source fails here, without a connection (and a failed login) each retry
+        access = self._tokens().get() if cfg.oauth2_client_id and cfg.auth != "password" else None
         try:
             client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
                                 ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
@@ -225,7 +231,7 @@ class ImapConnector:
         try:
             if cfg.security == "starttls":
                 client.starttls(ssl.create_default_context())
-            renew_at = self._log_in(client)
+            renew_at = self._log_in(client, access)
         except LoginError as exc:
             _close(client)
             raise SourceAuthError(f"{where} refused the login for {cfg.username}: {to_unicode(str(exc))}"
@@ -238,25 +244,27 @@ class ImapConnector:
             raise
         return client, renew_at
 
-    def _log_in(self, client: IMAPClient) -> float:
+    def _log_in(self, client: IMAPClient, access: Access | None) -> float:
         cfg = self.config
         if cfg.auth == "password":
             assert cfg.password is not None
             client.login(cfg.username, cfg.password.get_secret_value())
             return math.inf
-        if cfg.oauth2_token_command:
+        if access is None:
             self._authenticate(client, self._oauth2_token())
             return math.inf
-        tokens = self._tokens()
-        access = tokens.get()
         try:
             self._authenticate(client, access.token)
         except LoginError:
             # refused before its time (revoked, or a password change ended the sessions): one
             # refresh, which also tells a sign-in that is gone from a token that merely expired
-            tokens.distrust(access.token)
-            access = tokens.get()
-            self._authenticate(client, access.token)
+            self._tokens().distrust(access.token)
+            access = self._tokens().get()
+            try:
+                self._authenticate(client, access.token)
+            except LoginError:
+                raise LoginError("it refused a token just issued: is IMAP on for this account, and is "
+                                 "username the account that signed in?") from None
         return access.renew_at()
 
     def _authenticate(self, client: IMAPClient, token: str) -> None:
@@ -291,7 +299,7 @@ class ImapConnector:
         return token
 
     def _app_password_hint(self) -> str:
-        preset = PROVIDERS.get(self.config.provider) if self.config.provider else None
+        preset = self.config.preset
         if self.config.auth != "password" or preset is None or preset.app_password_page is None:
             return ""
         return f" ({preset.label} takes an app password, not your account's: {preset.app_password_page})"
@@ -300,8 +308,8 @@ class ImapConnector:
         """``omi-bridge login``: sign the account in, keep its tokens, and log in to IMAP with them."""
         app = self.config.oauth_app()
         if app is None or self.tokens is None:
-            raise SourceError(f"connectors.{self.name} does not sign in with OAuth2: it needs auth = \"xoauth2\" "
-                              "(or \"oauthbearer\") and oauth2_client_id")
+            raise ConfigError([f"connectors.{self.name}: does not sign in with OAuth2: it needs oauth2_client_id "
+                               '(and auth = "xoauth2" or "oauthbearer")'])
         record = sign_in(app, say, pasted)
         with self.tokens.locked():
             self.tokens.write(record)
@@ -548,7 +556,7 @@ class ImapConnector:
                     failing = False
                 trigger()  # whatever arrived while we were not listening
                 delay = 1.0
-                self._idle_until_stopped(client, trigger, stop, renew_at)
+                self._idle_until_stopped(client, trigger, stop, max(renew_at, time.time() + 1.0))
                 continue  # the access token is running out: a new connection with a new one
             except SignInRequired:  # the poll says this one, once; not again per folder
                 stop.wait(delay)

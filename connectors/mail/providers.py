@@ -48,11 +48,14 @@ PROVIDERS: dict[str, Provider] = {
     "office365": Provider("Microsoft 365", "outlook.office365.com", "xoauth2", password_ok=False,
                           oauth="microsoft", tenant="organizations"),
     "icloud": Provider("iCloud Mail", "imap.mail.me.com", "password",
-                       app_password_page="https://account.apple.com (Sign-In and Security -> App-Specific Passwords)"),
+                       app_password_page="https://account.apple.com (Sign-In and Security -> App-Specific Passwords; "
+                                         "two-factor authentication must be on)"),
     "fastmail": Provider("Fastmail", "imap.fastmail.com", "password",
-                         app_password_page="https://app.fastmail.com/settings/security/apps (New app password)"),
+                         app_password_page="https://app.fastmail.com/settings (Privacy & Security -> Manage app "
+                                           "passwords; Basic plans have no IMAP)"),
     "yahoo": Provider("Yahoo Mail", "imap.mail.yahoo.com", "password",
-                      app_password_page="https://login.yahoo.com/account/security (Generate app password)"),
+                      app_password_page="https://login.yahoo.com/account/security (External connections -> "
+                                        "Create app password)"),
 }
 
 GOOGLE_AUTHORIZE = "https://accounts.google.com/o/oauth2/v2/auth"
