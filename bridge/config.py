@@ -15,6 +15,7 @@ import tomllib
 import typing
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -32,7 +33,10 @@ from bridge.errors import ConfigError
 from bridge.http import parse_listen
 from bridge.registry import connector_types, load_connector_type
 
-__all__ = ["Config", "ConfigPath", "HttpConfig", "OmiConfig", "StateConfig", "default_config_path", "load_config"]
+__all__ = [
+    "Config", "ConfigPath", "HttpConfig", "OmiConfig", "StateConfig", "TimeZoneName", "default_config_path",
+    "load_config",
+]
 
 _ENV_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
@@ -46,6 +50,17 @@ def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
 
 
 ConfigPath = Annotated[Path, AfterValidator(_relative_to_config)]
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name like Europe/Berlin)") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_zone)]  # "Europe/Berlin": where a source's days begin and end
 
 
 class OmiConfig(BaseModel):

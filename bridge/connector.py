@@ -26,9 +26,11 @@ and handed over with ``sink.close_group``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,7 +41,7 @@ from bridge.groups import Assembler, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
-__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip"]
+__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
@@ -244,3 +246,12 @@ class PreviewSink(Sink):
                      cursor: Any = KEEP) -> int:
         assembler.close(*(group for group, _ in closed))  # in the scratch store
         return self._queue(conversation for _, conversation in closed if conversation is not None)
+
+
+def file_sha256(path: Path) -> str:
+    """A file's SHA-256, read a megabyte at a time: an export's cursor (the same file is read once)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -25,7 +25,7 @@ import re
 import time
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from slack_sdk.errors import SlackApiError
@@ -35,6 +35,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bridge.config import TimeZoneName
 from bridge.connector import ConnectorConfig, Live, Sink
 from bridge.errors import SourceAuthError, SourceError
 from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
@@ -69,7 +70,7 @@ class SlackConfig(ConnectorConfig):
     events_path: str = Field(default="/slack/events", pattern=r"^/")
     include_bots: bool = False
     include_joins: bool = False
-    timezone: str | None = Field(default=None, description="IANA zone for HH:MM; default the machine's")
+    timezone: TimeZoneName | None = Field(default=None, description="IANA zone for HH:MM; default the machine's")
     history_requests_per_minute: float = Field(default=50, ge=1, description="pacing of history calls")
     history_page_size: int = Field(default=200, ge=1, le=999)
     reconcile_interval: float = Field(default=3600, ge=0, description="seconds; 0 = on start/reconnect only")
@@ -82,16 +83,6 @@ class SlackConfig(ConnectorConfig):
         if not re.match(r"^https?://", value):
             raise ValueError("must be an http:// or https:// URL")
         return value if value.endswith("/") else value + "/"
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (an IANA name like Europe/Berlin)") from None
-        return value
 
     @model_validator(mode="after")
     def _tokens(self) -> SlackConfig:

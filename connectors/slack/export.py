@@ -14,22 +14,20 @@ earlier import is within the assembler's retention (30 days).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
 import re
 import sys
 import zipfile
-from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from tqdm import tqdm
 
-from bridge.config import ConfigPath
-from bridge.connector import ConnectorConfig, Sink
+from bridge.config import ConfigPath, TimeZoneName
+from bridge.connector import ConnectorConfig, Sink, file_sha256
 from bridge.errors import SourceError
 from bridge.groups import Group, GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation
@@ -54,16 +52,8 @@ class SlackExportConfig(ConnectorConfig):
     max_span: float = Field(default=7200, gt=0, description="group = burst: the longest a conversation spans")
     include_bots: bool = False
     include_joins: bool = False
-    timezone: str | None = None
+    timezone: TimeZoneName | None = None
     poll_interval: float = Field(default=3600, gt=0)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class SlackExportConnector:
@@ -80,7 +70,7 @@ class SlackExportConnector:
         return f"{self.config.path}: {len(channels)} channel(s)"
 
     def poll(self, sink: Sink) -> None:
-        digest = _sha256(self.config.path) if self.config.path.is_file() else None
+        digest = file_sha256(self.config.path) if self.config.path.is_file() else None
         if digest is not None and sink.cursor == digest:
             return
         assembler = sink.assembler(GroupPolicy(self.config.quiet_period, self.config.max_span,
