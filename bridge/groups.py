@@ -205,16 +205,18 @@ class Assembler:
 
     # -- closing -------------------------------------------------------------------------------
 
-    def due(self, now: float | None = None) -> list[Group]:
-        """Groups ready to become conversations, oldest first, with their live items in order."""
+    def due(self, now: float | None = None, limit: int = -1) -> list[Group]:
+        """Groups ready to become conversations, oldest first, with their live items in order;
+        at most ``limit`` of them (an import closes its groups a batch at a time, so memory
+        does not grow with the export)."""
         now = time.time() if now is None else now
         quiet, span = self.policy.quiet_period, self.policy.max_span
         with self._store.transaction() as conn:
             groups = conn.execute(
                 "SELECT id, scope, thread, first_at, last_at, changes FROM groups WHERE connector = ? AND state IN"
                 " ('open', 'full') AND (state = 'full' OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?))"
-                " OR ends_at <= ?) ORDER BY first_at, id",
-                (self._connector, now - quiet, now - span, now),
+                " OR ends_at <= ?) ORDER BY first_at, id LIMIT ?",
+                (self._connector, now - quiet, now - span, now, limit),
             ).fetchall()
             found = []
             for group_id, scope, thread, first_at, last_at, changes in groups:

@@ -20,7 +20,7 @@ def test_bad_config_is_exit_2_with_every_problem_and_no_traceback(tmp_path):
     result = run_cli("run", "--once", "-c", str(config))
     assert result.returncode == 2
     assert "omi.timeout: " in result.stderr
-    assert "connectors.x.type: unknown connector type 'nope' (known: eml, imap, maildir, mbox, slack, slack-export, spool)" in result.stderr
+    assert "connectors.x.type: unknown connector type 'nope' (known: discord-export, eml, imap, maildir, mbox, slack, slack-export, spool, telegram-export, whatsapp)" in result.stderr
     assert "Traceback" not in result.stderr
 
 

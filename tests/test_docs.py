@@ -28,7 +28,8 @@ def test_every_core_option_is_in_the_example_config(model):
 
 BUILTIN = {"spool": "SpoolConnector", "imap": "ImapConnector", "mbox": "MboxConnector",
            "maildir": "MaildirConnector", "eml": "EmlConnector", "slack": "SlackConnector",
-           "slack-export": "SlackExportConnector"}
+           "slack-export": "SlackExportConnector", "whatsapp": "WhatsAppConnector",
+           "telegram-export": "TelegramConnector", "discord-export": "DiscordConnector"}
 
 
 @pytest.mark.parametrize("kind", sorted(BUILTIN))
@@ -46,7 +47,8 @@ def test_builtin_connectors_are_found_through_the_entry_point_group(kind):
     assert f"`{kind}`" in README
 
 
-@pytest.mark.parametrize("command", ["run", "run -c", "--once", "check", "status", "retry", "preview"])
+@pytest.mark.parametrize("command", ["run", "run -c", "--once", "check", "status", "retry", "preview", "plan",
+                                     "login"])
 def test_every_command_is_in_the_readme(command):
     assert f"omi-bridge {command}" in README or command in README
 

@@ -1,0 +1,1 @@
+"""Chat exports: WhatsApp, Telegram, Discord, one conversation per chat per day."""
