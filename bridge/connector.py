@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bridge.assemble import QueuedRequest, to_requests
 from bridge.errors import SourceError
-from bridge.groups import Assembler, Group, GroupChanged, GroupPolicy
+from bridge.groups import Assembler, Changes, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
@@ -183,6 +183,15 @@ class Sink:
         """Move the cursor past items that produce nothing (already sent, out of range)."""
         self.submit_many([], cursor)
 
+    def commit(self, changes: Changes, cursor: Any) -> int:
+        """Write an assembler's ``changes`` and move the cursor in one transaction; how many
+        items they added, edited or removed."""
+        if self._closed.is_set():
+            raise SourceError("stopping: submission refused")
+        self._commit([], [], cursor, also=changes)
+        changes.done()
+        return changes.changed
+
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         """Record an item that will not be delivered, with the reason status shows."""
         if self._closed.is_set():
@@ -246,6 +255,11 @@ class PreviewSink(Sink):
                      cursor: Any = KEEP) -> int:
         assembler.close(*(group for group, _ in closed))  # in the scratch store
         return self._queue(conversation for _, conversation in closed if conversation is not None)
+
+    def commit(self, changes: Changes, cursor: Any) -> int:
+        with changes._assembler._store.transaction() as conn:  # the scratch store; no cursor moves
+            changes(conn)
+        return changes.changed
 
 
 def file_sha256(path: Path) -> str:

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from bridge.models import MAX_TEXT
 from bridge.store import Store
 
-__all__ = ["Assembler", "Group", "GroupChanged", "GroupPolicy", "Item"]
+__all__ = ["Assembler", "Changes", "Group", "GroupChanged", "GroupPolicy", "Item"]
 
 EVENT_RETENTION = 7 * 86400  # Slack retries for minutes; a week of event ids is plenty
 RETENTION = 30 * 86400  # items of closed groups, to recognise them if seen again
@@ -136,44 +136,19 @@ class Assembler:
     def edit(self, key: str, text: str, event_key: str | None = None) -> bool:
         """New text for an item not sent yet. False if unknown, deleted or already sent."""
         with self._store.transaction() as conn:
-            if not self._first_sight(conn, event_key):
-                return False
-            row = conn.execute(
-                "SELECT i.group_id, i.text FROM items i JOIN groups g ON g.id = i.group_id"
-                " WHERE i.connector = ? AND i.item_key = ? AND NOT i.deleted AND g.state != 'closed'",
-                (self._connector, key),
-            ).fetchone()
-            if row is None or row[1] == text:
-                return False
-            self._set_text(conn, key, row[0], row[1], text)
-            return True
+            return self._first_sight(conn, event_key) and self._edit(conn, key, text)
 
     def remove(self, key: str, scope: str, event_key: str | None = None) -> bool:
         """Drop an item not sent yet. An item not seen yet is remembered as deleted, so its
         late arrival (retry, history) adds nothing. False if already sent or already gone."""
         with self._store.transaction() as conn:
-            if not self._first_sight(conn, event_key):
-                return False
-            row = conn.execute(
-                "SELECT i.group_id, i.deleted, length(i.text), g.state FROM items i"
-                " LEFT JOIN groups g ON g.id = i.group_id WHERE i.connector = ? AND i.item_key = ?",
-                (self._connector, key),
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO items (connector, item_key, scope, at, text, deleted) VALUES (?, ?, ?, ?, '', 1)",
-                    (self._connector, key, scope, time.time()),
-                )
-                return True
-            group_id, deleted, length, state = row
-            if deleted or state == "closed":
-                return False
-            conn.execute(
-                "UPDATE items SET deleted = 1 WHERE connector = ? AND item_key = ?", (self._connector, key)
-            )
-            conn.execute("UPDATE groups SET size = size - ?, changes = changes + 1 WHERE id = ?",
-                         (length + LINE_OVERHEAD, group_id))
-            return True
+            return self._first_sight(conn, event_key) and self._remove(conn, key, scope)
+
+    def changes(self) -> Changes:
+        """A batch of additions, edits and removals to commit in one transaction with a cursor
+        (``Sink.commit``): a source read by cursor (Matrix's ``/sync``) never moves its cursor
+        past items that were not stored, nor stores items twice for one cursor."""
+        return Changes(self)
 
     def item(self, key: str) -> Item | None:
         """An item by key, sent or not (a thread's first message, for context)."""
@@ -222,7 +197,7 @@ class Assembler:
             for group_id, scope, thread, first_at, last_at, changes in groups:
                 items = conn.execute(
                     "SELECT item_key, scope, at, text, author, thread, data FROM items"
-                    " WHERE group_id = ? AND NOT deleted ORDER BY at, item_key",
+                    " WHERE group_id = ? AND NOT deleted ORDER BY at, rowid",  # same instant: as they came
                     (group_id,),
                 ).fetchall()
                 found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items], changes))
@@ -323,6 +298,37 @@ class Assembler:
         )
         return due
 
+    def _edit(self, conn: sqlite3.Connection, key: str, text: str) -> bool:
+        row = conn.execute(
+            "SELECT i.group_id, i.text FROM items i JOIN groups g ON g.id = i.group_id"
+            " WHERE i.connector = ? AND i.item_key = ? AND NOT i.deleted AND g.state != 'closed'",
+            (self._connector, key),
+        ).fetchone()
+        if row is None or row[1] == text:
+            return False
+        self._set_text(conn, key, row[0], row[1], text)
+        return True
+
+    def _remove(self, conn: sqlite3.Connection, key: str, scope: str) -> bool:
+        row = conn.execute(
+            "SELECT i.group_id, i.deleted, length(i.text), g.state FROM items i"
+            " LEFT JOIN groups g ON g.id = i.group_id WHERE i.connector = ? AND i.item_key = ?",
+            (self._connector, key),
+        ).fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT INTO items (connector, item_key, scope, at, text, deleted) VALUES (?, ?, ?, ?, '', 1)",
+                (self._connector, key, scope, time.time()),
+            )
+            return True
+        group_id, deleted, length, state = row
+        if deleted or state == "closed":
+            return False
+        conn.execute("UPDATE items SET deleted = 1 WHERE connector = ? AND item_key = ?", (self._connector, key))
+        conn.execute("UPDATE groups SET size = size - ?, changes = changes + 1 WHERE id = ?",
+                     (length + LINE_OVERHEAD, group_id))
+        return True
+
     def _set_text(self, conn: sqlite3.Connection, key: str, group_id: int, old: str, new: str) -> None:
         conn.execute("UPDATE items SET text = ? WHERE connector = ? AND item_key = ?", (new, self._connector, key))
         conn.execute("UPDATE groups SET size = size + ?, changes = changes + 1 WHERE id = ?",
@@ -387,6 +393,47 @@ class Assembler:
         )
         due = ends if ends is not None else item.at + min(quiet, span)
         return int(cur.lastrowid), 0.0 if ended else due
+
+
+class Changes:
+    """Additions, edits and removals gathered from one read of a source, written together (see
+    ``Assembler.changes``); called with the transaction's connection, then ``done``."""
+
+    def __init__(self, assembler: Assembler) -> None:
+        self._assembler = assembler
+        self._ops: list[tuple[str, Any, Any]] = []
+        self.soonest = math.inf
+        self.changed = 0
+
+    def __bool__(self) -> bool:
+        return bool(self._ops)
+
+    def add(self, item: Item) -> None:
+        self._ops.append(("add", item, None))
+
+    def edit(self, key: str, text: str) -> None:
+        self._ops.append(("edit", key, text))
+
+    def remove(self, key: str, scope: str) -> None:
+        self._ops.append(("remove", key, scope))
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        assembler, self.soonest, self.changed = self._assembler, math.inf, 0
+        for op, first, second in self._ops:
+            if op == "add":
+                due = assembler._insert(conn, first, assembler.policy.by_day)
+                if due is not None:
+                    self.soonest = min(self.soonest, due)
+                    self.changed += 1
+            elif op == "edit":
+                self.changed += assembler._edit(conn, first, second)
+            else:
+                self.changed += assembler._remove(conn, first, second)
+
+    def done(self) -> None:
+        """After the commit: the daemon learns when the groups written to will be due."""
+        if self.soonest < math.inf and self._assembler._on_deadline is not None:
+            self._assembler._on_deadline(self.soonest)
 
 
 def _item(row: Iterable[Any]) -> Item:
