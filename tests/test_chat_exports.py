@@ -86,7 +86,8 @@ def test_a_newer_telegram_export_sends_only_new_messages_and_a_gaining_day_once_
     path.write_text(json.dumps(export))
     sent = run(telegram(path), store)
     new = [s["text"].split("\n") for s in sent[len(first):]]
-    assert new == [["Telegram chat with Anna Schmidt, Sun 16 Mar 2025 (continued)", "Anna Schmidt (09:30): train at 10 then"],
+    assert new == [["Telegram chat with Anna Schmidt, Sun 16 Mar 2025 (continued)",
+                    "Anna Schmidt (09:30): train at 10 then"],
                    ["Telegram chat with Anna Schmidt, Mon 17 Mar 2025", "Alex Kim (me, 07:00): on my way"]]
     assert len(run(telegram(path), store)) == len(sent)  # and once only
 
@@ -127,3 +128,23 @@ def test_preview_and_plan_show_a_chat_export_without_sending(tmp_path, fake_omi)
     assert fake_omi.conversations == []
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     assert len(fake_omi.conversations) == 2
+
+
+def test_a_channel_exported_in_parts_comes_in_whole_whatever_order_the_parts_are_read_in(tmp_path):
+    """DiscordChatExporter's --partition: "general [part 2].json" sorts before "general.json"."""
+    export = json.loads(DISCORD.read_text())
+    later = dict(export, messages=export["messages"][5:])  # the 16 March message
+    export["messages"] = export["messages"][:5]
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "Friends - general [897000000000000001].json").write_text(json.dumps(export))
+    (folder / "Friends - general [897000000000000001] [part 2].json").write_text(json.dumps(later))
+    store = Store(":memory:")
+    config = DiscordConfig(type="discord-export", path=folder, timezone="Europe/Berlin", me=["alexk"])
+    sent = run(DiscordConnector("dc", config), store)
+    # what was said, whoever the part names them as (a part knows only its own authors' nicknames)
+    said = sorted(line.split("): ", 1)[1] for s in sent for line in s["text"].split("\n")[1:])
+    whole = sorted(line.split("): ", 1)[1] for s in run(DiscordConnector("dc", DiscordConfig(
+        type="discord-export", path=DISCORD, timezone="Europe/Berlin", me=["alexk"])), Store(":memory:"))
+        for line in s["text"].split("\n")[1:])
+    assert said == whole and len(said) == 4

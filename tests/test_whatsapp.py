@@ -5,6 +5,7 @@ conversation is checked line by line. Invisible characters are written as escape
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -60,7 +61,8 @@ CASES = [
         "15/03/2025, 09:50 - Alex: Back at 6\r\n"
         "15/03/2025, 10:02 - Your security code with Anna changed. Tap to learn more.\n",
         "dmy", "chat with Anna",
-        ["Anna (09:41): Are you home?", "Anna (09:41): [media]", "Anna (09:41): [media]", "Alex (me, 09:50): Back at 6"],
+        ["Anna (09:41): Are you home?", "Anna (09:41): [media]", "Anna (09:41): [media]",
+         "Alex (me, 09:50): Back at 6"],
         id="android-en-gb"),
     pytest.param(
         "WhatsApp Chat with Dad.txt",
@@ -70,7 +72,8 @@ CASES = [
         f"3/15/25, 9:44{NNBSP}PM - Dad: Budget.pdf (file attached)\n"
         f"3/15/25, 9:45{NNBSP}PM - Dad added Mum\n",
         "mdy", "chat with Dad",
-        ["Dad (21:41): [photo]", "the new shed", "Alex (me, 21:43): [voice message]", "Dad (21:44): [file: Budget.pdf]"],
+        ["Dad (21:41): [photo]", "the new shed", "Alex (me, 21:43): [voice message]",
+         "Dad (21:44): [file: Budget.pdf]"],
         id="android-en-us-12h"),
     pytest.param(
         "WhatsApp Chat mit Oma.txt",
@@ -271,3 +274,88 @@ def test_a_longer_export_of_the_same_chat_sends_only_what_is_new_once(tmp_path):
     # the day the first export ended in gained messages: one follow-up, said to be one
     assert new[0]["text"].split("\n")[0] == f"{first[-1]['text'].split(chr(10))[0]} (continued)"
     assert not any(b["text"].split("\n")[0].endswith("(continued)") for b in new[1:])
+
+
+def test_messages_of_one_minute_keep_the_order_they_were_written_in(tmp_path):
+    said = ["first", "second", "third", "fourth", "fifth"]
+    content = "".join(f"15/03/2025, 10:00 - {'Anna' if n % 2 else 'Alex'}: {word}\n" for n, word in enumerate(said))
+    sent, _, _ = import_chat(tmp_path, "WhatsApp Chat with Anna.txt", content)
+    assert [line.split(": ", 1)[1] for line in sent[0]["text"].split("\n")[1:]] == said
+
+
+def test_twelve_oclock_and_the_lines_after_a_notice(tmp_path):
+    content = (f"3/15/25, 12:05{NNBSP}AM - Sam: just after midnight\n"
+               f"3/15/25, 12:30{NNBSP}PM - Sam added Kim\n"
+               "and some words the notice carried on with\n"
+               f"3/15/25, 12:45{NNBSP}PM - Alex: lunch\n")
+    sent, store, _ = import_chat(tmp_path, "WhatsApp Chat with Sam.txt", content)
+    assert sent[0]["text"].split("\n")[1:] == ["Sam (00:05): just after midnight", "Alex (me, 12:45): lunch"]
+    assert store.rows("SELECT count(*) AS n FROM skipped")[0]["n"] == 0
+
+
+def test_a_date_quoted_inside_a_us_chat_does_not_turn_its_dates_around(tmp_path):
+    content = ("25/12/2024, 10:00 - Sam: the ticket said this\n"  # a line pasted from elsewhere, first
+               "3/14/25, 9:00 PM - Sam: remember our trip?\n"
+               "3/15/25, 9:00 PM - Alex: yes\n"
+               "4/1/25, 9:00 PM - Sam: april fools\n"
+               "4/2/25, 9:00 PM - Alex: ha\n")
+    sent, store, _ = import_chat(tmp_path, "WhatsApp Chat with Sam.txt", content)
+    heads = [s["text"].split("\n")[0] for s in sent]
+    assert heads == ["WhatsApp chat with Sam, Fri 14 Mar 2025", "WhatsApp chat with Sam, Sat 15 Mar 2025",
+                     "WhatsApp chat with Sam, Tue 01 Apr 2025", "WhatsApp chat with Sam, Wed 02 Apr 2025"]
+    [skip] = store.rows("SELECT ref FROM skipped")
+    assert skip["ref"].endswith("line 1")  # the stray line, read month-first, names no real day
+
+
+def test_two_exports_of_one_chat_side_by_side_in_either_order_send_every_message_once(tmp_path):
+    """WhatsApp caps an export (40,000 messages): an older file holds what a newer lacks. Name
+    order reads "(1)" first, here the newer."""
+    lines = [f"{day:02d}/03/2025, 10:00 - {'Anna' if day % 2 else 'Alex'}: day {day}\n" for day in range(1, 21)]
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "WhatsApp Chat with Anna (1).txt").write_text("".join(lines[8:]))  # newer: 9..20 March
+    (folder / "WhatsApp Chat with Anna.txt").write_text("".join(lines[:12]))  # older: 1..12 March
+    store = Store(":memory:")
+    config = WhatsAppConfig(type="whatsapp", path=folder, me="Alex", timezone="UTC")
+    WhatsAppConnector("chats", config).poll(Sink(store, "chats", config, lambda: None))
+    said = sorted(line.rsplit(": ", 1)[1] for b in bodies(store) for line in b["text"].split("\n")[1:])
+    assert said == sorted(f"day {day}" for day in range(1, 21))
+
+
+def test_a_short_chats_date_order_is_kept_for_its_later_exports(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    export = folder / "WhatsApp Chat with Anna.txt"
+    export.write_text("01/02/25, 10:00 - Anna: hi\n02/02/25, 10:00 - Anna: again\n")  # cannot tell: day first
+    store = Store(":memory:")
+    config = WhatsAppConfig(type="whatsapp", path=folder, me="Alex", timezone="UTC")
+    run = lambda: WhatsAppConnector("chats", config).poll(Sink(store, "chats", config, lambda: None))  # noqa: E731
+    run()
+    assert [b["text"].split("\n")[0] for b in bodies(store)] == ["WhatsApp chat with Anna, Sat 01 Feb 2025",
+                                                                  "WhatsApp chat with Anna, Sun 02 Feb 2025"]
+    # a later export whose new line reads month-first: the chat keeps the order its old lines were
+    # read in (else they would come again on other days); the line that does not fit says so
+    export.write_text(export.read_text() + "03/02/25, 10:00 - Alex: later\n02/13/25, 10:00 - Anna: odd\n")
+    run()
+    heads = [b["text"].split("\n")[0] for b in bodies(store)]
+    assert heads[2:] == ["WhatsApp chat with Anna, Mon 03 Feb 2025"]
+    [skip] = store.rows("SELECT reason FROM skipped")
+    assert skip["reason"].startswith("unreadable date or time (month must be in 1..12)")
+
+
+def test_a_damaged_zip_is_skipped_with_its_reason_and_the_other_exports_come_in(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "WhatsApp Chat - Book club.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("_chat.txt", "".join(f"[15/03/2025, 19:{n:02d}:00] Nora: line {n} {os.urandom(100).hex()}\n"
+                                              for n in range(50)))
+    data = bytearray((folder / "WhatsApp Chat - Book club.zip").read_bytes())
+    data[200:400] = b"\0" * 200  # the compressed text damaged (a download cut short, a bad disk)
+    (folder / "WhatsApp Chat - Book club.zip").write_bytes(bytes(data))
+    (folder / "WhatsApp Chat with Anna.txt").write_text("15/03/2025, 10:00 - Anna: still here\n")
+    store = Store(":memory:")
+    config = WhatsAppConfig(type="whatsapp", path=folder, me="Alex", timezone="UTC")
+    WhatsAppConnector("chats", config).poll(Sink(store, "chats", config, lambda: None))
+    assert [b["text"].split("\n")[1:] for b in bodies(store)] == [["Anna (10:00): still here"]]
+    [skip] = store.rows("SELECT ref, reason FROM skipped")
+    assert skip["ref"] == "WhatsApp Chat - Book club.zip" and skip["reason"].startswith("cannot be read")

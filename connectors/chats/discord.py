@@ -45,7 +45,11 @@ class DiscordConnector(ChatExportConnector):
     app = "Discord"
     patterns = ("*.json",)
 
-    def read(self, path: Path, skip: Skipper) -> Iterator[Chat]:
+    def files(self) -> list[Path]:
+        # "general.json_Files/" holds the media --media downloads, a JSON attachment among them
+        return [p for p in super().files() if not any(part.endswith("_Files") for part in p.parts)]
+
+    def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
         try:
             export = json.loads(path.read_bytes())
         except (OSError, ValueError, UnicodeDecodeError) as exc:

@@ -21,6 +21,8 @@ import hashlib
 import logging
 import math
 import sys
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -85,7 +87,9 @@ class ChatExportConnector:
 
     # -- what a subclass provides ------------------------------------------------------------------
 
-    def read(self, path: Path, skip: Skipper) -> Iterator[Chat]:
+    def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
+        """The chats of one file. ``memory``: what earlier imports kept per chat key (a chat's
+        ``info``), e.g. the date order a WhatsApp chat was read in."""
         raise NotImplementedError
 
     # -- shared ------------------------------------------------------------------------------------
@@ -123,71 +127,132 @@ class ChatExportConnector:
             if sink.closing:
                 return
             ref = str(path.relative_to(self.config.path)) if path != self.config.path else path.name
+            info = path.stat()
+            seen = cursor["files"].get(ref)
+            if isinstance(seen, dict) and (seen.get("size"), seen.get("mtime")) == (info.st_size, info.st_mtime_ns):
+                continue  # unchanged since it was read: not even hashed
             digest = file_sha256(path)
-            if cursor["files"].get(ref) == digest:
+            if isinstance(seen, dict) and seen.get("sha256") == digest:
                 continue
             # records that cannot be read are noted while the items are being stored (one
             # transaction per chat) and recorded right after
             problems: list[tuple[str, str]] = []
             try:
-                for chat in self.read(path, lambda where, reason, noted=problems: noted.append((where, reason))):
+                for chat in self.read(path, lambda where, reason, noted=problems: noted.append((where, reason)),
+                                      cursor["chats"]):
                     if sink.closing:
                         return
                     self._take(chat, assembler, sink, cursor)
-                    self._record(sink, ref, problems)
-            except SourceError as exc:  # this file only: the others go on
-                problems.append(("", str(exc)))
+                    self._record(sink, ref, problems, digest)
+            except (SourceError, OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeError) as exc:
+                if sink.closing:
+                    return  # stopping mid-import: read again at the next start
+                problems.append(("", str(exc) if isinstance(exc, SourceError) else f"cannot be read: {exc}"))
             self._record(sink, ref, problems, digest)
-            cursor["files"][ref] = digest
+            cursor["files"][ref] = {"sha256": digest, "size": info.st_size, "mtime": info.st_mtime_ns}
             sink.advance(cursor)
 
-    def _record(self, sink: Sink, ref: str, problems: list[tuple[str, str]], digest: str = "") -> None:
-        for where, reason in problems:
-            if where:
-                sink.skip(f"{ref}:{where}", reason, ref=f"{ref} {where}")
-            else:  # the file as a whole
-                sink.skip(f"file:{ref}:{digest[:12]}", reason, ref=ref)
+    def _record(self, sink: Sink, ref: str, problems: list[tuple[str, str]], digest: str) -> None:
+        for where, reason in problems:  # keyed by the file's content: a newer file's problems are its own
+            where_key = where or "file"
+            sink.skip(f"{ref}:{digest[:12]}:{where_key}", reason, ref=f"{ref} {where}".strip())
         problems.clear()
 
     def _take(self, chat: Chat, assembler: Assembler, sink: Sink, cursor: dict[str, Any]) -> None:
-        """A chat's new messages into day groups, then every group closed and queued."""
-        before = cursor["chats"].get(chat.key) or {}
-        through = float(before.get("through", -math.inf))
-        edge = set(before.get("edge", ()))
-        newest = {"at": through, "keys": set(edge)}
+        """A chat's messages not taken before into day groups, then every group closed and queued."""
+        memory = cursor["chats"].get(chat.key) or {}
+        taken = Spans(memory.get("spans") or [])
+        seen = Spans([])  # what this file covers, old messages included
 
         def new(items: Iterable[Item]) -> Iterator[Item]:
             for item in items:
-                if item.at < through or (item.at == through and item.key in edge):
-                    continue  # taken from an earlier export
-                if item.at > newest["at"]:
-                    newest["at"], newest["keys"] = item.at, set()
-                if item.at == newest["at"]:
-                    newest["keys"].add(item.key)
-                yield item
+                seen.add(item)
+                if not taken.covers(item):
+                    yield item
 
         items = tqdm(new(chat.items), desc=f"{self.name}: {chat.place}", unit=" msg", leave=False,
                      disable=not sys.stderr.isatty(), mininterval=0.5)
         added = assembler.add_many(items, by_day=True)
-        sent_day = day_end(through, self.tz) if math.isfinite(through) else None
+        sent_days = taken.edge_days(self.tz)  # a day with messages already sent: this is more of it
         closed = 0
         while True:
             groups = assembler.due(now=math.inf, limit=CLOSE_BATCH)
             if not groups or sink.closing:
                 break
             batch = [(g, render_day(g, app=self.app, place=chat.place, tz=self.tz,
-                                    continued=sent_day is not None and day_end(g.first_at, self.tz) == sent_day)
+                                    continued=day_end(g.first_at, self.tz) in sent_days)
                       if g.items else None) for g in groups]
             if not sink.close_groups(assembler, batch) and assembler.due(now=math.inf, limit=1) == groups[:1]:
                 break  # nothing closed (a group changed under us): the next poll closes it
             closed += len(batch)
-        cursor["chats"][chat.key] = {"through": newest["at"], "edge": sorted(newest["keys"])}
+        cursor["chats"][chat.key] = {**memory, **chat.info, "spans": taken.merged(seen).dump()}
         sink.advance(cursor)
         if added:
             log.info("%s: %s: %d new message(s) into %d conversation(s)", self.name, chat.place, added, closed)
 
 
-def render_day(group: Group, *, app: str, place: str, tz: tzinfo | None, continued: bool = False) -> Conversation:
+class Spans:
+    """The stretches of a chat's time that were taken, each with the keys of the messages at
+    its two ends (the end's instant may hold more messages than were seen). A message is
+    covered when it falls inside a stretch, or at an end with a key seen there. Two exports of
+    one chat in any order (an older one read after a newer, a long channel in parts) leave no
+    hole and repeat nothing."""
+
+    def __init__(self, spans: list[dict[str, Any]]) -> None:
+        self.spans = [{"from": float(s["from"]), "to": float(s["to"]), "first": set(s.get("first", ())),
+                       "last": set(s.get("last", ()))} for s in spans]
+
+    def covers(self, item: Item) -> bool:
+        for span in self.spans:
+            if span["from"] < item.at < span["to"]:
+                return True
+            if (item.at == span["from"] and item.key in span["first"]) or (
+                    item.at == span["to"] and item.key in span["last"]):
+                return True
+        return False
+
+    def add(self, item: Item) -> None:
+        """Widen the one stretch this object holds to ``item`` (a file's messages)."""
+        if not self.spans:
+            self.spans.append({"from": item.at, "to": item.at, "first": {item.key}, "last": {item.key}})
+            return
+        span = self.spans[0]
+        for end, keys, wider in (("from", "first", item.at < span["from"]), ("to", "last", item.at > span["to"])):
+            if wider:
+                span[end], span[keys] = item.at, {item.key}
+            elif item.at == span[end]:
+                span[keys].add(item.key)
+
+    def merged(self, other: Spans) -> Spans:
+        """These stretches and ``other``'s, overlapping ones joined."""
+        spans = sorted(self.spans + other.spans, key=lambda s: s["from"])
+        joined: list[dict[str, Any]] = []
+        for span in spans:
+            last = joined[-1] if joined else None
+            if last is None or span["from"] > last["to"]:
+                joined.append({**span, "first": set(span["first"]), "last": set(span["last"])})
+                continue
+            if span["from"] == last["from"]:
+                last["first"] |= span["first"]
+            if span["to"] > last["to"]:
+                last["to"], last["last"] = span["to"], set(span["last"])
+            elif span["to"] == last["to"]:
+                last["last"] |= span["last"]
+        result = Spans([])
+        result.spans = joined
+        return result
+
+    def edge_days(self, tz: tzinfo | None) -> set[float]:
+        """The days the stretches begin and end in: days partly sent."""
+        return {day_end(s[end], tz) for s in self.spans for end in ("from", "to")}
+
+    def dump(self) -> list[dict[str, Any]]:
+        return [{"from": s["from"], "to": s["to"], "first": sorted(s["first"]), "last": sorted(s["last"])}
+                for s in self.spans]
+
+
+def render_day(group: Group, *, app: str, place: str, tz: tzinfo | None, continued: bool = False,
+               priority: int = PRIORITY_BACKFILL) -> Conversation:
     """A chat's day: a header naming the chat and the app, then ``Name (HH:MM): text`` lines;
     the user's own lines say ``me``, a reply says whom it answers (and quotes them when the
     answered message is not in this conversation)."""
@@ -219,7 +284,7 @@ def render_day(group: Group, *, app: str, place: str, tz: tzinfo | None, continu
         text="\n".join([header, *(line(item) for item in group.items)]),
         started_at=datetime.fromtimestamp(first.at, UTC),
         finished_at=datetime.fromtimestamp(last.at, UTC),
-        priority=PRIORITY_BACKFILL,
+        priority=priority,
     )
 
 

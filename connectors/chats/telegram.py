@@ -43,9 +43,9 @@ class TelegramConfig(ChatExportConfig):
 class TelegramConnector(ChatExportConnector):
     Config = TelegramConfig
     app = "Telegram"
-    patterns = ("result.json", "*.json")
+    patterns = ("result.json",)  # Telegram names every export so; its media folders hold no JSON of ours
 
-    def read(self, path: Path, skip: Skipper) -> Iterator[Chat]:
+    def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
         try:
             export = json.loads(path.read_bytes())
         except (OSError, ValueError, UnicodeDecodeError) as exc:
@@ -54,11 +54,13 @@ class TelegramConnector(ChatExportConnector):
             raise SourceError("not a Telegram export (no chat in it)")
         me = export.get("personal_information") or {}
         my_id = f"user{me['user_id']}" if isinstance(me, dict) and me.get("user_id") else None
-        chats = (export.get("chats") or {}).get("list") if isinstance(export.get("chats"), dict) else None
-        if chats is None:
-            if "messages" not in export:
-                raise SourceError("not a Telegram export (no messages and no chats list)")
+        if isinstance(export.get("chats"), dict):  # a whole account: its chats, and those it left
+            chats = [*(export["chats"].get("list") or []),
+                     *((export.get("left_chats") or {}).get("list") or [])]
+        elif "messages" in export:
             chats = [export]
+        else:
+            raise SourceError("not a Telegram export (no messages and no chats list)")
         for n, chat in enumerate(chats, start=1):
             if not isinstance(chat, dict) or not isinstance(chat.get("messages"), list):
                 skip(f"chat record {n}", "not a chat with a list of messages")

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import Field
 
@@ -41,6 +41,8 @@ from bridge.groups import Item
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper, message_key
 
 __all__ = ["WhatsAppConfig", "WhatsAppConnector"]
+
+RANKS_KEPT = 4096  # (time, message) pairs remembered for telling identical messages apart
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200e\u200f\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _SPACES = str.maketrans({"\u202f": " ", "\u00a0": " ", "\u2007": " ", "\u2009": " "})
@@ -71,7 +73,8 @@ _NOTICE = re.compile(
     r"Tu código de seguridad|Votre code de sécurité|Seu código de segurança|Il tuo codice di sicurezza)", re.I)
 # a "name" that is the start of the app's line: "Anna changed the subject from “Plans: 2024”..."
 _NOTICE_NAME = re.compile(r" (?:changed the subject|changed the group description|created group|hat den Betreff|"
-                          r"cambió el asunto|a modifié le sujet|mudou o assunto|ha cambiato l'oggetto)", re.I)
+                          r"hat die Gruppe|cambió el asunto|creó el grupo|a modifié le sujet|a créé le groupe|"
+                          r"mudou o assunto|criou o grupo|ha cambiato l'oggetto|ha creato il gruppo)", re.I)
 # what people send that iOS also marks: media, deletions, calls, places, polls, contacts
 _SENT_MARKED = re.compile(
     r"^(?:[<\u2039]|.*[<\u2039](?:attached|Anhang|angehängt|adjunto|pièce jointe|anexado|allegato|bijlage)\s?:|"
@@ -80,7 +83,7 @@ _SENT_MARKED = re.compile(
     r"This message was deleted|You deleted this message|Diese Nachricht wurde|Du hast diese|Se eliminó|Eliminaste|"
     r"Este mensaje fue|Ce message a été|Vous avez supprimé|Esta mensagem foi|Essa mensagem foi|Apagou|Mensagem apagada|"
     r"Você apagou|Questo messaggio|Hai eliminato|"
-    r"Missed (?:voice|video) call|Voice call|Video call|Verpasster|Llamada|Appel|Chamada|Chiamata|"
+    r"Missed (?:group )?(?:voice|video) call|(?:Group )?(?:Voice|Video) call|Verpasster|Llamada|Appel|Chamada|Chiamata|"
     r"Location:|Standort:|Ubicación:|Position :|Localização:|Posizione:|POLL:|UMFRAGE:|ENCUESTA:|SONDAGE|ENQUETE:|"
     r"SONDAGGIO:)", re.I)
 
@@ -94,7 +97,7 @@ _EDITED = re.compile(
     r"\s*<(?:This message was edited|Diese Nachricht wurde bearbeitet|Se editó este mensaje|Este mensaje fue editado|"
     r"Ce message a été modifié|Mensagem editada|Esta mensagem foi editada|Questo messaggio è stato modificato|"
     r"Dit bericht is bewerkt)\.?>\s*$", re.I)
-_CALL = re.compile(r"^(?P<missed>Missed )?(?P<kind>voice|video) call(?:, (?P<detail>.+?))?$", re.I)
+_CALL = re.compile(r"^(?P<missed>Missed )?(?:group )?(?P<kind>voice|video) call(?:, (?P<detail>.+?))?$", re.I)
 
 # iOS: <attached: 00000012-PHOTO-2024-03-15-09-41-07.jpg>, in the phone's language (French opens with U+2039)
 _ATTACHED = re.compile(
@@ -146,17 +149,20 @@ class WhatsAppConnector(ChatExportConnector):
     app = "WhatsApp"
     patterns = ("*.txt", "*.zip")
 
-    def read(self, path: Path, skip: Skipper) -> Iterator[Chat]:
+    def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
         name = chat_name(path)
         if not self.wanted(name):
             return
+        key = f"whatsapp:{name}"
         with self._text(path) as first:
-            scan = self._scan(first)
+            # a chat read before keeps its date order: a later, longer export must not read its
+            # old lines on other days
+            scan = self._scan(first, (memory.get(key) or {}).get("order"))
         if not scan.authors:
             raise SourceError("no WhatsApp messages in it (is it an exported chat?)")
         others = {a for a in scan.authors if not self.is_me(a)}
         place = f"chat with {name}" if others <= {name} else f"group “{name}”"
-        yield Chat(key=f"whatsapp:{name}", place=place, items=self._items(path, name, scan, skip))
+        yield Chat(key=key, place=place, items=self._items(path, name, scan, skip), info={"order": scan.order})
 
     # -- the file ----------------------------------------------------------------------------
 
@@ -178,32 +184,33 @@ class WhatsAppConnector(ChatExportConnector):
             with path.open(encoding="utf-8-sig", errors="replace", newline=None) as file:
                 yield file
 
-    def _scan(self, lines: IO[str]) -> _Scan:
-        """Decide the date order from every date in the file, and count who writes."""
+    def _scan(self, lines: IO[str], remembered: str | None = None) -> _Scan:
+        """Decide the date order from the dates of every message line, and count who writes.
+        Lines vote: a first field over 12 for day-first, a second over 12 for month-first; one
+        stray line (a date quoted inside a message) does not outvote a chat's own."""
         fields: list[tuple[int, int, int]] = []
         authors: Counter[str] = Counter()
-        first_over, second_over, year_first = False, False, False
+        votes: Counter[str] = Counter()
         for raw in lines:
             match = _HEADER.match(_clean(raw))
-            if match is None:
+            if match is None or (said := _said(match["rest"])) is None:
                 continue
+            authors[said[0]] += 1
             a, b, c = int(match["a"]), int(match["b"]), int(match["c"])
-            year_first |= len(match["a"]) == 4 or a > 31
-            first_over |= a > 12 and len(match["a"]) < 4
-            second_over |= b > 12
+            if len(match["a"]) == 4 or a > 31:
+                votes["ymd"] += 1
+            elif a > 12:
+                votes["dmy"] += 1
+            elif b > 12:
+                votes["mdy"] += 1
             if len(fields) < 5000:
                 fields.append((a, b, c))
-            said = _said(match["rest"])
-            if said is not None:
-                authors[said[0]] += 1
         if self.config.date_order != "auto":  # type: ignore[attr-defined]
             order = self.config.date_order  # type: ignore[attr-defined]
-        elif year_first:
-            order = "ymd"
-        elif first_over:
-            order = "dmy"
-        elif second_over:
-            order = "mdy"
+        elif remembered in ("dmy", "mdy", "ymd"):
+            order = remembered
+        elif votes:
+            order = votes.most_common(1)[0][0]
         else:  # no field tells: the order in which the dates run forward
             order = min(("dmy", "mdy"), key=lambda o: _backwards(fields, o))
         return _Scan(order, authors)
@@ -211,6 +218,7 @@ class WhatsAppConnector(ChatExportConnector):
     def _items(self, path: Path, chat: str, scan: _Scan, skip: Skipper) -> Iterator[Item]:
         ranks: Counter[tuple[float, str]] = Counter()
         pending: tuple[int, datetime, str, list[str]] | None = None  # line, when, author, text lines
+        notice = False  # the lines after an app's notice are the notice's
         with self._text(path) as lines:
             for number, raw in enumerate(lines, start=1):
                 line = _clean(raw.rstrip("\n"))
@@ -218,9 +226,10 @@ class WhatsAppConnector(ChatExportConnector):
                 if match is None:
                     if pending is not None:
                         pending[3].append(line.translate(_INVISIBLE))
-                    elif line.strip():
+                    elif line.strip() and not notice:
                         skip(f"line {number}", "text before the first message")
                     continue
+                notice = False
                 if pending is not None:
                     if (item := self._item(chat, *pending, ranks)) is not None:
                         yield item
@@ -229,10 +238,12 @@ class WhatsAppConnector(ChatExportConnector):
                     when = _when(match, scan.order)
                 except ValueError as exc:
                     skip(f"line {number}", f"unreadable date or time ({exc}): {line[:40]}")
+                    notice = True  # its further lines go with it
                     continue
                 said = _said(match["rest"])
                 if said is None:
-                    continue  # the app's own line
+                    notice = True  # the app's own line
+                    continue
                 pending = (number, when, said[0], [said[1]])
         if pending is not None and (item := self._item(chat, *pending, ranks)) is not None:
             yield item
@@ -246,9 +257,12 @@ class WhatsAppConnector(ChatExportConnector):
         if not text:
             return None
         at = self.local(when)
-        if ranks and next(iter(ranks))[0] != at:
-            ranks.clear()  # ranks count among the messages of one instant: only the current one is kept
         same = (at, message_key(author, text))
+        if same not in ranks and len(ranks) >= RANKS_KEPT:
+            # ranks count among a minute's identical messages: the recent minutes are enough
+            # (a phone's clock may step back a little), and memory stays flat
+            for old in list(ranks)[: RANKS_KEPT // 2]:
+                del ranks[old]
         ranks[same] += 1
         key = f"{chat}:{when:%Y%m%d%H%M%S}:{same[1]}:{ranks[same]}"
         return Item(key=key, scope=f"whatsapp:{chat}", at=at, text=text, author=author,
