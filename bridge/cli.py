@@ -323,6 +323,9 @@ def _plan(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 
 
 def _login(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    import asyncio
+    import inspect
+
     from bridge.daemon import build_connector
 
     if args.name not in config.connectors:
@@ -337,6 +340,8 @@ def _login(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
         return EXIT_USAGE
     try:
         detail = login(lambda line: print(redact(line), flush=True), sys.stdin)
+        if inspect.isawaitable(detail):  # an async connector's (Matrix's)
+            detail = asyncio.run(detail)
     except ConfigError as exc:
         print(f"omi-bridge login: {exc.render()}", file=sys.stderr)
         return EXIT_USAGE

@@ -107,3 +107,5 @@ def setup_logging(level: str = "INFO", redact: Redactor | None = None, fmt: str 
                      "tzlocal")
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # matrix-nio warns of every error answer's "invalid" shape; the connector says what failed
+    logging.getLogger("nio").setLevel(logging.ERROR)

@@ -88,7 +88,7 @@ path = "x"
     assert "connectors.a.path: required" in problems
     assert any(p.startswith("connectors.a.poll_interval: ") for p in problems)
     assert "connectors.a.extra: unknown option" in problems
-    assert "connectors.b.type: unknown connector type 'carrier-pigeon' (known: discord-export, eml, imap, maildir, mbox, slack, slack-export, spool, telegram-export, whatsapp)" in problems
+    assert "connectors.b.type: unknown connector type 'carrier-pigeon' (known: discord-export, eml, imap, maildir, matrix, mbox, slack, slack-export, spool, telegram-export, whatsapp)" in problems
     assert any(p.startswith("connectors.c.type: required") for p in problems)
 
 

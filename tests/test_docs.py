@@ -29,7 +29,8 @@ def test_every_core_option_is_in_the_example_config(model):
 BUILTIN = {"spool": "SpoolConnector", "imap": "ImapConnector", "mbox": "MboxConnector",
            "maildir": "MaildirConnector", "eml": "EmlConnector", "slack": "SlackConnector",
            "slack-export": "SlackExportConnector", "whatsapp": "WhatsAppConnector",
-           "telegram-export": "TelegramConnector", "discord-export": "DiscordConnector"}
+           "telegram-export": "TelegramConnector", "discord-export": "DiscordConnector",
+           "matrix": "MatrixConnector"}
 
 
 @pytest.mark.parametrize("kind", sorted(BUILTIN))

@@ -1,0 +1,1 @@
+"""Matrix: rooms into Omi as they happen, and through mautrix bridges, other messengers."""

@@ -1,0 +1,411 @@
+"""Matrix rooms -> conversations, live: and through mautrix bridges, WhatsApp, Signal, Telegram.
+
+``serve`` long-polls ``/sync`` (matrix-nio's AsyncClient) with ``next_batch`` as the cursor. The
+events a sync brings (new messages, edits, redactions) and the new ``next_batch`` are written in
+ONE transaction (``Sink.commit``): a crash never moves the cursor past a message that was not
+stored, and a message is never stored twice for one cursor. A room whose timeline comes back
+``limited`` (the bridge was down and more was said than a sync returns) is read back with
+``/messages`` to the last event taken there, so nothing said meanwhile is missed.
+
+Messages go through the assembler like Slack's: a room's burst (``group = "burst"``) or day
+(``"day"``) becomes one conversation, which ``poll`` closes and queues when it is over. Edits
+(``m.replace``) change a message not sent yet; redactions remove it; replies and threads keep
+their relation. Names are the rooms' display names, kept current from member events. A room
+a mautrix bridge made is recognised (``m.bridge`` state, or puppets such as ``@whatsapp_123``)
+and its conversations carry the network's name as ``text_source_spec``. Encrypted rooms cannot
+be read without the room's keys: said once per room, as a skipped item, and nothing of them is
+stored as text.
+
+The cursor: ``{"next_batch": token, "rooms": {room_id: newest origin_server_ts taken}, "since": ts}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import replace
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from bridge.config import TimeZoneName
+from bridge.connector import ConnectorConfig, Live, Sink
+from bridge.errors import ConfigError, SourceAuthError, SourceError
+from bridge.groups import Assembler, Changes, Group, GroupPolicy, Item
+from bridge.logs import hide
+from bridge.models import PRIORITY_LIVE, Conversation
+from bridge.tokens import TokenFile
+from connectors.chats.export import render_day
+
+__all__ = ["MatrixConfig", "MatrixConnector"]
+
+log = logging.getLogger(__name__)
+
+GAP_PAGES = 50  # pages of 100 events read back to fill one room's gap, at most
+# the networks mautrix bridges carry, by the id their bridge state and puppets use
+NETWORKS = {"whatsapp": "WhatsApp", "signal": "Signal", "telegram": "Telegram", "facebook": "Messenger",
+            "messenger": "Messenger", "meta": "Messenger", "instagram": "Instagram", "discord": "Discord",
+            "slack": "Slack", "gmessages": "Google Messages", "imessage": "iMessage", "twitter": "X",
+            "linkedin": "LinkedIn", "googlechat": "Google Chat"}
+_PUPPET = re.compile(rf"^@({'|'.join(NETWORKS)})_[^:]+:")
+_MEDIA = {"m.image": "photo", "m.video": "video", "m.audio": "audio", "m.file": "file", "m.sticker": "sticker"}
+
+
+class MatrixConfig(ConnectorConfig):
+    type: Literal["matrix"]
+    homeserver: str = Field(description="https://matrix.example.org")
+    user_id: str = Field(pattern=r"^@[^:]+:.+$", description="@me:example.org")
+    access_token: SecretStr | None = Field(default=None, description="or access_token_file; or omi-bridge login")
+    rooms: list[str] = Field(default=[], description="room ids or aliases; empty = every joined room")
+    room_specs: dict[str, str] = Field(default={}, description="room id or alias -> text_source_spec")
+    quiet_period: float = Field(default=600, gt=0, description="silence that ends a room's conversation")
+    max_span: float = Field(default=7200, gt=0, description="the longest a conversation spans")
+    group: Literal["burst", "day"] = "burst"
+    text_source_spec: str = Field(default="matrix", min_length=1)
+    timezone: TimeZoneName | None = None
+    sync_timeout: float = Field(default=30, gt=0, le=300, description="seconds a /sync waits for news")
+    poll_interval: float = Field(default=60, gt=0)
+
+    @field_validator("homeserver")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def policy(self) -> GroupPolicy:
+        from zoneinfo import ZoneInfo
+
+        return GroupPolicy(self.quiet_period, self.max_span, by_day=self.group == "day",
+                           tz=ZoneInfo(self.timezone) if self.timezone else None)
+
+
+class MatrixConnector:
+    Config = MatrixConfig
+    tokens: TokenFile | None = None  # an access token `omi-bridge login` got by password (set by the daemon)
+
+    def __init__(self, name: str, config: MatrixConfig) -> None:
+        self.name = name
+        self.config = config
+        self.tz = config.policy.tz
+        self._assembler: Assembler | None = None
+        self._serve_error: str | None = None
+        self._names: dict[str, dict[str, str]] = {}  # room -> user -> display name
+        self._room_names: dict[str, str] = {}
+        self._networks: dict[str, str] = {}  # room -> network id, for bridged rooms
+        self._encrypted: set[str] = set()  # rooms said to be unreadable (once each)
+        self._rooms: set[str] | None = None  # the rooms taken from, once resolved
+
+    # -- the client ---------------------------------------------------------------------------
+
+    def _token(self) -> str:
+        if self.config.access_token is not None:
+            return self.config.access_token.get_secret_value()
+        stored = self.tokens.read() if self.tokens is not None else None
+        if stored and isinstance(stored.get("access_token"), str):
+            hide(stored["access_token"])
+            return stored["access_token"]
+        raise SourceAuthError(f"no access token: set access_token (or access_token_file), or run "
+                              f"omi-bridge login {self.name}")
+
+    def _client(self) -> Any:
+        from nio import AsyncClient, AsyncClientConfig
+
+        client = AsyncClient(self.config.homeserver, self.config.user_id,
+                             config=AsyncClientConfig(max_timeouts=1, request_timeout=self.config.sync_timeout + 30))
+        client.access_token = self._token()
+        return client
+
+    def _error(self, response: Any, doing: str) -> SourceError:
+        code = getattr(response, "status_code", None) or "error"
+        message = " ".join(str(getattr(response, "message", "") or "").split())
+        if code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN") or (code == "M_FORBIDDEN" and doing == "whoami"):
+            return SourceAuthError(f"{self.config.homeserver} refused the access token ({code}: {message}): "
+                                   f"set a new access_token or run omi-bridge login {self.name}")
+        return SourceError(f"{doing} failed at {self.config.homeserver}: {code} {message}".strip())
+
+    async def check(self) -> str:
+        from nio import WhoamiResponse
+
+        client = self._client()
+        try:
+            who = await client.whoami()
+            if not isinstance(who, WhoamiResponse):
+                raise self._error(who, "whoami")
+            if who.user_id != self.config.user_id:
+                raise SourceAuthError(f"the access token is {who.user_id}'s, not {self.config.user_id}'s")
+            rooms = await self._resolve(client)
+        except OSError as exc:
+            raise SourceError(f"cannot reach {self.config.homeserver}: {exc}") from None
+        finally:
+            await client.close()
+        return f"{who.user_id} on {self.config.homeserver}, {len(rooms)} room(s)"
+
+    async def _resolve(self, client: Any) -> set[str]:
+        """The room ids to read: the configured ones (aliases resolved), or every joined room."""
+        from nio import JoinedRoomsResponse, RoomResolveAliasResponse
+
+        if not self.config.rooms:
+            joined = await client.joined_rooms()
+            if not isinstance(joined, JoinedRoomsResponse):
+                raise self._error(joined, "joined_rooms")
+            return set(joined.rooms)
+        found = set()
+        for room in self.config.rooms:
+            if room.startswith("#"):
+                answer = await client.room_resolve_alias(room)
+                if not isinstance(answer, RoomResolveAliasResponse):
+                    raise SourceError(f"no such room alias: {room}")
+                found.add(answer.room_id)
+                self._specs_alias(room, answer.room_id)
+            else:
+                found.add(room)
+        return found
+
+    def _specs_alias(self, alias: str, room_id: str) -> None:
+        if alias in self.config.room_specs:
+            self.config.room_specs.setdefault(room_id, self.config.room_specs[alias])
+
+    async def login(self, say: Any, pasted: Any) -> str:
+        """``omi-bridge login``: an access token by password, kept in the state directory."""
+        from nio import AsyncClient, LoginResponse
+
+        if self.tokens is None or self.config.access_token is not None:
+            raise ConfigError([f"connectors.{self.name}: access_token is set: there is nothing to sign in to"])
+        say(f"Password for {self.config.user_id} (not stored; the access token is):")
+        password = next(iter(pasted), "").rstrip("\n")
+        client = AsyncClient(self.config.homeserver, self.config.user_id)
+        try:
+            answer = await client.login(password=password, device_name=f"omi-bridge {self.name}")
+        finally:
+            await client.close()
+        if not isinstance(answer, LoginResponse):
+            raise SourceAuthError(f"{self.config.homeserver} refused the login: {getattr(answer, 'message', answer)}")
+        hide(answer.access_token)
+        with self.tokens.locked():
+            self.tokens.write({"access_token": answer.access_token, "device_id": answer.device_id,
+                               "user_id": answer.user_id})
+        return await self.check()
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    async def serve(self, sink: Sink, live: Live) -> None:
+        """Sync until cancelled; a failure is raised (the daemon restarts this with backoff)."""
+        try:
+            await self._serve(sink)
+        except asyncio.CancelledError:
+            raise
+        except SourceError as exc:
+            self._serve_error = str(exc)
+            raise
+        except Exception as exc:  # the network: aiohttp, timeouts
+            self._serve_error = f"cannot sync with {self.config.homeserver}: {type(exc).__name__}: {exc}"
+            raise SourceError(self._serve_error) from None
+
+    async def _serve(self, sink: Sink) -> None:
+        from nio import SyncResponse
+
+        client = self._client()
+        try:
+            assembler = self._assembler_for(sink)
+            self._rooms = await self._resolve(client)
+            cursor = dict(sink.cursor or {})
+            first = True
+            while True:
+                answer = await client.sync(timeout=int(self.config.sync_timeout * 1000) if not first else 0,
+                                           since=cursor.get("next_batch"), full_state=first)
+                if not isinstance(answer, SyncResponse):
+                    raise self._error(answer, "sync")
+                if self._serve_error is not None:
+                    self._serve_error = None
+                cursor = await self._take_sync(client, answer, cursor, assembler, sink)
+                first = False
+        finally:
+            await client.close()
+
+    async def _take_sync(self, client: Any, answer: Any, cursor: dict[str, Any], assembler: Assembler,
+                         sink: Sink) -> dict[str, Any]:
+        """One sync's events into the store, and its next_batch with them."""
+        starting = "next_batch" not in cursor  # the first start: from now on, names and rooms learnt
+        rooms = dict(cursor.get("rooms") or {})
+        since = float(cursor.get("since") or time.time() * 1000)
+        changes = assembler.changes()
+        for room_id, room in answer.rooms.join.items():
+            if not self._wanted(room_id):
+                continue
+            state = [e.source for e in room.state]
+            timeline = [e.source for e in room.timeline.events]
+            for event in state + [e for e in timeline if "state_key" in e]:
+                self._learn(room_id, event)
+            if starting:
+                newest = max((e.get("origin_server_ts", 0) for e in timeline), default=0)
+                rooms[room_id] = max(newest, rooms.get(room_id, 0))
+                continue
+            if room.timeline.limited:
+                timeline = await self._gap(client, room_id, room.timeline.prev_batch,
+                                           rooms.get(room_id, since), assembler) + timeline
+            for event in timeline:  # an event taken before (a gap read back overlaps) is known by its id
+                self._take(room_id, event, changes, sink)
+                rooms[room_id] = max(rooms.get(room_id, 0), event.get("origin_server_ts", 0))
+        cursor = {"next_batch": answer.next_batch, "rooms": rooms, "since": since}
+        sink.commit(changes, cursor)
+        return cursor
+
+    async def _gap(self, client: Any, room_id: str, token: str | None, after: float,
+                   assembler: Assembler) -> list[dict[str, Any]]:
+        """What was said in a room since the last event taken there, before this sync's timeline,
+        read back with /messages (oldest first)."""
+        from nio import MessageDirection, RoomMessagesResponse
+
+        found: list[dict[str, Any]] = []
+        for _ in range(GAP_PAGES):
+            if not token:
+                break
+            page = await client.room_messages(room_id, start=token, direction=MessageDirection.back, limit=100)
+            if not isinstance(page, RoomMessagesResponse):
+                raise self._error(page, "messages")
+            older = [e.source for e in page.chunk]
+            fresh = [e for e in older if e.get("origin_server_ts", 0) >= after]
+            found.extend(fresh)
+            if len(fresh) < len(older) or not older or page.end == token:
+                break
+            token = page.end
+        else:
+            log.warning("%s: %s: more than %d events missed; the oldest of them are left out", self.name, room_id,
+                        GAP_PAGES * 100)
+        log.info("%s: %s: %d event(s) read back to fill a gap", self.name, self._room_name(room_id), len(found))
+        return list(reversed(found))
+
+    def _wanted(self, room_id: str) -> bool:
+        return not self.config.rooms or (self._rooms is not None and room_id in self._rooms)
+
+    def _learn(self, room_id: str, event: dict[str, Any]) -> None:
+        """Room state: members' display names, the room's name, a bridge, encryption."""
+        kind, content = event.get("type"), event.get("content") or {}
+        if kind == "m.room.member" and isinstance(event.get("state_key"), str):
+            name = content.get("displayname")
+            if isinstance(name, str) and name.strip():
+                self._names.setdefault(room_id, {})[event["state_key"]] = name.strip()
+            if network := _PUPPET.match(event["state_key"]):
+                self._networks.setdefault(room_id, network.group(1))
+        elif kind == "m.room.name" and isinstance(content.get("name"), str):
+            self._room_names[room_id] = content["name"]
+        elif kind in ("m.bridge", "uk.half-shot.bridge"):
+            protocol = content.get("protocol") or {}
+            ident = str(protocol.get("id") or "").lower()
+            if ident:
+                self._networks[room_id] = ident
+        elif kind == "m.room.encryption":
+            self._encrypted.discard(room_id)  # said again if its events come
+
+    def _take(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
+        kind, content = event.get("type"), event.get("content") or {}
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str):
+            return
+        if kind == "m.room.redaction":
+            redacts = event.get("redacts") or content.get("redacts")
+            if isinstance(redacts, str):
+                changes.remove(redacts, room_id)
+            return
+        if kind == "m.room.encrypted":
+            if room_id not in self._encrypted:
+                self._encrypted.add(room_id)
+                sink.skip(f"encrypted:{room_id}", "end-to-end encrypted: omi-bridge cannot read this room "
+                          "(it has no keys); its messages are left out", ref=f"room {self._room_name(room_id)}")
+            return
+        if kind not in ("m.room.message", "m.sticker") or "state_key" in event:
+            return
+        relation = content.get("m.relates_to") or {}
+        if relation.get("rel_type") == "m.replace" and isinstance(relation.get("event_id"), str):
+            new = content.get("m.new_content") or {}
+            text = _text(new, event)
+            if text:
+                changes.edit(relation["event_id"], text)
+            return
+        text = _text(content, event)
+        if not text:
+            return
+        sender = str(event.get("sender") or "")
+        data: dict[str, Any] = {}
+        if sender == self.config.user_id:
+            data["me"] = True
+        thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
+        answered = (relation.get("m.in_reply_to") or {}).get("event_id")
+        if isinstance(answered, str) and not (thread and relation.get("is_falling_back")):
+            data["reply"] = {"key": answered}
+        changes.add(Item(key=event_id, scope=room_id, at=float(event.get("origin_server_ts", 0)) / 1000,
+                         text=text, author=sender, thread=thread if isinstance(thread, str) else None, data=data))
+
+    # -- closing ------------------------------------------------------------------------------
+
+    async def poll(self, sink: Sink) -> None:
+        """Every group that is over becomes a conversation."""
+        assembler = self._assembler_for(sink)
+        for group in assembler.due():
+            if sink.closing:
+                return
+            sink.close_group(assembler, group, self._render(group, assembler) if group.items else None)
+        if self._serve_error is not None and not sink.dry_run:
+            raise SourceError(self._serve_error)  # closing works, but nothing can arrive
+
+    def _render(self, group: Group, assembler: Assembler) -> Conversation:
+        room = group.scope
+        names = self._names.get(room, {})
+
+        def name(user: str) -> str:
+            return names.get(user) or user.split(":", 1)[0].lstrip("@") or "someone"
+
+        items = []
+        for item in group.items:
+            data = dict(item.data)
+            if "reply" in data:
+                answered = assembler.item(data["reply"]["key"])
+                data["reply"] = ({"key": answered.key, "name": name(answered.author), "at": answered.at,
+                                  "text": answered.text} if answered else {"name": "an earlier message"})
+            items.append(replace(item, author=name(item.author), data=data))
+        network = self.config.room_specs.get(room) or self._networks.get(room)
+        app = NETWORKS.get(network or "", "Matrix")
+        place = f"room “{self._room_name(room)}”" + (" (through Matrix)" if app != "Matrix" else "")
+        conversation = render_day(replace(group, items=items), app=app, place=place, tz=self.tz,
+                                  priority=PRIORITY_LIVE)
+        spec = self.config.room_specs.get(room) or (network if network in NETWORKS else None)
+        return conversation.model_copy(update={"text_source_spec": spec}) if spec else conversation
+
+    def _room_name(self, room_id: str) -> str:
+        if room_id in self._room_names:
+            return self._room_names[room_id]
+        others = [n for u, n in self._names.get(room_id, {}).items() if u != self.config.user_id]
+        return ", ".join(sorted(others)[:3]) or room_id
+
+    def _assembler_for(self, sink: Sink) -> Assembler:
+        if self._assembler is None or sink.dry_run:
+            self._assembler = sink.assembler(self.config.policy)
+        return self._assembler
+
+
+def _text(content: dict[str, Any], event: dict[str, Any]) -> str:
+    """A message's words: text, notices and emotes as written (a reply's quoted fallback taken
+    off), media named."""
+    kind = content.get("msgtype") or ("m.sticker" if event.get("type") == "m.sticker" else None)
+    body = content.get("body")
+    if not isinstance(body, str):
+        return ""
+    if kind in _MEDIA:
+        what = "voice message" if "org.matrix.msc3245.voice" in content else _MEDIA[kind]
+        return f"[{what}: {body}]" if kind == "m.file" else f"[{what}]"
+    if kind == "m.location":
+        return f"[location: {content.get('geo_uri') or body}]"
+    if (content.get("m.relates_to") or {}).get("m.in_reply_to") and body.startswith("> "):
+        # the reply fallback: "> <@anna:x> what she said\n\n" before the answer (spec 11.19.2.2)
+        lines = body.split("\n")
+        while lines and lines[0].startswith(">"):
+            lines.pop(0)
+        body = "\n".join(lines).lstrip("\n")
+    body = body.strip()
+    if kind == "m.emote":
+        return f"* {body}"
+    return body

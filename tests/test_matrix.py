@@ -1,0 +1,227 @@
+"""The Matrix connector against a real Synapse on loopback (tests/synapse.py), through the real
+daemon: rooms grouped into conversations, edits and redactions, a gap after downtime filled,
+kill -9 with a group open, a refused token; bridged and encrypted rooms."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import bridge_env, run_cli, start_daemon, wait_until, write_config
+from tests.synapse import Synapse, synapse_python
+
+pytestmark = pytest.mark.slow
+
+PYTHON = synapse_python()
+if PYTHON is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("Synapse is required under CI (.ci/run installs it into .synapse-venv)")
+    pytest.skip("Synapse is not installed (python -m venv .synapse-venv && .synapse-venv/bin/pip install "
+                "matrix-synapse)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def synapse():
+    root = Path(tempfile.mkdtemp(prefix="omi-bridge-synapse-"))
+    server = Synapse(root, PYTHON)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def people(synapse, request):
+    """A fresh pair for each test: the bridge's user (Alex) and someone who writes (Bob)."""
+    n = request.node.name[-40:].replace("[", "").replace("]", "").lower()
+    alex = f"alex{abs(hash(n)) % 10**8}"
+    bob = f"bob{abs(hash(n)) % 10**8}"
+    tokens = {"alex": synapse.register(alex, "alex-password-1"), "bob": synapse.register(bob, "bob-password-1")}
+    ids = {"alex": f"@{alex}:localhost", "bob": f"@{bob}:localhost"}
+    synapse.display_name(tokens["alex"], ids["alex"], "Alex")
+    synapse.display_name(tokens["bob"], ids["bob"], "Bob")
+    return tokens, ids
+
+
+def room(synapse, people, name: str, state: list[dict] = ()) -> str:
+    tokens, ids = people
+    room_id = synapse.create_room(tokens["bob"], name, invite=[ids["alex"]], state=state)
+    synapse.join(tokens["alex"], room_id)
+    return room_id
+
+
+def matrix_table(synapse, people, **options) -> str:
+    tokens, ids = people
+    settings = {"homeserver": synapse.url, "user_id": ids["alex"], "access_token": tokens["alex"],
+                "quiet_period": 2, "sync_timeout": 1, "timezone": "UTC", **options}
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    return f'[connectors.chat]\ntype = "matrix"\n{lines}\n'
+
+
+def synced(state: Path) -> bool:
+    try:
+        with sqlite3.connect(state) as conn:
+            row = conn.execute("SELECT value FROM cursors WHERE connector = 'chat'").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return row is not None and "next_batch" in (row[0] or "")
+
+
+def items(state: Path) -> int:
+    with sqlite3.connect(state) as conn:
+        return conn.execute("SELECT count(*) FROM items WHERE connector = 'chat' AND NOT deleted").fetchone()[0]
+
+
+def lines_of(fake) -> list[list[str]]:
+    return [c["body"]["text"].split("\n") for c in fake.conversations]
+
+
+def stop(daemon) -> None:
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(20) == 0
+
+
+def test_two_rooms_become_conversations_with_edits_redactions_replies_and_bridged_names(
+        tmp_path, synapse, people, fake_omi):
+    tokens, ids = people
+    family = room(synapse, people, "Family")
+    club = room(synapse, people, "Book club", state=[{  # a room a mautrix bridge made
+        "type": "m.bridge", "state_key": "whatsapp-club",
+        "content": {"bridgebot": "@whatsappbot:localhost", "protocol": {"id": "whatsapp", "displayname": "WhatsApp"}}}])
+    secret = room(synapse, people, "Diary", state=[{
+        "type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}])
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(synapse, people))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: synced(tmp_path / "state.db"), 30), log.read_text()[-3000:]
+        hello = synapse.send(tokens["bob"], family, "Lunch on Sunday?")
+        synapse.send(tokens["alex"], family, {"msgtype": "m.text", "body": f"> <{ids['bob']}> Lunch on Sunday?\n\nYes!",
+                                              "m.relates_to": {"m.in_reply_to": {"event_id": hello}}})
+        typo = synapse.send(tokens["bob"], family, "I'll bring the cake at 1")
+        synapse.send(tokens["bob"], family, {"msgtype": "m.text", "body": "* I'll bring the cake at 2",
+                                             "m.new_content": {"msgtype": "m.text", "body": "I'll bring the cake at 2"},
+                                             "m.relates_to": {"rel_type": "m.replace", "event_id": typo}})
+        oops = synapse.send(tokens["bob"], family, "wrong chat, sorry")
+        synapse.redact(tokens["bob"], family, oops)
+        synapse.send(tokens["bob"], family, {"msgtype": "m.emote", "body": "waves"})
+        synapse.send(tokens["bob"], club, "Chapter 3 by Friday")
+        synapse.send(tokens["bob"], club, {"msgtype": "m.image", "body": "cover.jpg", "url": "mxc://localhost/x"})
+        synapse.send(tokens["bob"], secret, {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEn...",
+                                             "sender_key": "x", "session_id": "y", "device_id": "D"},
+                     kind="m.room.encrypted")
+        assert wait_until(lambda: len(fake_omi.conversations) == 2, 30), log.read_text()[-3000:]
+        time.sleep(3)  # and no more: not the encrypted room, not a message twice
+    finally:
+        stop(daemon)
+    texts = {lines[0].split(",")[0]: lines for lines in lines_of(fake_omi)}
+    family_lines = texts["Matrix room “Family”"]
+    assert [line.split(": ", 1)[1] for line in family_lines[1:]] == [
+        "Lunch on Sunday?", "Yes!", "I'll bring the cake at 2", "* waves"]
+    assert family_lines[1].startswith("Bob (") and family_lines[2].startswith("Alex (me, ")
+    assert ", replying to Bob " in family_lines[2]
+    club_lines = texts["WhatsApp room “Book club” (through Matrix)"]
+    assert [line.split(": ", 1)[1] for line in club_lines[1:]] == ["Chapter 3 by Friday", "[photo]"]
+    specs = {c["body"]["text"].split(",")[0]: c["body"]["text_source_spec"] for c in fake_omi.conversations}
+    assert specs == {"Matrix room “Family”": "matrix", "WhatsApp room “Book club” (through Matrix)": "whatsapp"}
+    status = run_cli("status", "-c", str(config))
+    assert "end-to-end encrypted: omi-bridge cannot read this room" in status.stdout
+    assert not any("wrong chat" in line for lines in lines_of(fake_omi) for line in lines)
+
+
+def test_messages_sent_while_the_daemon_was_down_arrive_once_the_gap_filled(tmp_path, synapse, people, fake_omi):
+    tokens, _ = people
+    family = room(synapse, people, "Family")
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(synapse, people))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: synced(tmp_path / "state.db"), 30), log.read_text()[-3000:]
+        synapse.send(tokens["bob"], family, "before the stop")
+        assert wait_until(lambda: items(tmp_path / "state.db") == 1, 15)
+    finally:
+        stop(daemon)
+    for n in range(30):  # more than a sync's timeline holds: it comes back "limited"
+        synapse.send(tokens["bob"], family, f"while down {n}")
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: sum(len(lines) - 1 for lines in lines_of(fake_omi)) == 31, 40), \
+            log.read_text()[-3000:]
+        time.sleep(3)
+    finally:
+        stop(daemon)
+    said = [line.split(": ", 1)[1] for lines in lines_of(fake_omi) for line in lines[1:]]
+    assert sorted(said) == sorted(["before the stop", *(f"while down {n}" for n in range(30))])
+    assert "read back to fill a gap" in log.read_text()
+
+
+def test_kill_9_with_a_conversation_gathering_loses_nothing(tmp_path, synapse, people, fake_omi):
+    tokens, _ = people
+    family = room(synapse, people, "Family")
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(synapse, people, quiet_period=60))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: synced(tmp_path / "state.db"), 30), log.read_text()[-3000:]
+        for n in range(3):
+            synapse.send(tokens["bob"], family, f"gathering {n}")
+        assert wait_until(lambda: items(tmp_path / "state.db") == 3, 15)
+    finally:
+        daemon.kill()  # kill -9 while the room's conversation is open
+        daemon.wait(10)
+    assert fake_omi.conversations == []
+    config.write_text(config.read_text().replace("quiet_period = 60", "quiet_period = 2"))
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: len(fake_omi.conversations) == 1, 30), log.read_text()[-3000:]
+        time.sleep(3)
+    finally:
+        stop(daemon)
+    [lines] = lines_of(fake_omi)
+    assert [line.split(": ", 1)[1] for line in lines[1:]] == ["gathering 0", "gathering 1", "gathering 2"]
+
+
+def test_a_refused_access_token_is_one_clear_failing_line_and_check_says_it(tmp_path, synapse, people, fake_omi):
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(
+        synapse, people, access_token="syt_not_a_real_token_123") + (
+        '[connectors.drop]\ntype = "spool"\npath = "spool"\npoll_interval = 0.5\nsettle_seconds = 0\n'))
+    check = run_cli("check", "-c", str(config))
+    assert "chat: FAILED: " in check.stdout and "refused the access token (M_UNKNOWN_TOKEN" in check.stdout
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: "refused the access token" in run_cli("status", "-c", str(config)).stdout, 30)
+        (tmp_path / "spool").mkdir(exist_ok=True)
+        (tmp_path / "spool" / "n.txt").write_text("the other sources go on")
+        assert wait_until(lambda: len(fake_omi.conversations) == 1, 20)
+        time.sleep(4)  # retries with backoff: still one line
+    finally:
+        stop(daemon)
+    text = log.read_text()
+    assert text.count("chat: source failing") == 1
+    assert "syt_not_a_real_token_123" not in text + check.stdout
+
+
+def test_login_by_password_keeps_a_token_in_the_state_directory_not_the_password(tmp_path, synapse, people, fake_omi):
+    _, ids = people
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(synapse, people).replace(
+        f'access_token = "{people[0]["alex"]}"\n', ""))
+    assert "no access token" in run_cli("check", "-c", str(config)).stdout
+    done = subprocess.run([sys.executable, "-m", "bridge", "login", "chat", "-c", str(config)], env=bridge_env(),
+                          input="alex-password-1\n", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"chat: signed in ({ids['alex']} on {synapse.url}" in done.stdout
+    stored = json.loads((tmp_path / "state-tokens" / "chat.json").read_text())
+    assert stored["access_token"] and "alex-password-1" not in json.dumps(stored) + done.stdout + done.stderr
+    assert stored["access_token"] not in done.stdout + done.stderr
+    assert run_cli("check", "-c", str(config)).stdout.count("chat: ok") == 1
