@@ -115,6 +115,10 @@ def test_two_rooms_become_conversations_with_edits_redactions_replies_and_bridge
         oops = synapse.send(tokens["bob"], family, "wrong chat, sorry")
         synapse.redact(tokens["bob"], family, oops)
         synapse.send(tokens["bob"], family, {"msgtype": "m.emote", "body": "waves"})
+        synapse.send(tokens["bob"], family, {"msgtype": "m.text", "body": "(in a thread) 1pm is fine too",
+                                             "m.relates_to": {"rel_type": "m.thread", "event_id": hello,
+                                                              "is_falling_back": True,
+                                                              "m.in_reply_to": {"event_id": hello}}})
         synapse.send(tokens["bob"], club, "Chapter 3 by Friday")
         synapse.send(tokens["bob"], club, {"msgtype": "m.image", "body": "cover.jpg", "url": "mxc://localhost/x"})
         synapse.send(tokens["bob"], secret, {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "AwgAEn...",
@@ -122,14 +126,15 @@ def test_two_rooms_become_conversations_with_edits_redactions_replies_and_bridge
                      kind="m.room.encrypted")
         assert wait_until(lambda: len(fake_omi.conversations) == 2, 30), log.read_text()[-3000:]
         time.sleep(3)  # and no more: not the encrypted room, not a message twice
+        assert len(fake_omi.conversations) == 2
     finally:
         stop(daemon)
     texts = {lines[0].split(",")[0]: lines for lines in lines_of(fake_omi)}
     family_lines = texts["Matrix room “Family”"]
     assert [line.split(": ", 1)[1] for line in family_lines[1:]] == [
-        "Lunch on Sunday?", "Yes!", "I'll bring the cake at 2", "* waves"]
+        "Lunch on Sunday?", "Yes!", "I'll bring the cake at 2", "* waves", "(in a thread) 1pm is fine too"]
     assert family_lines[1].startswith("Bob (") and family_lines[2].startswith("Alex (me, ")
-    assert ", replying to Bob " in family_lines[2]
+    assert ", replying to Bob " in family_lines[2] and ", replying to Bob " in family_lines[5]
     club_lines = texts["WhatsApp room “Book club” (through Matrix)"]
     assert [line.split(": ", 1)[1] for line in club_lines[1:]] == ["Chapter 3 by Friday", "[photo]"]
     specs = {c["body"]["text"].split(",")[0]: c["body"]["text_source_spec"] for c in fake_omi.conversations}
@@ -153,15 +158,17 @@ def test_messages_sent_while_the_daemon_was_down_arrive_once_the_gap_filled(tmp_
         stop(daemon)
     for n in range(30):  # more than a sync's timeline holds: it comes back "limited"
         synapse.send(tokens["bob"], family, f"while down {n}")
+    # any member can send any JSON: a relation that is not an object stops nothing
+    synapse.send(tokens["bob"], family, {"msgtype": "m.text", "body": "odd shape", "m.relates_to": "not an object"})
     daemon = start_daemon(config, log)
     try:
-        assert wait_until(lambda: sum(len(lines) - 1 for lines in lines_of(fake_omi)) == 31, 40), \
+        assert wait_until(lambda: sum(len(lines) - 1 for lines in lines_of(fake_omi)) == 32, 40), \
             log.read_text()[-3000:]
         time.sleep(3)
     finally:
         stop(daemon)
     said = [line.split(": ", 1)[1] for lines in lines_of(fake_omi) for line in lines[1:]]
-    assert sorted(said) == sorted(["before the stop", *(f"while down {n}" for n in range(30))])
+    assert sorted(said) == sorted(["before the stop", "odd shape", *(f"while down {n}" for n in range(30))])
     assert "read back to fill a gap" in log.read_text()
 
 
@@ -189,6 +196,8 @@ def test_kill_9_with_a_conversation_gathering_loses_nothing(tmp_path, synapse, p
         stop(daemon)
     [lines] = lines_of(fake_omi)
     assert [line.split(": ", 1)[1] for line in lines[1:]] == ["gathering 0", "gathering 1", "gathering 2"]
+    # closed by the restart's first poll, before its first sync: names as they were when taken
+    assert lines[0].startswith("Matrix room “Family”") and all(line.startswith("Bob (") for line in lines[1:])
 
 
 def test_a_refused_access_token_is_one_clear_failing_line_and_check_says_it(tmp_path, synapse, people, fake_omi):

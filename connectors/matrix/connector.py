@@ -22,8 +22,10 @@ The cursor: ``{"next_batch": token, "rooms": {room_id: newest origin_server_ts t
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import re
+import sys
 import time
 from dataclasses import replace
 from typing import Any, Literal
@@ -96,7 +98,6 @@ class MatrixConnector:
         self._names: dict[str, dict[str, str]] = {}  # room -> user -> display name
         self._room_names: dict[str, str] = {}
         self._networks: dict[str, str] = {}  # room -> network id, for bridged rooms
-        self._encrypted: set[str] = set()  # rooms said to be unreadable (once each)
         self._rooms: set[str] | None = None  # the rooms taken from, once resolved
 
     # -- the client ---------------------------------------------------------------------------
@@ -148,26 +149,24 @@ class MatrixConnector:
         """The room ids to read: the configured ones (aliases resolved), or every joined room."""
         from nio import JoinedRoomsResponse, RoomResolveAliasResponse
 
-        if not self.config.rooms:
-            joined = await client.joined_rooms()
-            if not isinstance(joined, JoinedRoomsResponse):
-                raise self._error(joined, "joined_rooms")
-            return set(joined.rooms)
-        found = set()
-        for room in self.config.rooms:
-            if room.startswith("#"):
-                answer = await client.room_resolve_alias(room)
-                if not isinstance(answer, RoomResolveAliasResponse):
-                    raise SourceError(f"no such room alias: {room}")
-                found.add(answer.room_id)
-                self._specs_alias(room, answer.room_id)
-            else:
-                found.add(room)
-        return found
+        async def room_id(room: str) -> str:
+            if not room.startswith("#"):
+                return room
+            answer = await client.room_resolve_alias(room)
+            if isinstance(answer, RoomResolveAliasResponse):
+                return answer.room_id
+            if getattr(answer, "status_code", None) == "M_NOT_FOUND":
+                raise SourceError(f"no such room alias: {room}")
+            raise self._error(answer, "resolve alias")
 
-    def _specs_alias(self, alias: str, room_id: str) -> None:
-        if alias in self.config.room_specs:
-            self.config.room_specs.setdefault(room_id, self.config.room_specs[alias])
+        for alias in [r for r in self.config.room_specs if r.startswith("#")]:
+            self.config.room_specs.setdefault(await room_id(alias), self.config.room_specs[alias])
+        if self.config.rooms:
+            return {await room_id(room) for room in self.config.rooms}
+        joined = await client.joined_rooms()
+        if not isinstance(joined, JoinedRoomsResponse):
+            raise self._error(joined, "joined_rooms")
+        return set(joined.rooms)
 
     async def login(self, say: Any, pasted: Any) -> str:
         """``omi-bridge login``: an access token by password, kept in the state directory."""
@@ -175,8 +174,12 @@ class MatrixConnector:
 
         if self.tokens is None or self.config.access_token is not None:
             raise ConfigError([f"connectors.{self.name}: access_token is set: there is nothing to sign in to"])
-        say(f"Password for {self.config.user_id} (not stored; the access token is):")
-        password = next(iter(pasted), "").rstrip("\n")
+        prompt = f"Password for {self.config.user_id} (not stored; the access token is): "
+        if sys.stdin.isatty():
+            password = getpass.getpass(prompt)
+        else:
+            say(prompt)
+            password = next(iter(pasted), "").rstrip("\n")
         client = AsyncClient(self.config.homeserver, self.config.user_id)
         try:
             answer = await client.login(password=password, device_name=f"omi-bridge {self.name}")
@@ -195,17 +198,18 @@ class MatrixConnector:
     async def serve(self, sink: Sink, live: Live) -> None:
         """Sync until cancelled; a failure is raised (the daemon restarts this with backoff)."""
         try:
-            await self._serve(sink)
+            await self._serve(sink, live)
         except asyncio.CancelledError:
             raise
         except SourceError as exc:
             self._serve_error = str(exc)
             raise
         except Exception as exc:  # the network: aiohttp, timeouts
+            log.debug("%s: sync failed", self.name, exc_info=True)
             self._serve_error = f"cannot sync with {self.config.homeserver}: {type(exc).__name__}: {exc}"
             raise SourceError(self._serve_error) from None
 
-    async def _serve(self, sink: Sink) -> None:
+    async def _serve(self, sink: Sink, live: Live) -> None:
         from nio import SyncResponse
 
         client = self._client()
@@ -219,9 +223,10 @@ class MatrixConnector:
                                            since=cursor.get("next_batch"), full_state=first)
                 if not isinstance(answer, SyncResponse):
                     raise self._error(answer, "sync")
-                if self._serve_error is not None:
-                    self._serve_error = None
                 cursor = await self._take_sync(client, answer, cursor, assembler, sink)
+                if first:  # names and rooms known again, a failure over: the poll closes what is due, says so
+                    self._serve_error = None
+                    live.request_poll()
                 first = False
         finally:
             await client.close()
@@ -230,36 +235,40 @@ class MatrixConnector:
                          sink: Sink) -> dict[str, Any]:
         """One sync's events into the store, and its next_batch with them."""
         starting = "next_batch" not in cursor  # the first start: from now on, names and rooms learnt
-        rooms = dict(cursor.get("rooms") or {})
+        rooms = {room: mark if isinstance(mark, dict) else {"ts": mark}
+                 for room, mark in (cursor.get("rooms") or {}).items()}
         since = float(cursor.get("since") or time.time() * 1000)
         changes = assembler.changes()
         for room_id, room in answer.rooms.join.items():
             if not self._wanted(room_id):
                 continue
-            state = [e.source for e in room.state]
             timeline = [e.source for e in room.timeline.events]
-            for event in state + [e for e in timeline if "state_key" in e]:
+            for event in [e.source for e in room.state] + [e for e in timeline if "state_key" in e]:
                 self._learn(room_id, event)
             if starting:
-                newest = max((e.get("origin_server_ts", 0) for e in timeline), default=0)
-                rooms[room_id] = max(newest, rooms.get(room_id, 0))
+                rooms[room_id] = _mark(timeline, {})
                 continue
-            if room.timeline.limited:
-                timeline = await self._gap(client, room_id, room.timeline.prev_batch,
-                                           rooms.get(room_id, since), assembler) + timeline
+            if room_id not in rooms:  # joined since: what is said from the join on, not the room's past
+                joined = [n for n, e in enumerate(timeline) if e.get("type") == "m.room.member"
+                          and e.get("state_key") == self.config.user_id]
+                timeline = timeline[joined[-1] + 1:] if joined else timeline
+            elif room.timeline.limited:
+                timeline = await self._gap(client, room_id, room.timeline.prev_batch, rooms[room_id]) + timeline
             for event in timeline:  # an event taken before (a gap read back overlaps) is known by its id
                 self._take(room_id, event, changes, sink)
-                rooms[room_id] = max(rooms.get(room_id, 0), event.get("origin_server_ts", 0))
+            rooms[room_id] = _mark(timeline, rooms.get(room_id, {}))
         cursor = {"next_batch": answer.next_batch, "rooms": rooms, "since": since}
         sink.commit(changes, cursor)
         return cursor
 
-    async def _gap(self, client: Any, room_id: str, token: str | None, after: float,
-                   assembler: Assembler) -> list[dict[str, Any]]:
+    async def _gap(self, client: Any, room_id: str, token: str | None, mark: dict[str, Any]) -> list[dict[str, Any]]:
         """What was said in a room since the last event taken there, before this sync's timeline,
-        read back with /messages (oldest first)."""
+        read back with /messages to that event (oldest first). Bridges date messages by the
+        network's clock, so a late one may look older than the last taken: the time only ends
+        the search a day before that."""
         from nio import MessageDirection, RoomMessagesResponse
 
+        last, floor = mark.get("last"), float(mark.get("ts") or 0) - 86_400_000
         found: list[dict[str, Any]] = []
         for _ in range(GAP_PAGES):
             if not token:
@@ -268,14 +277,18 @@ class MatrixConnector:
             if not isinstance(page, RoomMessagesResponse):
                 raise self._error(page, "messages")
             older = [e.source for e in page.chunk]
-            fresh = [e for e in older if e.get("origin_server_ts", 0) >= after]
-            found.extend(fresh)
-            if len(fresh) < len(older) or not older or page.end == token:
+            reached = False
+            for event in older:
+                if event.get("event_id") == last or _number(event.get("origin_server_ts")) < floor:
+                    reached = True
+                    break
+                found.append(event)
+            if reached or not older or page.end in (None, token):
                 break
             token = page.end
         else:
-            log.warning("%s: %s: more than %d events missed; the oldest of them are left out", self.name, room_id,
-                        GAP_PAGES * 100)
+            log.warning("%s: %s: more than %d events missed; the oldest of them are left out", self.name,
+                        self._room_name(room_id), GAP_PAGES * 100)
         log.info("%s: %s: %d event(s) read back to fill a gap", self.name, self._room_name(room_id), len(found))
         return list(reversed(found))
 
@@ -283,8 +296,8 @@ class MatrixConnector:
         return not self.config.rooms or (self._rooms is not None and room_id in self._rooms)
 
     def _learn(self, room_id: str, event: dict[str, Any]) -> None:
-        """Room state: members' display names, the room's name, a bridge, encryption."""
-        kind, content = event.get("type"), event.get("content") or {}
+        """Room state: members' display names, the room's name, a bridge."""
+        kind, content = event.get("type"), _dict(event.get("content"))
         if kind == "m.room.member" and isinstance(event.get("state_key"), str):
             name = content.get("displayname")
             if isinstance(name, str) and name.strip():
@@ -294,15 +307,21 @@ class MatrixConnector:
         elif kind == "m.room.name" and isinstance(content.get("name"), str):
             self._room_names[room_id] = content["name"]
         elif kind in ("m.bridge", "uk.half-shot.bridge"):
-            protocol = content.get("protocol") or {}
-            ident = str(protocol.get("id") or "").lower()
+            ident = str(_dict(content.get("protocol")).get("id") or "").lower()
             if ident:
                 self._networks[room_id] = ident
-        elif kind == "m.room.encryption":
-            self._encrypted.discard(room_id)  # said again if its events come
 
     def _take(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
-        kind, content = event.get("type"), event.get("content") or {}
+        """One timeline event into ``changes``. Any member can send any JSON: an event of an
+        unexpected shape is skipped with its reason, never stops the room."""
+        try:
+            self._take_event(room_id, event, changes, sink)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            sink.skip(f"event:{event.get('event_id')}", f"an event of an unexpected shape ({type(exc).__name__})",
+                      ref=f"room {self._room_name(room_id)}")
+
+    def _take_event(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
+        kind, content = event.get("type"), _dict(event.get("content"))
         event_id = event.get("event_id")
         if not isinstance(event_id, str):
             return
@@ -311,33 +330,37 @@ class MatrixConnector:
             if isinstance(redacts, str):
                 changes.remove(redacts, room_id)
             return
-        if kind == "m.room.encrypted":
-            if room_id not in self._encrypted:
-                self._encrypted.add(room_id)
-                sink.skip(f"encrypted:{room_id}", "end-to-end encrypted: omi-bridge cannot read this room "
-                          "(it has no keys); its messages are left out", ref=f"room {self._room_name(room_id)}")
+        if kind == "m.room.encrypted":  # recorded once per room (the skip's key is the room)
+            sink.skip(f"encrypted:{room_id}", "end-to-end encrypted: omi-bridge cannot read this room "
+                      "(it has no keys); its messages are left out", ref=f"room {self._room_name(room_id)}")
             return
         if kind not in ("m.room.message", "m.sticker") or "state_key" in event:
             return
-        relation = content.get("m.relates_to") or {}
+        relation = _dict(content.get("m.relates_to"))
+        sender = str(event.get("sender") or "")
         if relation.get("rel_type") == "m.replace" and isinstance(relation.get("event_id"), str):
-            new = content.get("m.new_content") or {}
-            text = _text(new, event)
-            if text:
+            original = self._assembler.item(relation["event_id"]) if self._assembler else None
+            text = _text(_dict(content.get("m.new_content")), event)
+            if text and (original is None or original.author == sender):  # only the author edits (spec 11.37)
                 changes.edit(relation["event_id"], text)
             return
         text = _text(content, event)
         if not text:
             return
-        sender = str(event.get("sender") or "")
-        data: dict[str, Any] = {}
+        names = self._names.get(room_id, {})
+        # the names and the network as they are now: a restart's first closing comes before its first sync
+        data: dict[str, Any] = {"name": names.get(sender) or _local(sender), "room": self._room_name(room_id)}
+        if network := self._networks.get(room_id):
+            data["network"] = network
         if sender == self.config.user_id:
             data["me"] = True
         thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
-        answered = (relation.get("m.in_reply_to") or {}).get("event_id")
-        if isinstance(answered, str) and not (thread and relation.get("is_falling_back")):
+        answered = _dict(relation.get("m.in_reply_to")).get("event_id")
+        if isinstance(thread, str):
+            data["reply"] = {"key": thread}  # a thread's message names and quotes the thread's start
+        elif isinstance(answered, str):
             data["reply"] = {"key": answered}
-        changes.add(Item(key=event_id, scope=room_id, at=float(event.get("origin_server_ts", 0)) / 1000,
+        changes.add(Item(key=event_id, scope=room_id, at=_number(event.get("origin_server_ts")) / 1000,
                          text=text, author=sender, thread=thread if isinstance(thread, str) else None, data=data))
 
     # -- closing ------------------------------------------------------------------------------
@@ -355,24 +378,25 @@ class MatrixConnector:
     def _render(self, group: Group, assembler: Assembler) -> Conversation:
         room = group.scope
         names = self._names.get(room, {})
+        last = group.items[-1].data
 
-        def name(user: str) -> str:
-            return names.get(user) or user.split(":", 1)[0].lstrip("@") or "someone"
+        def name(item: Item) -> str:  # today's name, else the one it had when taken
+            return names.get(item.author) or item.data.get("name") or _local(item.author)
 
         items = []
         for item in group.items:
             data = dict(item.data)
             if "reply" in data:
                 answered = assembler.item(data["reply"]["key"])
-                data["reply"] = ({"key": answered.key, "name": name(answered.author), "at": answered.at,
+                data["reply"] = ({"key": answered.key, "name": name(answered), "at": answered.at,
                                   "text": answered.text} if answered else {"name": "an earlier message"})
-            items.append(replace(item, author=name(item.author), data=data))
-        network = self.config.room_specs.get(room) or self._networks.get(room)
-        app = NETWORKS.get(network or "", "Matrix")
-        place = f"room “{self._room_name(room)}”" + (" (through Matrix)" if app != "Matrix" else "")
+            items.append(replace(item, author=name(item), data=data))
+        spec = self.config.room_specs.get(room) or self._networks.get(room) or last.get("network")
+        app = NETWORKS.get(spec or "", "Matrix")
+        room_name = self._room_names.get(room) or last.get("room") or self._room_name(room)
+        place = f"room “{room_name}”" + (" (through Matrix)" if app != "Matrix" else "")
         conversation = render_day(replace(group, items=items), app=app, place=place, tz=self.tz,
                                   priority=PRIORITY_LIVE)
-        spec = self.config.room_specs.get(room) or (network if network in NETWORKS else None)
         return conversation.model_copy(update={"text_source_spec": spec}) if spec else conversation
 
     def _room_name(self, room_id: str) -> str:
@@ -399,8 +423,9 @@ def _text(content: dict[str, Any], event: dict[str, Any]) -> str:
         return f"[{what}: {body}]" if kind == "m.file" else f"[{what}]"
     if kind == "m.location":
         return f"[location: {content.get('geo_uri') or body}]"
-    if (content.get("m.relates_to") or {}).get("m.in_reply_to") and body.startswith("> "):
-        # the reply fallback: "> <@anna:x> what she said\n\n" before the answer (spec 11.19.2.2)
+    if _dict(content.get("m.relates_to")).get("m.in_reply_to") and body.startswith("> <@"):
+        # the reply fallback: "> <@anna:x> what she said\n\n" before the answer (spec 11.19.2.2);
+        # a quote of one's own ("> to be...") stays
         lines = body.split("\n")
         while lines and lines[0].startswith(">"):
             lines.pop(0)
@@ -409,3 +434,26 @@ def _text(content: dict[str, Any], event: dict[str, Any]) -> str:
     if kind == "m.emote":
         return f"* {body}"
     return body
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _local(user: str) -> str:
+    """"@anna:example.org" -> "anna": a name for someone whose display name is not known."""
+    return user.split(":", 1)[0].lstrip("@") or "someone"
+
+
+def _mark(timeline: list[dict[str, Any]], before: dict[str, Any]) -> dict[str, Any]:
+    """Where a room was read up to: its last event taken, and that event's time."""
+    events = [e for e in timeline if isinstance(e.get("event_id"), str) and "state_key" not in e]
+    if not events:
+        return before
+    return {"last": events[-1]["event_id"], "ts": max(_number(events[-1].get("origin_server_ts")),
+                                                      _number(before.get("ts")))}
+
