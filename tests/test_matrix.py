@@ -234,3 +234,27 @@ def test_login_by_password_keeps_a_token_in_the_state_directory_not_the_password
     assert stored["access_token"] and "alex-password-1" not in json.dumps(stored) + done.stdout + done.stderr
     assert stored["access_token"] not in done.stdout + done.stderr
     assert run_cli("check", "-c", str(config)).stdout.count("chat: ok") == 1
+
+
+def test_a_homeserver_outage_is_one_failing_line_then_one_recovered_line_and_nothing_lost(
+        tmp_path, synapse, people, fake_omi):
+    """Last in the module: it stops and starts the module's Synapse."""
+    tokens, _ = people
+    family = room(synapse, people, "Family")
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(synapse, people, poll_interval=1))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: synced(tmp_path / "state.db"), 30), log.read_text()[-3000:]
+        synapse.stop()
+        assert wait_until(lambda: "chat: source failing" in log.read_text(), 30), log.read_text()[-3000:]
+        time.sleep(3)  # retries meanwhile, with backoff: no more lines
+        synapse.start()
+        synapse.send(tokens["bob"], family, "back again")
+        assert wait_until(lambda: len(fake_omi.conversations) == 1, 60), log.read_text()[-3000:]
+        assert wait_until(lambda: "chat: source recovered" in log.read_text(), 30)
+    finally:
+        stop(daemon)
+    text = log.read_text()
+    assert text.count("chat: source failing") == 1 and text.count("chat: source recovered") == 1
+    assert lines_of(fake_omi)[0][1].endswith(": back again")
