@@ -47,7 +47,7 @@ __all__ = ["Access", "AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired
 log = logging.getLogger(__name__)
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-REFRESH_AHEAD = 300.0  # seconds before expiry a token is renewed (a quarter of its life when that is shorter)
+REFRESH_AHEAD = 300.0  # seconds before its token expires a connection is remade (a quarter of its life if shorter)
 BROWSER_WAIT = 600.0  # seconds the browser flow waits for the person
 REQUEST_TIMEOUT = 30.0
 
@@ -108,7 +108,7 @@ def _description(text: Any) -> str | None:
     """The provider's explanation without Microsoft's trailer ("Trace ID: ... Correlation ID: ...")."""
     if not isinstance(text, str):
         return None
-    return text.split(" Trace ID:")[0].split("\r\nTrace ID:")[0].strip()
+    return text.split("Trace ID:")[0].strip()
 
 
 def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[str, Any]:
@@ -124,8 +124,7 @@ def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[st
     if isinstance(body.get("refresh_token"), str):
         hide(body["refresh_token"])
     lifetime = float(body.get("expires_in") or 3600)
-    now = time.time()
-    record = {"access_token": access, "expires_at": now + lifetime, "lifetime": lifetime, "obtained_at": now,
+    record = {"access_token": access, "expires_at": time.time() + lifetime, "lifetime": lifetime,
               "token_type": body.get("token_type", "Bearer"), "scope": body.get("scope", " ".join(app.scopes))}
     if body.get("refresh_token"):
         record["refresh_token"] = body["refresh_token"]

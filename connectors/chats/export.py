@@ -1,17 +1,18 @@
 """What every chat export connector shares: files in, one conversation per chat per day out.
 
-A connector (WhatsApp, Telegram, Discord) only parses: ``read(path, skip)`` yields the chats a
-file holds, each with its messages as assembler items in time order. This module does the rest:
+A connector (WhatsApp, Telegram, Discord) only parses: ``read(path, skip, memory)`` yields the
+chats a file holds, each with its messages as assembler items in time order. This module does
+the rest:
 
 - the items of a chat go through the assembler grouped by day (the user's time zone), as Omi's
   own chat ingestion does; a day over 100,000 characters closes and the next part begins;
-- only what is new is taken: per chat, the cursor keeps the time of the newest message taken
-  and the keys of the messages at that instant. A newer export of the same chat repeats the old
-  messages (and may show old ones edited or deleted): everything up to that point is passed
-  over; a day already sent that gains messages becomes one more conversation, "continued";
-- a file already read (same SHA-256) is not read again; a file that cannot be read is recorded
-  as skipped with its reason and the other files go on; a record that cannot be read is skipped
-  with its line or record number and the rest of the chat goes on;
+- only what is new is taken: per chat, the cursor keeps the stretches of time already taken
+  (``Spans``). A newer export of the same chat repeats the old messages (and may show old ones
+  edited or deleted): what falls inside a stretch is passed over; a day already sent that gains
+  messages becomes one more conversation, "continued";
+- a file already read (same size and time, else same SHA-256) is not read again; a file that
+  cannot be read is recorded as skipped with its reason and the other files go on; a record
+  that cannot be read is skipped with its line or record number and the rest of the chat goes on;
 - groups are closed a batch at a time and queued at backfill priority, behind live items.
 """
 

@@ -5,8 +5,9 @@ The text has no ids, no time zone and no fixed date format: each phone writes it
 - A message starts with a date and a time: iOS ``[15/03/2025, 09:41:07] Anna: text``, Android
   ``15/03/2025, 09:41 - Anna: text``; 12-hour clocks (``9:41 PM``, ``9:41 p. m.``, often with a
   narrow no-break space before the marker), ``15.03.25``, year-first dates, four-digit years.
-  Whether ``03/04`` is the 3rd of April or March 4th cannot be told from one line: the whole
-  file decides (a first field over 12 somewhere; else the order that keeps the dates in order).
+  Whether ``03/04`` is the 3rd of April or March 4th cannot be told from one line: the file's
+  message lines vote (a first field over 12, a second over 12), else the order that keeps the
+  dates running forward wins; a chat keeps the order it was first read in.
 - Lines without a date continue the message before. Lines with a date but no author are the
   app's own (the encryption notice, "Anna added Ben"): left out. Left-to-right marks (U+200E,
   U+200F) and byte order marks are not text.
@@ -217,7 +218,7 @@ class WhatsAppConnector(ChatExportConnector):
 
     def _items(self, path: Path, chat: str, scan: _Scan, skip: Skipper) -> Iterator[Item]:
         ranks: Counter[tuple[float, str]] = Counter()
-        pending: tuple[int, datetime, str, list[str]] | None = None  # line, when, author, text lines
+        pending: tuple[datetime, str, list[str]] | None = None  # when, author, text lines
         notice = False  # the lines after an app's notice are the notice's
         with self._text(path) as lines:
             for number, raw in enumerate(lines, start=1):
@@ -225,7 +226,7 @@ class WhatsAppConnector(ChatExportConnector):
                 match = _HEADER.match(line)
                 if match is None:
                     if pending is not None:
-                        pending[3].append(line.translate(_INVISIBLE))
+                        pending[2].append(line.translate(_INVISIBLE))
                     elif line.strip() and not notice:
                         skip(f"line {number}", "text before the first message")
                     continue
@@ -244,11 +245,11 @@ class WhatsAppConnector(ChatExportConnector):
                 if said is None:
                     notice = True  # the app's own line
                     continue
-                pending = (number, when, said[0], [said[1]])
+                pending = (when, said[0], [said[1]])
         if pending is not None and (item := self._item(chat, *pending, ranks)) is not None:
             yield item
 
-    def _item(self, chat: str, number: int, when: datetime, author: str, lines: list[str],
+    def _item(self, chat: str, when: datetime, author: str, lines: list[str],
               ranks: Counter[tuple[float, str]]) -> Item | None:
         text = _EDITED.sub("", "\n".join(lines).strip())
         if _DELETED.match(text):

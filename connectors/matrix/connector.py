@@ -16,7 +16,7 @@ and its conversations carry the network's name as ``text_source_spec``. Encrypte
 be read without the room's keys: said once per room, as a skipped item, and nothing of them is
 stored as text.
 
-The cursor: ``{"next_batch": token, "rooms": {room_id: newest origin_server_ts taken}, "since": ts}``.
+The cursor: ``{"next_batch": token, "rooms": {room_id: {"last": event id, "ts": its time}}, "since": ts}``.
 """
 
 from __future__ import annotations
