@@ -13,8 +13,9 @@ import os
 import re
 import tomllib
 import typing
+from datetime import tzinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -30,12 +31,13 @@ from pydantic import (
 
 from bridge.connector import ConnectorConfig
 from bridge.errors import ConfigError
+from bridge.groups import GroupPolicy
 from bridge.http import parse_listen
 from bridge.registry import connector_types, load_connector_type
 
 __all__ = [
-    "Config", "ConfigPath", "HttpConfig", "OmiConfig", "StateConfig", "TimeZoneName", "default_config_path",
-    "load_config",
+    "Config", "ConfigPath", "GroupedConfig", "HttpConfig", "HttpUrl", "OmiConfig", "StateConfig", "TimeZoneName",
+    "default_config_path", "load_config",
 ]
 
 _ENV_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -63,11 +65,38 @@ def _zone(value: str) -> str:
 TimeZoneName = Annotated[str, AfterValidator(_zone)]  # "Europe/Berlin": where a source's days begin and end
 
 
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]  # "https://host[/path]", kept without a final slash
+
+
+class GroupedConfig(ConnectorConfig):
+    """Options of a connector whose chat messages the assembler groups (Slack, Matrix)."""
+
+    group: Literal["burst", "day"] = Field(
+        default="burst", description="burst: sent after quiet_period of silence; day: a channel's day, at midnight")
+    quiet_period: float = Field(default=600, gt=0, description="a conversation closes after this much silence")
+    max_span: float = Field(default=7200, gt=0, description="...or when it spans this long")
+    timezone: TimeZoneName | None = Field(default=None, description="IANA zone for days and HH:MM; default: machine's")
+
+    @property
+    def tz(self) -> tzinfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    @property
+    def policy(self) -> GroupPolicy:
+        return GroupPolicy(self.quiet_period, self.max_span, by_day=self.group == "day", tz=self.tz)
+
+
 class OmiConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     api_key: SecretStr | None = None
-    base_url: str = "https://api.omi.me"
+    base_url: HttpUrl = "https://api.omi.me"
     timeout: float = Field(default=120, gt=0, description="seconds; the endpoint runs LLM work synchronously")
     max_in_flight: int = Field(default=2, ge=1, le=16)
     rate_limit: str | None = Field(default=None, description='client-side pacing, e.g. "25/hour"')
@@ -79,13 +108,6 @@ class OmiConfig(BaseModel):
     reconcile_delay: float = Field(default=120, ge=0, description="wait before checking a lost answer")
     auth_recheck: float = Field(default=300, gt=0, description="seconds between tries after 401/403")
     shutdown_grace: float = Field(default=30, ge=0, description="seconds in-flight sends get on stop")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
 
     @field_validator("rate_limit", "read_budget")
     @classmethod

@@ -458,7 +458,7 @@ class Dispatcher:
             return True
         return False
 
-    async def _search(self, row: OutboxRow, start: datetime, end: datetime) -> dict | None | bool:
+    async def _search(self, row: OutboxRow, start: datetime, end: datetime) -> dict | bool | None:
         """Page through one window: the row's conversation, None if it is not there, False if
         the lookup could not finish (the row has been put back), True if there were more pages
         than a lookup reads."""

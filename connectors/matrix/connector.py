@@ -30,12 +30,12 @@ import time
 from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
-from bridge.config import TimeZoneName
-from bridge.connector import ConnectorConfig, Live, Sink
+from bridge.config import GroupedConfig, HttpUrl
+from bridge.connector import Live, Sink
 from bridge.errors import ConfigError, SourceAuthError, SourceError
-from bridge.groups import Assembler, Changes, Group, GroupPolicy, Item
+from bridge.groups import Assembler, Changes, Group, Item
 from bridge.logs import hide
 from bridge.models import PRIORITY_LIVE, Conversation
 from bridge.tokens import TokenFile
@@ -55,34 +55,16 @@ _PUPPET = re.compile(rf"^@({'|'.join(NETWORKS)})_[^:]+:")
 _MEDIA = {"m.image": "photo", "m.video": "video", "m.audio": "audio", "m.file": "file", "m.sticker": "sticker"}
 
 
-class MatrixConfig(ConnectorConfig):
+class MatrixConfig(GroupedConfig):
     type: Literal["matrix"]
-    homeserver: str = Field(description="https://matrix.example.org")
+    homeserver: HttpUrl = Field(description="https://matrix.example.org")
     user_id: str = Field(pattern=r"^@[^:]+:.+$", description="@me:example.org")
     access_token: SecretStr | None = Field(default=None, description="or access_token_file; or omi-bridge login")
     rooms: list[str] = Field(default=[], description="room ids or aliases; empty = every joined room")
     room_specs: dict[str, str] = Field(default={}, description="room id or alias -> text_source_spec")
-    quiet_period: float = Field(default=600, gt=0, description="silence that ends a room's conversation")
-    max_span: float = Field(default=7200, gt=0, description="the longest a conversation spans")
-    group: Literal["burst", "day"] = "burst"
     text_source_spec: str = Field(default="matrix", min_length=1)
-    timezone: TimeZoneName | None = None
     sync_timeout: float = Field(default=30, gt=0, le=300, description="seconds a /sync waits for news")
     poll_interval: float = Field(default=60, gt=0)
-
-    @field_validator("homeserver")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
-
-    @property
-    def policy(self) -> GroupPolicy:
-        from zoneinfo import ZoneInfo
-
-        return GroupPolicy(self.quiet_period, self.max_span, by_day=self.group == "day",
-                           tz=ZoneInfo(self.timezone) if self.timezone else None)
 
 
 class MatrixConnector:
@@ -92,7 +74,7 @@ class MatrixConnector:
     def __init__(self, name: str, config: MatrixConfig) -> None:
         self.name = name
         self.config = config
-        self.tz = config.policy.tz
+        self.tz = config.tz
         self._assembler: Assembler | None = None
         self._serve_error: str | None = None
         self._names: dict[str, dict[str, str]] = {}  # room -> user -> display name

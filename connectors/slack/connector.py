@@ -25,7 +25,6 @@ import re
 import time
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from slack_sdk.errors import SlackApiError
@@ -35,10 +34,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bridge.config import TimeZoneName
-from bridge.connector import ConnectorConfig, Live, Sink
+from bridge.config import GroupedConfig
+from bridge.connector import Live, Sink
 from bridge.errors import SourceAuthError, SourceError
-from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
+from bridge.groups import Assembler, Group, Item, day_end
 from connectors.slack.blocks import message_text
 from connectors.slack.mrkdwn import mentioned_users
 from connectors.slack.render import item_key, message_item, record_problem, render_group
@@ -54,7 +53,7 @@ THREAD_WATCH = 86400  # threads with activity this recent are asked for replies 
 PRUNE_EVERY = 3600
 
 
-class SlackConfig(ConnectorConfig):
+class SlackConfig(GroupedConfig):
     type: Literal["slack"]
     text_source_spec: str = Field(default="slack", min_length=1)
     mode: Literal["socket", "http"] = "socket"
@@ -62,15 +61,10 @@ class SlackConfig(ConnectorConfig):
     app_token: SecretStr | None = Field(default=None, description="xapp-... token, socket mode")
     signing_secret: SecretStr | None = Field(default=None, description="http mode")
     channels: list[str] = Field(default=[], description="names or ids; empty = every channel the bot is in")
-    group: Literal["burst", "day"] = Field(
-        default="burst", description="burst: sent after quiet_period of silence; day: a channel's day, at midnight")
-    quiet_period: float = Field(default=600, gt=0, description="a conversation closes after this much silence")
-    max_span: float = Field(default=7200, gt=0, description="...or when it spans this long")
     api_url: str = "https://slack.com/api/"
     events_path: str = Field(default="/slack/events", pattern=r"^/")
     include_bots: bool = False
     include_joins: bool = False
-    timezone: TimeZoneName | None = Field(default=None, description="IANA zone for HH:MM; default the machine's")
     history_requests_per_minute: float = Field(default=50, ge=1, description="pacing of history calls")
     history_page_size: int = Field(default=200, ge=1, le=999)
     reconcile_interval: float = Field(default=3600, ge=0, description="seconds; 0 = on start/reconnect only")
@@ -95,11 +89,6 @@ class SlackConfig(ConnectorConfig):
     @property
     def needs_http_listener(self) -> bool:
         return self.mode == "http"
-
-    @property
-    def policy(self) -> GroupPolicy:
-        return GroupPolicy(self.quiet_period, self.max_span, by_day=self.group == "day",
-                           tz=ZoneInfo(self.timezone) if self.timezone else None)
 
 
 def _ts_max(a: str, b: str) -> str:
@@ -176,7 +165,7 @@ class SlackConnector:
             ],
         )
         self.names = Names(self.client)
-        self.tz = ZoneInfo(config.timezone) if config.timezone else None
+        self.tz = config.tz
         self._channels: set[str] | None = None  # resolved ids; None until resolved
         self._assembler: Assembler | None = None
         self._reconcile_due = True  # on start

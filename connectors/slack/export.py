@@ -21,15 +21,14 @@ import re
 import sys
 import zipfile
 from typing import Any, Literal, NamedTuple
-from zoneinfo import ZoneInfo
 
 from pydantic import Field
 from tqdm import tqdm
 
-from bridge.config import ConfigPath, TimeZoneName
-from bridge.connector import ConnectorConfig, Sink, file_sha256
+from bridge.config import ConfigPath, GroupedConfig
+from bridge.connector import Sink, file_sha256
 from bridge.errors import SourceError
-from bridge.groups import Group, GroupPolicy
+from bridge.groups import Group
 from bridge.models import PRIORITY_BACKFILL, Conversation
 from connectors.slack.render import message_item, record_problem, render_group
 
@@ -41,18 +40,15 @@ CLOSE_BATCH = 500  # conversations queued per transaction at the end of an impor
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")  # not canvas_in_the_conversation.json and the like
 
 
-class SlackExportConfig(ConnectorConfig):
+class SlackExportConfig(GroupedConfig):
     type: Literal["slack-export"]
     path: ConfigPath
     text_source_spec: str = Field(default="slack", min_length=1)
     channels: list[str] = Field(default=[], description="names or ids; empty = every channel in the export")
     group: Literal["day", "burst"] = Field(
         default="day", description="day: a channel's day is one conversation (fewest writes); burst: as live")
-    quiet_period: float = Field(default=600, gt=0, description="group = burst: silence that ends a conversation")
-    max_span: float = Field(default=7200, gt=0, description="group = burst: the longest a conversation spans")
     include_bots: bool = False
     include_joins: bool = False
-    timezone: TimeZoneName | None = None
     poll_interval: float = Field(default=3600, gt=0)
 
 
@@ -62,7 +58,7 @@ class SlackExportConnector:
     def __init__(self, name: str, config: SlackExportConfig) -> None:
         self.name = name
         self.config = config
-        self.tz = ZoneInfo(config.timezone) if config.timezone else None
+        self.tz = config.tz
 
     def check(self) -> str:
         with self._open() as archive:
@@ -73,8 +69,7 @@ class SlackExportConnector:
         digest = file_sha256(self.config.path) if self.config.path.is_file() else None
         if digest is not None and sink.cursor == digest:
             return
-        assembler = sink.assembler(GroupPolicy(self.config.quiet_period, self.config.max_span,
-                                               by_day=self.config.group == "day", tz=self.tz))
+        assembler = sink.assembler(self.config.policy)
         with self._open() as archive:
             users, bots = self._users(archive)
             channels = self._channels(archive, users)
