@@ -174,9 +174,14 @@ class ImapConfig(MailSelection):
             raise ValueError("oauth2_client_id without a provider that knows its endpoints needs oauth2_token_url, "
                              "oauth2_scopes and oauth2_device_url (device code) or oauth2_authorize_url (browser)")
 
+    @property
+    def signs_in(self) -> bool:
+        """Tokens come from ``omi-bridge login`` (not a password, not a token command)."""
+        return bool(self.oauth2_client_id) and self.auth != "password"
+
     def oauth_app(self) -> OAuthApp | None:
         """The OAuth client ``omi-bridge login`` and the token refresh use; None without one."""
-        if not self.oauth2_client_id or self.auth == "password":
+        if not self.signs_in:
             return None
         google = self.preset is not None and self.preset.oauth == "google"
         return OAuthApp(
@@ -222,7 +227,7 @@ class ImapConnector:
         cfg = self.config
         where = f"{cfg.host}:{self.port}"
         # a signed-out source fails here, without a connection (and a failed login) each retry
-        access = self._tokens().get() if cfg.oauth2_client_id and cfg.auth != "password" else None
+        access = self._tokens().get() if cfg.signs_in else None
         try:
             client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
                                 ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
