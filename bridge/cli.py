@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="what every source costs in Omi writes and how long delivery takes; sends nothing")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     login = sub.add_parser("login", parents=[common],
-                           help="sign a connector's account in (OAuth2) and keep its tokens in the state directory")
+                           help="sign a connector's account in (OAuth2 mail, Matrix); tokens go to the state directory")
     login.add_argument("name", metavar="NAME", help="the connector, as in [connectors.NAME]")
     return parser
 
