@@ -22,6 +22,7 @@ from bridge.errors import ConfigError
 if TYPE_CHECKING:
     from bridge.config import Config
     from bridge.daemon import Bridge
+    from bridge.lock import StateLock
     from bridge.logs import Redactor
     from bridge.omi import OmiClient
     from bridge.store import Store
@@ -121,24 +122,25 @@ def _stop_before_loop(signum: int, frame: object) -> None:
 def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     import asyncio
 
-    from bridge.daemon import StateLock
+    from bridge.lock import StateLock
 
     signal.signal(signal.SIGTERM, _stop_before_loop)  # the event loop installs its own handler
     lock = StateLock(config.state_path)
     lock.acquire()
     try:
-        return asyncio.run(_run_async(args, config))
+        return asyncio.run(_run_async(args, config, lock))
     finally:
         lock.release()
 
 
-async def _run_async(args: argparse.Namespace, config: Config) -> int:
+async def _run_async(args: argparse.Namespace, config: Config, lock: StateLock) -> int:
     import asyncio
 
     from bridge.daemon import Bridge, build_connectors, install_signal_handlers
     from bridge.store import Store
 
     store = Store(config.state_path)
+    store.health.listen(lambda health, _: lock.note(health.as_dict()))  # for status, which cannot ask us
     client = _client(config)
     try:
         bridge = Bridge(config, store, client, build_connectors(config))

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import functools
 import inspect
 import logging
-import os
 import signal
 import threading
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,8 +24,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bridge.config import Config
 from bridge.connector import Connector, Sink
 from bridge.dispatcher import Dispatcher, DrainResult
-from bridge.errors import BridgeError, StateBusy
-from bridge.health import omi_state
+from bridge.errors import BridgeError, StateUnwritable
+from bridge.health import StateHealth, omi_state
 from bridge.http import Listener
 from bridge.metrics import CONTENT_TYPE, Metrics
 from bridge.omi import OmiClient
@@ -38,7 +35,7 @@ from bridge.store import Store
 from bridge.systemd import Notifier
 from bridge.tokens import TokenFile, tokens_dir
 
-__all__ = ["Bridge", "StateLock", "build_connector", "build_connectors", "call", "one_line"]
+__all__ = ["Bridge", "build_connector", "build_connectors", "call", "one_line"]
 
 log = logging.getLogger(__name__)
 
@@ -70,43 +67,6 @@ def build_connector(config: Config, name: str) -> Connector:
     if hasattr(connector, "tokens"):  # it signs in (omi-bridge login): its tokens live by the state
         connector.tokens = TokenFile(tokens_dir(config.state_path) / f"{name}.json")
     return connector
-
-
-class StateLock:
-    """One process per state file: a second ``run`` on the same database refuses to start."""
-
-    def __init__(self, state_path: Path) -> None:
-        self.path = Path(f"{state_path}.lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        if not self.path.parent.is_dir():  # a typo in [state] path must not create folders
-            raise StateBusy(f"the state folder {self.path.parent} does not exist (check [state] path)")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StateBusy(f"another omi-bridge is running on {self.path.with_suffix('')}") from None
-        self._fd = fd
-
-    def held_elsewhere(self) -> bool:
-        """True if a running daemon holds the state file (for status: rows in flight are real)."""
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 class _Live:
@@ -149,10 +109,30 @@ class Bridge:
         self._polling: set[str] = set()
         self._again: set[str] = set()
         self._stop_watching = threading.Event()
+        self._probe_hung = False
+        store.health.listen(self._state_changed_threadsafe)
         recovered = store.recover_inflight(config.omi.reconcile_delay)
         if recovered:
             log.warning("%d row(s) were being sent when the last run stopped; checking Omi before re-sending",
                         recovered)
+
+    def _state_changed_threadsafe(self, health: StateHealth, failing_since: float | None) -> None:
+        if failing_since is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._state_recovered, failing_since)
+
+    def _state_recovered(self, failing_since: float) -> None:
+        """The state file takes writes again: rows whose outcome could not be recorded are
+        settled as after a crash (looked up in Omi before any re-send), and sending resumes."""
+        try:
+            unsure = self.store.recover_inflight(self.config.omi.reconcile_delay, keep=self.dispatcher.owned(),
+                                                 why="its outcome could not be recorded")
+        except StateUnwritable:
+            return  # failing again: said once more when it recovers
+        log.info("state: %s takes writes again after %s: sending resumes%s", self.store.path,
+                 timedelta(seconds=round(time.time() - failing_since)),
+                 f"; {unsure} row(s) whose outcome could not be recorded are looked up in Omi before any"
+                 " is sent again" if unsure else "")
+        self.dispatcher.wake()
 
     def _wake_threadsafe(self) -> None:
         self._loop.call_soon_threadsafe(self.dispatcher.wake)
@@ -183,7 +163,14 @@ class Bridge:
         self._deadlines[name] = (at, self._loop.call_later(at - time.time() + DEADLINE_SLACK, reached))
 
     async def poll(self, name: str) -> bool:
-        """One poll of one connector, with health tracking; never raises."""
+        """One poll of one connector, with health tracking; never raises.
+
+        While the state file refuses writes, nothing read could be kept: the poll only checks
+        whether it takes writes again (which ends the failing state), and reads the source then."""
+        if self.store.health.failing:
+            await self.store_writable()
+            if self.store.health.failing:
+                return False
         self.sinks[name].deferred = None
         try:
             await call(self.connectors[name].poll, self.sinks[name])
@@ -196,7 +183,9 @@ class Bridge:
             try:
                 failing_since = self.store.source_ok(name)
                 due = self.sinks[name].next_deadline()
-            except Exception as exc:  # the store itself failing (disk full, read-only): /healthz says so
+            except StateUnwritable:  # said once by the store's health
+                return False
+            except Exception as exc:
                 log.error("%s: cannot record the poll: %s", name, one_line(exc))
                 return False
             if failing_since is not None:
@@ -207,9 +196,16 @@ class Bridge:
             return True
 
     def _failed(self, name: str, exc: Exception) -> None:
-        """Record a source failure; say so once, when it starts failing."""
+        """Record a source failure; say so once, when it starts failing. The state file refusing
+        what the source gave is not the source's failure (the store's health says it)."""
+        if isinstance(exc, StateUnwritable) or self.store.health.failing:
+            return
         message = one_line(exc)
-        if self.store.source_failed(name, message):
+        try:
+            started = self.store.source_failed(name, message)
+        except StateUnwritable:
+            return
+        if started:
             log.error("%s: source failing: %s", name, message)
 
     def request_poll(self, name: str) -> None:
@@ -277,28 +273,35 @@ class Bridge:
     # -- health, for systemd and the HTTP listener ------------------------------------------------
 
     async def store_writable(self) -> str | None:
-        """None if a write to the store commits within STORE_PROBE_TIMEOUT, else the problem."""
+        """None if a write to the store commits within STORE_PROBE_TIMEOUT, else the problem.
+        The probe is also what ends a failing state (Store.probe_write)."""
         if self._probe is not None and not self._probe.done():
+            self._probe_hung = True
             return "a store write has been hanging since the last check"
+        self._probe_hung = False
         self._probe = asyncio.ensure_future(asyncio.to_thread(self.store.probe_write, STORE_PROBE_TIMEOUT))
         try:
             await asyncio.wait_for(asyncio.shield(self._probe), STORE_PROBE_TIMEOUT + 1)
         except TimeoutError:
+            self._probe_hung = True
             return f"a store write did not finish within {STORE_PROBE_TIMEOUT + 1:.0f}s"
         except Exception as exc:
             return one_line(exc)
         return None
 
     async def _heartbeat(self) -> None:
-        """STATUS= now and then; WATCHDOG=1 only from the loop and only while the store takes
-        writes: a hung loop or a dead disk stops the pings and systemd restarts us."""
+        """STATUS= now and then; WATCHDOG=1 only from the loop and only while store writes do not
+        hang: a hung loop or a hung disk stops the pings and systemd restarts us. A state file that
+        refuses writes (full disk) is not restarted away: a restart cannot free space, and the
+        daemon goes on by itself once there is some (see ``poll``)."""
         interval = HEARTBEAT
         if self.notifier.watchdog_interval:
             interval = min(interval, self.notifier.watchdog_interval / 3)
         while True:
             problem = await self.store_writable()
-            if problem is None:
+            if not self._probe_hung:
                 self.notifier.watchdog()
+            if problem is None:
                 self.notifier.status(summary(self.store, self.connectors))
             else:
                 self.notifier.status(f"unhealthy: {problem}")
@@ -309,7 +312,8 @@ class Bridge:
 
         problem = await self.store_writable()
         if problem is not None:  # reading the store could hang the loop too: say what we know
-            return web.json_response({"status": "unhealthy", "store": problem}, status=503)
+            return web.json_response({"status": "unhealthy", "store": problem,
+                                      "state": self.store.health.as_dict()}, status=503)
         rows = {r["connector"]: r for r in self.store.rows("SELECT * FROM sources")}
         connectors = {}
         for name in self.connectors:

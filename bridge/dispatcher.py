@@ -37,6 +37,10 @@ leaves. Writes keep to the limits in ``bridge/limits.py`` (configured, learned f
 
 Backoff is exponential with full jitter and no cap on attempts. A row waits in the store
 (``next_attempt_at``), not in a sleeping coroutine.
+
+While the state file refuses writes (no space, I/O error: ``store.health``), nothing is claimed:
+a send whose outcome could not be recorded leaves its row inflight, and the daemon settles such
+rows as after a crash (looked up in Omi before any re-send) once the file takes writes again.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ import httpx
 from pydantic import ValidationError
 
 from bridge.config import OmiConfig
+from bridge.errors import StateUnwritable
 from bridge.health import OmiHealth, key_problem
 from bridge.limits import Budget, Limit
 from bridge.metrics import Metrics
@@ -121,7 +126,7 @@ class Dispatcher:
                              reserve=config.live_reserve, now=now)
         self.reads = Budget(store, "read", Limit(*config.read_pacing(), "configured"), now=now)
         self._pruned = 0.0  # when old request times were last dropped from the store
-        self._active: set[asyncio.Task] = set()
+        self._active: dict[asyncio.Task, int] = {}  # sends and lookups under way -> their row
         self._looking_up = False  # one lookup at a time: reads are scarcer than writes
         self._reads_wait_noted = 0.0
         self._unsent = 0  # writes claimed that have not left yet (they hold a place in the budget)
@@ -147,7 +152,8 @@ class Dispatcher:
                 self.writes.forget_old(now)
             hold = self._hold_until()
             if hold <= now:
-                self._start(now)
+                with contextlib.suppress(StateUnwritable):  # said by the store's health; retried on recovery
+                    self._start(now)
             next_at = self._next_event(now, hold)
             if until_idle is not None and not self._active and (
                     next_at is None or next_at - now > until_idle or self.health.failing_for(now) > FAILING_HORIZON):
@@ -215,7 +221,13 @@ class Dispatcher:
         """The learned limit holds every write back and a daily probe past it is due."""
         return self._write_allowance(now, live=True) == 0 and self.writes.probe_due(now)
 
+    def owned(self) -> set[int]:
+        """The rows a send or lookup under way holds inflight."""
+        return set(self._active.values())
+
     def _start(self, now: float) -> None:
+        if self.store.health.failing:  # an outcome could not be recorded: claim nothing
+            return
         free = self._free_slots()
         if free > 0 and not self._looking_up:
             if self.reads.allowance(now, live=True) >= self._reads_per_lookup():
@@ -264,13 +276,14 @@ class Dispatcher:
     def _spawn(self, work: Awaitable[None], row: OutboxRow) -> None:
         task = asyncio.ensure_future(work)
         task.set_name(f"send-{row.id}")
-        self._active.add(task)
+        self._active[task] = row.id
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
-        self._active.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("send task failed", exc_info=task.exception())
+        self._active.pop(task, None)
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None and not isinstance(failure, StateUnwritable):  # that one the health said
+            log.error("send task failed", exc_info=failure)
         self._wake.set()
 
     def _next_event(self, now: float, hold: float) -> float | None:
@@ -278,6 +291,8 @@ class Dispatcher:
         coming free wakes the loop by itself."""
         if hold > now:
             return hold if self.store.next_due_at() is not None else None
+        if self.store.health.failing:  # the daemon wakes us when the state takes writes again
+            return now + IDLE_WAKE if self._active else None
         if self._free_slots() <= 0:
             return now + IDLE_WAKE if self._active else None
         times = []
@@ -355,6 +370,8 @@ class Dispatcher:
         try:
             response = await self._request(self.writes, post, held=True)
             self._settle(row, response)
+        except StateUnwritable:  # the row stays inflight; settled by a lookup once the state recovers
+            return
         except _NotNow as held:
             self.store.release(row.id, held.until, held.why)
         except _NOT_SENT as exc:
@@ -367,7 +384,7 @@ class Dispatcher:
             # the body may have reached the server: find out before sending again
             self._retry(row, f"no answer from Omi: {_describe(exc)}", unknown=True,
                         floor=self.config.reconcile_delay)
-        except Exception as exc:  # a bug (or a store that cannot write) must not strand the row inflight
+        except Exception as exc:  # a bug must not strand the row inflight
             log.exception("row %s: unexpected error while sending", row.id)
             self._retry(row, f"internal error: {_describe(exc)}", unknown=True)
         finally:
@@ -412,6 +429,8 @@ class Dispatcher:
         try:
             if await self._find(row) is False:
                 self.store.not_created(row.id, self.clock())
+        except StateUnwritable:
+            return
         except _NotNow as held:
             self.store.release(row.id, held.until, held.why, counted=False)
         except httpx.TransportError as exc:

@@ -3,6 +3,8 @@
     BridgeError
     ├── ConfigError        bad config: every problem listed, exit code 2, nothing started
     ├── StateBusy          the state file cannot be taken (another daemon runs on it, no folder)
+    ├── StateUnwritable    the state file refused a write (disk full, I/O error): nothing of that
+    │                      transaction was kept; the store's health says so, and recovers by itself
     ├── SourceError        a source cannot be read right now (network, server down): retry later
     │   └── SourceAuthError   the source refused our credentials: retry, but say so clearly
     └── SkipItem           one item cannot be turned into a conversation: record it as skipped
@@ -13,7 +15,7 @@ answer into a row state (sent, pending with a next attempt, dead).
 
 from __future__ import annotations
 
-__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError", "StateBusy"]
+__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError", "StateBusy", "StateUnwritable"]
 
 
 class BridgeError(Exception):
@@ -38,6 +40,11 @@ class ConfigError(BridgeError):
 
 class StateBusy(BridgeError):
     """The state file cannot be used by this process; said in one line, exit code 1."""
+
+
+class StateUnwritable(BridgeError):
+    """A write to the state file failed for want of space or an I/O error (see bridge/health.py
+    ``StateHealth``): retry once it takes writes again; never count it against a source or a row."""
 
 
 class SourceError(BridgeError):

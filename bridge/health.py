@@ -1,15 +1,23 @@
-"""Omi's state as the bridge sees it, kept like a source's: failing since when, and why.
+"""Omi's state and the state file's, as the bridge sees them, kept like a source's: failing since
+when, and why.
 
-The dispatcher reports every answer (or the lack of one); a change of state is logged once, a
+Omi: the dispatcher reports every answer (or the lack of one); a change of state is logged once, a
 WARNING (an ERROR for a refused key) when sending starts failing and an INFO when it recovers, and
 the state is stored so ``status``, ``/healthz``, ``STATUS=`` and ``/metrics`` can say why rows wait.
+
+The state file: the store reports every write that fails for want of space or an I/O error
+(``StateHealth``). That cannot be stored where the failing writes go, so the daemon keeps it in
+memory for ``/healthz``, ``/metrics`` and ``STATUS=`` and notes it in its lock file, which
+``status`` reads (bridge/lock.py ``StateLock``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +26,7 @@ if TYPE_CHECKING:
 
     from bridge.store import Store
 
-__all__ = ["OmiHealth", "key_problem", "omi_state"]
+__all__ = ["OmiHealth", "StateHealth", "key_problem", "omi_state"]
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +96,50 @@ class OmiHealth:
     def _save(self, state: dict[str, Any]) -> None:
         self._state = state
         self.store.set_meta(META, json.dumps(state))
+
+
+class StateHealth:
+    """Whether the state file takes writes. ``failed`` is said once, as an ERROR, when writes start
+    failing; ``ok`` ends it and tells the listeners, which settle what could not be recorded and
+    say the one INFO line (bridge/daemon.py). Called from any thread, under the store's lock."""
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
+        self.path = path
+        self.clock = clock
+        self.since: float | None = None
+        self.error: str | None = None
+        self._listeners: list[Callable[[StateHealth, float | None], None]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def failing(self) -> bool:
+        return self.since is not None
+
+    def listen(self, listener: Callable[[StateHealth, float | None], None]) -> None:
+        """``listener(health, failing_since)`` on every change: since is None when it starts
+        failing, the time it started when it recovers."""
+        self._listeners.append(listener)
+
+    def failed(self, error: str) -> None:
+        with self._lock:
+            started = self.since is None
+            if started:
+                self.since = self.clock()
+            self.error = error
+        if started:
+            log.error("state: cannot write %s: %s; nothing is claimed or sent until it can be (free space"
+                      " there: the bridge goes on by itself)", self.path, error)
+            self._tell(None)
+
+    def ok(self) -> None:
+        with self._lock:
+            since, self.since, self.error = self.since, None, None
+        if since is not None:
+            self._tell(since)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": "failing" if self.failing else "ok", "since": self.since, "error": self.error}
+
+    def _tell(self, since: float | None) -> None:
+        for listener in self._listeners:
+            listener(self, since)

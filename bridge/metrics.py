@@ -87,6 +87,8 @@ class _StoreCollector(Collector):
         yield rows
         if self._omi is not None:
             yield from _backlog(backlog(self._omi, self._store, time.time()))
+        yield GaugeMetricFamily("omi_bridge_state_failing", "1 while the state file refuses writes (no space,"
+                                " I/O error): nothing is claimed or sent", value=1 if self._store.health.failing else 0)
         yield GaugeMetricFamily("omi_bridge_omi_failing", "1 while sending to Omi fails (unreachable, no answer,"
                                 " 5xx, key refused)", value=1 if omi_state(self._store)["state"] == "failing" else 0)
 

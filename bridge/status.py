@@ -100,6 +100,19 @@ def format_duration(seconds: float) -> str:
 
 
 
+def state_health(store: Store) -> dict[str, Any]:
+    """Whether the running daemon can write its state file: it cannot store that in the file it
+    cannot write, so it notes it in its lock file (bridge/lock.py)."""
+    from pathlib import Path
+
+    from bridge.lock import StateLock
+
+    note = StateLock(Path(store.path)).read_note() or {}
+    if note.get("state") != "failing":
+        return {"state": "ok", "since": None, "error": None}
+    return {"state": "failing", "since": _when(note.get("since")), "error": note.get("error")}
+
+
 def collect(config: Config, store: Store) -> dict[str, Any]:
     midnight = local_midnight()
     health = {r["connector"]: r for r in store.rows("SELECT * FROM sources")}
@@ -143,6 +156,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
     now = datetime.now().timestamp()
     return {
         "state_file": store.path,
+        "state": state_health(store),
         "outbox": store.counts(),
         "sent_today": store.sent_since(midnight),
         "rate_limited_until": _when(pause) if pause > now else None,
@@ -163,8 +177,11 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 
 def render(info: dict[str, Any]) -> str:
     o = info["outbox"]
+    state = info["state"]
     lines = [
-        f"state: {info['state_file']}",
+        f"state: {info['state_file']}" + (f" CANNOT BE WRITTEN since {state['since']}: {state['error']};"
+                                          " nothing is sent until it can (free space there)"
+                                          if state["state"] == "failing" else ""),
         f"outbox: {o['pending']} pending, {o['inflight']} in flight, {o['sent']} sent"
         f" ({info['sent_today']} today), {o['dead']} dead",
     ]

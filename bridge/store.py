@@ -12,7 +12,9 @@ conversation (lost answer, crash while inflight): the dispatcher reconciles it b
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -24,11 +26,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bridge.assemble import QueuedRequest
+from bridge.errors import StateUnwritable
+from bridge.health import StateHealth
 from bridge.models import PRIORITY_LIVE, CreateConversationRequest, Skip
 
-__all__ = ["KEEP", "Intake", "OutboxRow", "Store", "fingerprint"]
+__all__ = ["KEEP", "Intake", "OutboxRow", "Store", "fingerprint", "free_bytes"]
 
 KEEP: Any = object()  # "leave the cursor as it is"
+
+RECOVER_FREE = 1 << 20  # bytes free on the state's file system before a failing state counts as writable
+
+# SQLite's primary result codes that mean the file, not the statement, is at fault: no space,
+# an I/O error, a file or folder that became read-only or vanished (https://sqlite.org/rescode.html)
+_UNWRITABLE = {13: "no space left (the disk is full)", 10: "I/O error on the state file",
+               8: "the state file is read-only", 14: "the state file cannot be opened"}
 
 _MIGRATIONS = [
     """
@@ -136,6 +147,12 @@ _MIGRATIONS = [
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+def free_bytes(folder: Path) -> int:
+    """Bytes an unprivileged writer may still use on ``folder``'s file system."""
+    info = os.statvfs(folder)
+    return info.f_bavail * info.f_frsize
+
+
 def fingerprint(request: CreateConversationRequest, row_id: int) -> CreateConversationRequest:
     """Make (started_at, finished_at) unique to this row, so a lost answer can be matched.
 
@@ -177,6 +194,7 @@ class Store:
         conn.execute("PRAGMA busy_timeout=30000")
         self.conn = conn
         self._db: Any = None
+        self.health = StateHealth(self.path)
         self._migrate()
 
     @property
@@ -193,16 +211,40 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction. A write the file refuses (no space, I/O error) leaves nothing
+        behind, marks the state failing and raises StateUnwritable; ``probe_write`` ends it."""
         with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self._rollback()
+                    raise
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                self._raise_unwritable(exc)
                 raise
-            self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back by itself already (it does on SQLITE_FULL and some I/O
+        # errors): a second ROLLBACK would raise and hide the error that matters
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+
+    def _raise_unwritable(self, exc: sqlite3.Error) -> None:
+        """Raise StateUnwritable (and say so in the health) if the file is at fault."""
+        what = _UNWRITABLE.get((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF)
+        if what is not None:
+            self.health.failed(f"{what} ({exc})")
+            raise StateUnwritable(f"cannot write the state file {self.path}: {what}") from exc
 
     def _migrate(self) -> None:
+        # a store at the current schema is opened without a write: status works on a full disk
+        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
         with self.transaction() as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -401,20 +443,24 @@ class Store:
         with self.transaction() as conn:
             conn.execute("UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?", (error, row_id))
 
-    def recover_inflight(self, retry_at_least: float) -> int:
-        """At start-up: rows left inflight by a dead process have an unknown outcome.
+    def recover_inflight(self, retry_at_least: float, keep: Iterable[int] = (),
+                         why: str = "interrupted while sending") -> int:
+        """Rows left inflight by a dead process (at start-up), or whose outcome could not be
+        recorded (the state file refused it), have an unknown outcome; ``keep``: rows a send
+        still owns.
 
         They are reconciled no sooner than ``retry_at_least`` seconds after their last attempt,
         so a request the server was still working on has time to show up in its list.
         """
+        kept = list(keep)
         with self.transaction() as conn:
             cur = conn.execute(
                 "UPDATE outbox SET state = 'pending',"
                 " unknown_since = coalesce(unknown_since, last_attempt_at),"
                 " next_attempt_at = coalesce(last_attempt_at, 0) + ?,"
-                " last_error = 'interrupted while sending: outcome unknown'"
-                " WHERE state = 'inflight'",
-                (retry_at_least,),
+                " last_error = ? || ': outcome unknown'"
+                f" WHERE state = 'inflight' AND id NOT IN ({','.join('?' * len(kept))})",
+                (retry_at_least, why, *kept),
             )
         return cur.rowcount
 
@@ -454,18 +500,31 @@ class Store:
     def probe_write(self, timeout: float) -> None:
         """Commit a small write on a connection of its own, waiting at most ``timeout`` for the
         file's write lock; raises when the store cannot take writes. (The shared connection
-        would wait out its busy timeout, holding the lock every other caller needs.)"""
+        would wait out its busy timeout, holding the lock every other caller needs.)
+
+        It is also what ends a failing state: a small write can succeed on a full disk (SQLite
+        rewrites its WAL file in place), so the state is writable again only once the write
+        commits and the file system has RECOVER_FREE bytes to spare."""
         if self.path == ":memory:":
             self.set_meta("heartbeat", repr(time.time()))
             return
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
         try:
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(time.time()),))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
+            try:
+                conn.execute("PRAGMA synchronous=FULL")
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(time.time()),))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            self._raise_unwritable(exc)
+            raise
+        if self.health.failing:
+            free = free_bytes(Path(self.path).parent)
+            if free < RECOVER_FREE:
+                raise StateUnwritable(f"cannot write the state file {self.path}: only {free // 1024} KiB free")
+            self.health.ok()
 
     def source_ok(self, connector: str) -> float | None:
         """Record a good poll; returns when the source had started failing, if it was failing."""

@@ -258,6 +258,65 @@ def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi)
     assert code == 0
 
 
+def test_a_full_state_disk_fails_the_state_once_and_the_bridge_recovers_by_itself(tmp_path, fake_omi) -> None:
+    # the state on a 4 MB tmpfs; Omi answers slowly, and the disk fills while a send is out
+    state = tmp_path / "state"
+    state.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(state)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    port = free_port()
+    config = write_config(tmp_path, fake_omi.url)
+    with_listener(config, port)
+    config.write_text(config.read_text().replace('path = "state.db"', 'path = "state/state.db"'))
+    fake_omi.script.extend(["slow:3"])
+    log = tmp_path / "log"
+    daemon = start(config, log)
+    url = f"http://127.0.0.1:{port}"
+    filler = state / "filler"
+    try:
+        assert wait_until(lambda: _get(f"{url}/healthz") is not None, 20)
+        drop_files(tmp_path / "spool", ["sent while the disk fills"])
+        assert wait_until(lambda: [a for a in fake_omi.arrivals if a[1] == "POST"], 20)  # out; answered in 3 s
+        with filler.open("wb") as file, contextlib.suppress(OSError):
+            while True:
+                file.write(b"\0" * 65536)
+                file.flush()
+        drop_files(tmp_path / "spool", ["dropped while the disk is full"])
+        assert wait_until(lambda: "state: cannot write" in log.read_text(), 20)
+        answer = httpx.get(f"{url}/healthz", timeout=10)
+        assert answer.status_code == 503 and answer.json()["state"]["state"] == "failing"
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        assert "omi_bridge_state_failing 1.0" in metrics
+        status = subprocess.run([sys.executable, "-m", "bridge", "status", "-c", str(config)], env=bridge_env(),
+                                capture_output=True, text=True, timeout=30)
+        assert status.returncode == 0, status.stderr  # status only reads: it works on a full disk
+        assert "CANNOT BE WRITTEN" in status.stdout and "no space" in status.stdout
+        time.sleep(2)  # a few polls while full: none may say more, or send anything
+        posts_while_full = [a for a in fake_omi.arrivals if a[1] == "POST"]
+        filler.unlink()  # space again: no restart, no command
+        assert wait_until(lambda: "takes writes again" in log.read_text(), 20)
+        assert wait_until(lambda: len(fake_omi.conversations) == 2, 30)
+        assert wait_until(lambda: _get(f"{url}/healthz").status_code == 200, 20)
+        status = subprocess.run([sys.executable, "-m", "bridge", "status", "-c", str(config), "--json"],
+                                env=bridge_env(), capture_output=True, text=True, timeout=30)
+        info = json.loads(status.stdout)
+        assert info["state"]["state"] == "ok" and info["outbox"]["sent"] == 2 and info["outbox"]["inflight"] == 0
+    finally:
+        filler.unlink(missing_ok=True)
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(60)
+        subprocess.run(["umount", "-l", str(state)], capture_output=True)
+    assert code == 0
+    text = log.read_text()
+    assert len(posts_while_full) == 1  # nothing was claimed while the outcome could not be recorded
+    assert sorted(fake_omi.texts()) == ["dropped while the disk is full", "sent while the disk fills"]  # once each
+    assert len([line for line in text.splitlines() if "state: cannot write" in line]) == 1, text
+    assert len([line for line in text.splitlines() if "takes writes again" in line]) == 1, text
+    assert "Traceback" not in text and "never retrieved" not in text, text
+    assert fake_omi.violations == []
+
+
 def _get(url: str) -> httpx.Response | None:
     try:
         return httpx.get(url, timeout=5)

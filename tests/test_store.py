@@ -171,3 +171,60 @@ def test_a_state_file_of_the_first_schema_is_upgraded_in_place(tmp_path):
     assert store.cursor("imap") == {"uid": 7}
     assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert store.rows("SELECT count(*) AS n FROM groups")[0]["n"] == 0
+
+
+# -- a state file that refuses writes ------------------------------------------------------------
+
+
+def test_a_write_the_file_refuses_fails_the_state_once_keeps_nothing_and_a_probe_ends_it(tmp_path, caplog):
+    from bridge.errors import StateUnwritable
+
+    store = Store(tmp_path / "state.db")
+    changes: list[float | None] = []
+    store.health.listen(lambda health, since: changes.append(since))
+    store.submit("mail", [_req("a")], cursor=1)
+    [row] = store.claim_due(time.time(), 1)
+    # SQLite's own page limit answers as a full disk does (SQLITE_FULL): the file cannot grow
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with caplog.at_level("ERROR"):
+        for n in range(3):
+            with pytest.raises(StateUnwritable, match="no space"):
+                store.submit("mail", [_req(f"big{n}", text="x" * 50_000)], cursor=2 + n)
+    assert store.health.failing and "database or disk is full" in store.health.error
+    assert [r.message for r in caplog.records if "state: cannot write" in r.message] != []
+    assert len([r for r in caplog.records if r.levelname == "ERROR"]) == 1  # said once, not per write
+    assert changes == [None]
+    # nothing of the refused transactions was kept, and the connection is usable (not left in one)
+    assert not store.conn.in_transaction
+    assert store.cursor("mail") == 1 and store.counts() == {"pending": 0, "inflight": 1, "sent": 0, "dead": 0}
+    # space again: a small write alone does not end it (a full disk takes some); the probe does
+    store.conn.execute("PRAGMA max_page_count = 1073741823")
+    store.submit("mail", [_req("b")])
+    assert store.health.failing
+    store.probe_write(1)
+    assert not store.health.failing and changes[-1] is not None
+    # the row whose outcome could not be recorded is settled as after a crash; a kept one stays
+    store.submit("mail", [_req("c")])
+    [other] = store.claim_due(time.time(), 1)
+    assert store.recover_inflight(0, keep=[other.id], why="its outcome could not be recorded") == 1
+    rows = {r["id"]: r for r in store.rows("SELECT id, state, unknown_since, last_error FROM outbox")}
+    assert rows[row.id]["state"] == "pending" and rows[row.id]["unknown_since"] is not None
+    assert rows[row.id]["last_error"] == "its outcome could not be recorded: outcome unknown"
+    assert rows[other.id]["state"] == "inflight"
+    store.close()
+
+
+def test_a_store_at_the_current_schema_opens_without_writing(tmp_path):
+    Store(tmp_path / "state.db").close()
+    # another connection holds the write lock: an open that wrote would wait for it, then fail
+    writer = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        store = Store(tmp_path / "state.db")  # what status does: it must work on a full disk
+        store.conn.execute("PRAGMA busy_timeout = 100")
+        assert store.counts()["pending"] == 0
+        store.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
