@@ -219,17 +219,31 @@ def test_metrics_parse_and_match_the_store_after_a_run(tmp_path, fake_omi) -> No
     assert API_KEY not in text
 
 
-def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi) -> None:
-    # the state file on its own small file system, which the test fills up and then frees
+def state_on_tmpfs(tmp_path: Path, fake_omi, size: str) -> tuple[Path, Path, int]:
+    """A config with a listener whose state file is on a small file system of its own (the test
+    fills it up and frees it); the folder, the config and the listener's port."""
     state = tmp_path / "state"
     state.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(state)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(state)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     port = free_port()
     config = write_config(tmp_path, fake_omi.url)
     with_listener(config, port)
     config.write_text(config.read_text().replace('path = "state.db"', 'path = "state/state.db"'))
+    return state, config, port
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until its file system is full."""
+    with path.open("wb") as file, contextlib.suppress(OSError):
+        while True:
+            file.write(b"\0" * 65536)
+            file.flush()
+
+
+def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi) -> None:
+    state, config, port = state_on_tmpfs(tmp_path, fake_omi, "16m")
     daemon = start(config, tmp_path / "log")
     url = f"http://127.0.0.1:{port}/healthz"
     try:
@@ -239,10 +253,7 @@ def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi)
         assert body["connectors"]["drop"]["state"] in ("ok", "starting")
         assert set(body["outbox"]) == {"pending", "inflight", "sent", "dead"}
         filler = state / "filler"
-        with filler.open("wb") as file, contextlib.suppress(OSError):  # the disk fills up
-            while True:
-                file.write(b"\0" * 65536)
-                file.flush()
+        fill(filler)
         try:
             answer = httpx.get(url, timeout=10)
         finally:
@@ -259,16 +270,8 @@ def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi)
 
 
 def test_a_full_state_disk_fails_the_state_once_and_the_bridge_recovers_by_itself(tmp_path, fake_omi) -> None:
-    # the state on a 4 MB tmpfs; Omi answers slowly, and the disk fills while a send is out
-    state = tmp_path / "state"
-    state.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(state)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    port = free_port()
-    config = write_config(tmp_path, fake_omi.url)
-    with_listener(config, port)
-    config.write_text(config.read_text().replace('path = "state.db"', 'path = "state/state.db"'))
+    # Omi answers slowly, and the disk fills while a send is out
+    state, config, port = state_on_tmpfs(tmp_path, fake_omi, "4m")
     fake_omi.script.extend(["slow:3"])
     log = tmp_path / "log"
     daemon = start(config, log)
@@ -278,10 +281,7 @@ def test_a_full_state_disk_fails_the_state_once_and_the_bridge_recovers_by_itsel
         assert wait_until(lambda: _get(f"{url}/healthz") is not None, 20)
         drop_files(tmp_path / "spool", ["sent while the disk fills"])
         assert wait_until(lambda: [a for a in fake_omi.arrivals if a[1] == "POST"], 20)  # out; answered in 3 s
-        with filler.open("wb") as file, contextlib.suppress(OSError):
-            while True:
-                file.write(b"\0" * 65536)
-                file.flush()
+        fill(filler)
         drop_files(tmp_path / "spool", ["dropped while the disk is full"])
         assert wait_until(lambda: "state: cannot write" in log.read_text(), 20)
         answer = httpx.get(f"{url}/healthz", timeout=10)
