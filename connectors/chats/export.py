@@ -22,8 +22,6 @@ import hashlib
 import logging
 import math
 import sys
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -39,6 +37,7 @@ from bridge.connector import ConnectorConfig, Sink, file_sha256
 from bridge.errors import SourceError
 from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
 from bridge.models import PRIORITY_BACKFILL, Conversation
+from bridge.zips import DamagedMember
 
 __all__ = ["Chat", "ChatExportConfig", "ChatExportConnector", "Skipper", "render_day"]
 
@@ -145,7 +144,11 @@ class ChatExportConnector:
                         return
                     self._take(chat, assembler, sink, cursor)
                     self._record(sink, ref, problems, digest)
-            except (SourceError, OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeError) as exc:
+            except DamagedMember as exc:  # the zip's member: named, so the person knows which
+                if sink.closing:
+                    return
+                problems.append((f"/{exc.member}", exc.reason))
+            except (SourceError, OSError, UnicodeError) as exc:
                 if sink.closing:
                     return  # stopping mid-import: read again at the next start
                 problems.append(("", str(exc) if isinstance(exc, SourceError) else f"cannot be read: {exc}"))
@@ -155,8 +158,9 @@ class ChatExportConnector:
 
     def _record(self, sink: Sink, ref: str, problems: list[tuple[str, str]], digest: str) -> None:
         for where, reason in problems:  # keyed by the file's content: a newer file's problems are its own
-            where_key = where or "file"
-            sink.skip(f"{ref}:{digest[:12]}:{where_key}", reason, ref=f"{ref} {where}".strip())
+            # where: "line 12", "" (the whole file), "/_chat.txt" (a member of the zip: a path in it)
+            sink.skip(f"{ref}:{digest[:12]}:{where or 'file'}", reason,
+                      ref=f"{ref}{where}" if where.startswith("/") else f"{ref} {where}".strip())
         problems.clear()
 
     def _take(self, chat: Chat, assembler: Assembler, sink: Sink, cursor: dict[str, Any]) -> None:
