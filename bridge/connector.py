@@ -41,9 +41,11 @@ from bridge.groups import Assembler, Changes, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
-__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip", "file_sha256"]
+__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip", "file_sha256", "files_checked"]
 
 log = logging.getLogger(__name__)
+
+NAMED = 3  # files check names that are not what a source reads; the rest are counted
 
 
 class ConnectorConfig(BaseModel):
@@ -269,3 +271,19 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def files_checked(source: Path, found: str, strays: dict[str, str], total: int, *, label: str, none: str) -> str:
+    """``check``'s line for a source of ``total`` files, ``strays`` among them (name -> reason)
+    not what its connector reads: "<source>: <found>; <label>: a.pdf (why), ...". When every
+    file is one, the source is not what it was configured as: ``SourceError`` ("<source>: <none>: ...").
+    No file at all is no error: a folder waits for its first export."""
+    if strays and len(strays) == total:
+        name, reason = next(iter(strays.items()))
+        more = f" (and {len(strays) - 1} more file(s) like it)" if len(strays) > 1 else ""
+        raise SourceError(f"{source}: {none}: {name}: {reason}{more}")
+    if not strays:
+        return f"{source}: {found}"
+    named = [f"{name} ({reason})" for name, reason in list(strays.items())[:NAMED]]
+    more = f" and {len(strays) - NAMED} more" if len(strays) > NAMED else ""
+    return f"{source}: {found}; {label}: {', '.join(named)}{more}"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bridge.connector import Sink
+from bridge.errors import SourceError
 from bridge.store import Store
 from connectors.mail.archive import (
     EmlConfig,
@@ -20,6 +21,7 @@ from connectors.mail.archive import (
     MboxConfig,
     MboxConnector,
 )
+from tests.conftest import run_cli, write_config
 from tests.data.mail.make_corpus import EXPECTED
 
 CORPUS = Path(__file__).parent / "data" / "mail"
@@ -113,7 +115,6 @@ def test_eml_folder_imports_the_awkward_corpus(tmp_path):
 
 
 def test_missing_archive_is_a_source_error(tmp_path):
-    from bridge.errors import SourceError
     with pytest.raises(SourceError, match="is not a file"):
         MboxConnector("x", MboxConfig(type="mbox", path=tmp_path / "nope.mbox")).check()
     with pytest.raises(SourceError, match="not a Maildir"):
@@ -131,3 +132,87 @@ def test_progress_bar_counts_messages(tmp_path, capsys, monkeypatch):
     _run(MboxConnector("big", MboxConfig(type="mbox", path=path)), store)
     assert "60/60" in capsys.readouterr().err
     assert Counter(r["state"] for r in store.rows("SELECT state FROM outbox")) == {"pending": 60}
+
+
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 4  # a JPEG's start: NUL bytes, not text
+NOTES = b"Shopping list\nmilk, bread\nFrom the market: apples\n"  # text, and a "From " line further down
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (NOTES, "not an mbox: its first line is not a “From ” line"),
+    (PHOTO, "not an mbox: binary data, not a MIME message"),
+], ids=["notes", "binary"])
+def test_a_file_that_is_not_an_mbox_fails_check_and_run_skips_it_with_the_reason(tmp_path, content, reason):
+    path = tmp_path / "takeout.mbox"
+    path.write_bytes(content)
+    connector = MboxConnector("takeout", MboxConfig(type="mbox", path=path))
+    with pytest.raises(SourceError) as failed:
+        connector.check()
+    assert str(failed.value) == f"{path}: {reason}"
+    store = Store(":memory:")
+    _run(connector, store)
+    _run(connector, store)  # once, not every poll
+    assert _texts(store) == []
+    assert [(r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")] == [
+        ("takeout.mbox", reason)]
+
+
+def test_empty_archives_and_mbox_files_as_clients_write_them_pass_check(tmp_path):
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")  # a mailbox with no mail yet
+    assert MboxConnector("x", MboxConfig(type="mbox", path=empty)).check().endswith(": 0 message(s) in the mbox")
+    mail = _mail(1, "Archived mail.\n").replace(b"\n", b"\r\n")
+    shapes = {  # the envelope lines real clients write: Thunderbird (mboxo), Google Takeout, mutt (mboxrd)
+        "thunderbird": b"From - Sun Mar 01 10:00:00 2026\r\nX-Mozilla-Status: 0001\r\n" + mail,
+        "takeout": b"From 1826385729163548261@xxx Sun Mar 01 10:00:00 +0000 2026\r\nX-GM-THRID: 1826385729163548261\r\n"
+                   + mail,
+        "mutt": b"From carol@example.net Sun Mar  1 10:00:00 2026\n" + _mail(2, "Quoted:\n>From here on\n"),
+    }
+    for name, content in shapes.items():
+        (tmp_path / name).write_bytes(b"\n" + content if name == "mutt" else content)  # a blank line first: fine
+        checked = MboxConnector("x", MboxConfig(type="mbox", path=tmp_path / name)).check()
+        assert checked.endswith(": 1 message(s) in the mbox"), name
+    mailbox.Maildir(tmp_path / "Maildir")
+    assert MaildirConnector("x", MaildirConfig(type="maildir", path=tmp_path / "Maildir")).check().endswith(
+        ": 0 message(s) in the maildir")
+
+
+def test_a_maildir_names_its_files_that_are_not_mail_and_run_skips_them_while_the_mail_comes_in(tmp_path):
+    box = mailbox.Maildir(tmp_path / "Maildir")
+    box.add(_mail(1))
+    (tmp_path / "Maildir" / "cur" / "1772359200.M1P2.host:2,S").write_bytes(PHOTO)
+    (tmp_path / "Maildir" / "cur" / "1772359201.M2P2.host:2,S").write_bytes(NOTES)
+    connector = MaildirConnector("md", MaildirConfig(type="maildir", path=tmp_path / "Maildir"))
+    assert connector.check() == (
+        f"{tmp_path / 'Maildir'}: 1 message(s) in the maildir; not mail: "
+        "1772359200.M1P2.host (binary data, not a MIME message), "
+        "1772359201.M2P2.host (no mail headers at its start: not a mail message)")
+    store = Store(":memory:")
+    _run(connector, store)
+    assert len(_texts(store)) == 1 and "archived 1" in _texts(store)[0]
+    assert sorted((r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")) == [
+        ("maildir message 1772359200.M1P2.host", "binary data, not a MIME message"),
+        ("maildir message 1772359201.M2P2.host", "no mail headers at its start: not a mail message")]
+
+
+def test_a_folder_whose_only_file_is_not_mail_fails_check(tmp_path):
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "notes.eml").write_bytes(NOTES)
+    with pytest.raises(SourceError, match=r"export: no mail in the eml folder: notes\.eml: no mail headers"):
+        EmlConnector("x", EmlConfig(type="eml", path=tmp_path / "export")).check()
+
+
+def test_check_through_the_cli_fails_a_source_that_is_not_mail_and_names_the_strays_of_another(tmp_path, fake_omi):
+    (tmp_path / "notes.mbox").write_bytes(NOTES)
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "hello.eml").write_bytes(_mail(1))
+    (tmp_path / "export" / "scan.eml").write_bytes(PHOTO)
+    connectors = ('[connectors.old]\ntype = "mbox"\npath = "notes.mbox"\n\n'
+                  '[connectors.saved]\ntype = "eml"\npath = "export"\n')
+    config = write_config(tmp_path, fake_omi.url, connectors=connectors)
+    result = run_cli("check", "-c", str(config))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert f"old: FAILED: {tmp_path / 'notes.mbox'}: not an mbox: its first line is not a “From ” line" in lines
+    assert (f"saved: ok ({tmp_path / 'export'}: 1 message(s) in the eml folder; "
+            "not mail: scan.eml (binary data, not a MIME message))") in lines

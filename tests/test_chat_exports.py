@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
+import pytest
+
 from bridge.connector import Sink
+from bridge.errors import SourceError
 from bridge.store import Store
 from connectors.chats.discord import DiscordConfig, DiscordConnector
 from connectors.chats.telegram import TelegramConfig, TelegramConnector
+from connectors.chats.whatsapp import WhatsAppConfig, WhatsAppConnector
 from tests.conftest import run_cli, write_config
+from tests.zip_data import damage
 
 DATA = Path(__file__).parent / "data" / "chats"
 TELEGRAM = DATA / "telegram_result.json"
@@ -148,3 +154,48 @@ def test_a_channel_exported_in_parts_comes_in_whole_whatever_order_the_parts_are
         type="discord-export", path=DISCORD, timezone="Europe/Berlin", me=["alexk"])), Store(":memory:"))
         for line in s["text"].split("\n")[1:])
     assert said == whole and len(said) == 4
+
+
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(range(256)) * 4  # a JPEG's start
+
+
+def test_files_that_are_not_exports_are_named_by_check_and_skipped_by_run_while_the_chats_come_in(tmp_path):
+    folder = tmp_path / "whatsapp"
+    folder.mkdir()
+    (folder / "WhatsApp Chat with Anna.txt").write_text("15/03/2025, 10:00 - Anna: hi\n")
+    (folder / "notes.txt").write_text("Things to pack:\n- passport\n- charger\n")  # no message line
+    (folder / "WhatsApp Chat with Ben.txt").write_bytes(PHOTO)  # a photo under a chat's name
+    config = WhatsAppConfig(type="whatsapp", path=folder, timezone="UTC")
+    connector = WhatsAppConnector("chats", config)
+    assert connector.check() == (
+        f"{folder}: 1 export file(s); not read: WhatsApp Chat with Ben.txt (binary data, not a WhatsApp export), "
+        "notes.txt (no WhatsApp messages in it (is it an exported chat?))")
+    store = Store(":memory:")
+    assert [s["text"] for s in run(connector, store)] == ["WhatsApp chat with Anna, Sat 15 Mar 2025\nAnna (10:00): hi"]
+    assert sorted((r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")) == [
+        ("WhatsApp Chat with Ben.txt", "binary data, not a WhatsApp export"),
+        ("notes.txt", "no WhatsApp messages in it (is it an exported chat?)")]
+
+
+def test_a_source_whose_only_file_is_not_an_export_fails_check(tmp_path):
+    (tmp_path / "notes.txt").write_text("Things to pack:\n- passport\n")
+    with pytest.raises(SourceError, match=r"no readable WhatsApp export: notes\.txt: no WhatsApp messages in it"):
+        WhatsAppConnector("w", WhatsAppConfig(type="whatsapp", path=tmp_path / "notes.txt")).check()
+    (tmp_path / "result.json").write_text('{"about": "not an export"}')
+    with pytest.raises(SourceError, match=r"result\.json: not a Telegram export \(no messages and no chats list\)"):
+        telegram(tmp_path / "result.json").check()
+    (tmp_path / "discord").mkdir()
+    (tmp_path / "discord" / "general.json").write_bytes(PHOTO)
+    with pytest.raises(SourceError, match=r"no readable Discord export: general\.json: binary data"):
+        DiscordConnector("d", DiscordConfig(type="discord-export", path=tmp_path / "discord")).check()
+    (tmp_path / "empty").mkdir()  # a folder waiting for its first export is fine
+    assert DiscordConnector("d", DiscordConfig(type="discord-export", path=tmp_path / "empty")).check().endswith(
+        ": 0 export file(s)")
+
+
+def test_check_names_a_chat_damaged_in_its_zip(tmp_path):
+    with zipfile.ZipFile(tmp_path / "WhatsApp Chat - Book club.zip", "w") as archive:
+        archive.writestr("_chat.txt", "[15/03/2025, 19:00:00] Nora: Chapter 3 by Friday\n")
+    damage(tmp_path / "WhatsApp Chat - Book club.zip", "_chat.txt")
+    with pytest.raises(SourceError, match=r"Book club\.zip/_chat\.txt: damaged in the zip \(CRC check failed\)"):
+        WhatsAppConnector("w", WhatsAppConfig(type="whatsapp", path=tmp_path)).check()

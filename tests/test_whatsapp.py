@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bridge.connector import Sink
+from bridge.connector import Sink, file_sha256
 from bridge.store import Store
 from connectors.chats.whatsapp import WhatsAppConfig, WhatsAppConnector
 from tests.chat_data import write_ios
+from tests.zip_data import damage
 
 LRM, NNBSP, NBSP, BOM = "\u200e", "\u202f", "\u00a0", "\ufeff"
 
@@ -343,19 +344,24 @@ def test_a_short_chats_date_order_is_kept_for_its_later_exports(tmp_path):
     assert skip["reason"].startswith("unreadable date or time (month must be in 1..12)")
 
 
-def test_a_damaged_zip_is_skipped_with_its_reason_and_the_other_exports_come_in(tmp_path):
+@pytest.mark.parametrize(("compression", "reason"), [
+    (zipfile.ZIP_STORED, "damaged in the zip (CRC check failed)"),  # every line read, the CRC fails at the end
+    (zipfile.ZIP_DEFLATED, "damaged in the zip (its compressed data is corrupt)"),
+], ids=["stored-crc", "deflated-stream"])
+def test_a_chat_damaged_in_its_zip_is_skipped_by_name_and_the_other_exports_come_in(tmp_path, compression, reason):
     folder = tmp_path / "exports"
     folder.mkdir()
-    with zipfile.ZipFile(folder / "WhatsApp Chat - Book club.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+    book_club = folder / "WhatsApp Chat - Book club.zip"
+    with zipfile.ZipFile(book_club, "w", compression) as archive:
         archive.writestr("_chat.txt", "".join(f"[15/03/2025, 19:{n:02d}:00] Nora: line {n} {os.urandom(100).hex()}\n"
                                               for n in range(50)))
-    data = bytearray((folder / "WhatsApp Chat - Book club.zip").read_bytes())
-    data[200:400] = b"\0" * 200  # the compressed text damaged (a download cut short, a bad disk)
-    (folder / "WhatsApp Chat - Book club.zip").write_bytes(bytes(data))
+        archive.writestr("00000001-PHOTO-2025-03-15-19-00-00.jpg", b"\xff\xd8")
+    damage(book_club, "_chat.txt")
     (folder / "WhatsApp Chat with Anna.txt").write_text("15/03/2025, 10:00 - Anna: still here\n")
     store = Store(":memory:")
     config = WhatsAppConfig(type="whatsapp", path=folder, me="Alex", timezone="UTC")
     WhatsAppConnector("chats", config).poll(Sink(store, "chats", config, lambda: None))
-    assert [b["text"].split("\n")[1:] for b in bodies(store)] == [["Anna (10:00): still here"]]
-    [skip] = store.rows("SELECT ref, reason FROM skipped")
-    assert skip["ref"] == "WhatsApp Chat - Book club.zip" and skip["reason"].startswith("cannot be read")
+    assert [b["text"].split("\n")[1:] for b in bodies(store)] == [["Anna (10:00): still here"]]  # no line of it
+    [skip] = store.rows("SELECT source_key, ref, reason FROM skipped")
+    assert (skip["ref"], skip["reason"]) == ("WhatsApp Chat - Book club.zip/_chat.txt", reason)
+    assert file_sha256(book_club)[:12] in skip["source_key"]  # once for this zip; a new export is read again

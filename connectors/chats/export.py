@@ -11,7 +11,9 @@ the rest:
   edited or deleted): what falls inside a stretch is passed over; a day already sent that gains
   messages becomes one more conversation, "continued";
 - a file already read (same size and time, else same SHA-256) is not read again; a file that
-  cannot be read is recorded as skipped with its reason and the other files go on; a record
+  cannot be read, or is not an export of the app (a binary file, notes, another JSON), is
+  recorded as skipped with its reason and the other files go on; ``check`` names such files, and
+  fails when no file is an export; a member damaged in a zip is named with the zip; a record
   that cannot be read is skipped with its line or record number and the rest of the chat goes on;
 - groups are closed a batch at a time and queued at backfill priority, behind live items.
 """
@@ -22,8 +24,6 @@ import hashlib
 import logging
 import math
 import sys
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -35,16 +35,18 @@ from pydantic import Field, field_validator
 from tqdm import tqdm
 
 from bridge.config import ConfigPath, TimeZoneName
-from bridge.connector import ConnectorConfig, Sink, file_sha256
+from bridge.connector import ConnectorConfig, Sink, file_sha256, files_checked
 from bridge.errors import SourceError
 from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
 from bridge.models import PRIORITY_BACKFILL, Conversation
+from bridge.zips import DamagedMember
 
 __all__ = ["Chat", "ChatExportConfig", "ChatExportConnector", "Skipper", "render_day"]
 
 log = logging.getLogger(__name__)
 
 CLOSE_BATCH = 200  # conversations made and queued per transaction
+HEAD = 8192  # bytes of a file looked at to tell binary data from an export's text
 REPLY_PREVIEW = 80  # characters of a replied-to message quoted when it is not in the same conversation
 
 Skipper = Callable[[str, str], None]  # (where: "line 12" / "message record 3", reason)
@@ -118,8 +120,33 @@ class ChatExportConnector:
         return sorted(p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts))
 
     def check(self) -> str:
+        """The export files, and those that are not (each read up to its first chat): a source
+        none of whose files is an export fails; an empty folder waits for exports."""
         files = self.files()
-        return f"{self.config.path}: {len(files)} export file(s)"
+        strays: dict[str, str] = {}
+        for path in files:
+            chats = self._chats(path, lambda where, reason: None, {})
+            try:
+                next(chats, None)
+            except _FILE_ERRORS as exc:
+                where, reason = _file_problem(exc)
+                strays[self._ref(path) + where] = reason
+            finally:
+                chats.close()
+        return files_checked(self.config.path, f"{len(files) - len(strays)} export file(s)", strays, len(files),
+                             label="not read", none=f"no readable {self.app} export")
+
+    def _ref(self, path: Path) -> str:
+        return str(path.relative_to(self.config.path)) if path != self.config.path else path.name
+
+    def _chats(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
+        """``read``, after a look at the file's start: binary data is no export of any app
+        (a zip is looked into by the connector that reads zips)."""
+        if path.suffix.lower() != ".zip":
+            with path.open("rb") as file:
+                if b"\x00" in file.read(HEAD):
+                    raise SourceError(f"binary data, not a {self.app} export")
+        yield from self.read(path, skip, memory)
 
     def poll(self, sink: Sink) -> None:
         cursor = sink.cursor or {"files": {}, "chats": {}}
@@ -127,7 +154,7 @@ class ChatExportConnector:
         for path in self.files():
             if sink.closing:
                 return
-            ref = str(path.relative_to(self.config.path)) if path != self.config.path else path.name
+            ref = self._ref(path)
             info = path.stat()
             seen = cursor["files"].get(ref)
             if isinstance(seen, dict) and (seen.get("size"), seen.get("mtime")) == (info.st_size, info.st_mtime_ns):
@@ -139,24 +166,25 @@ class ChatExportConnector:
             # transaction per chat) and recorded right after
             problems: list[tuple[str, str]] = []
             try:
-                for chat in self.read(path, lambda where, reason, noted=problems: noted.append((where, reason)),
-                                      cursor["chats"]):
+                for chat in self._chats(path, lambda where, reason, noted=problems: noted.append((where, reason)),
+                                        cursor["chats"]):
                     if sink.closing:
                         return
                     self._take(chat, assembler, sink, cursor)
                     self._record(sink, ref, problems, digest)
-            except (SourceError, OSError, EOFError, zlib.error, zipfile.BadZipFile, UnicodeError) as exc:
+            except _FILE_ERRORS as exc:
                 if sink.closing:
                     return  # stopping mid-import: read again at the next start
-                problems.append(("", str(exc) if isinstance(exc, SourceError) else f"cannot be read: {exc}"))
+                problems.append(_file_problem(exc))
             self._record(sink, ref, problems, digest)
             cursor["files"][ref] = {"sha256": digest, "size": info.st_size, "mtime": info.st_mtime_ns}
             sink.advance(cursor)
 
     def _record(self, sink: Sink, ref: str, problems: list[tuple[str, str]], digest: str) -> None:
         for where, reason in problems:  # keyed by the file's content: a newer file's problems are its own
-            where_key = where or "file"
-            sink.skip(f"{ref}:{digest[:12]}:{where_key}", reason, ref=f"{ref} {where}".strip())
+            # where: "line 12", "" (the whole file), "/_chat.txt" (a member of the zip: a path in it)
+            sink.skip(f"{ref}:{digest[:12]}:{where or 'file'}", reason,
+                      ref=f"{ref}{where}" if where.startswith("/") else f"{ref} {where}".strip())
         problems.clear()
 
     def _take(self, chat: Chat, assembler: Assembler, sink: Sink, cursor: dict[str, Any]) -> None:
@@ -190,6 +218,17 @@ class ChatExportConnector:
         sink.advance(cursor)
         if added:
             log.info("%s: %s: %d new message(s) into %d conversation(s)", self.name, chat.place, added, closed)
+
+
+_FILE_ERRORS = (SourceError, DamagedMember, OSError, UnicodeError)
+
+
+def _file_problem(exc: Exception) -> tuple[str, str]:
+    """(where, reason) of a file that cannot be read: a member damaged in a zip is a path in
+    it ("/_chat.txt"), so the person knows which; else the whole file ("")."""
+    if isinstance(exc, DamagedMember):
+        return f"/{exc.member}", exc.reason
+    return "", str(exc) if isinstance(exc, SourceError) else f"cannot be read: {exc}"
 
 
 class Spans:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from pydantic import Field
 
 from bridge.errors import SourceError
 from bridge.groups import Item
+from bridge.zips import member_name, open_member, open_zip
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper, message_key
 
 __all__ = ["WhatsAppConfig", "WhatsAppConnector"]
@@ -171,16 +171,15 @@ class WhatsAppConnector(ChatExportConnector):
     def _text(self, path: Path) -> Iterator[IO[str]]:
         """The chat's text, decoded as it is read."""
         if path.suffix.lower() == ".zip":
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    member = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "_chat.txt"),
-                                  next((n for n in archive.namelist() if n.lower().endswith(".txt")), None))
-                    if member is None:
-                        raise SourceError("no _chat.txt in the zip: not a WhatsApp export")
-                    with archive.open(member) as raw:
-                        yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
-            except zipfile.BadZipFile as exc:
-                raise SourceError(f"not a readable zip ({exc})") from None
+            with open_zip(path) as archive:
+                names = [(member_name(info), info) for info in archive.infolist()]
+                member = next((i for n, i in names if n.rsplit("/", 1)[-1] == "_chat.txt"),
+                              next((i for n, i in names if n.lower().endswith(".txt")), None))
+                if member is None:
+                    raise SourceError("no _chat.txt in the zip: not a WhatsApp export")
+                # damage shows while the text is read (the CRC at its end): a DamagedMember naming it
+                with open_member(archive, member) as raw:
+                    yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline=None)
         else:
             with path.open(encoding="utf-8-sig", errors="replace", newline=None) as file:
                 yield file

@@ -7,6 +7,10 @@ or, for Maildir and .eml files, the (modification time, name) of the last file. 
 later is picked up on the next poll; a file added later with an older modification time is not
 (archives are exports, not live folders). Message-ID dedup makes reading anything twice harmless.
 Imports show a progress bar when stderr is a terminal.
+
+A file that is not mail (a binary file, notes, a PDF among the .eml files, an "mbox" with no
+"From " line) is recorded as skipped with the reason, and ``check`` names it: a source none of
+whose files is mail fails its check. An empty mbox or a Maildir with no mail yet is fine.
 """
 
 from __future__ import annotations
@@ -27,18 +31,22 @@ from pydantic import Field, model_validator
 from tqdm import tqdm
 
 from bridge.config import ConfigPath
-from bridge.connector import Sink
+from bridge.connector import Sink, files_checked
 from bridge.errors import SourceError
 from bridge.groups import GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
 from connectors.mail.selection import MailSelection, MyThreads
-from connectors.mail.text import MailJob, MailPiece, convert, decode_header, parse_headers
+from connectors.mail.text import MailJob, MailPiece, _not_mail, convert, decode_header, parse_headers
 from connectors.mail.threads import Into, close_threads, take
 
-__all__ = ["EmlConnector", "MaildirConnector", "MboxConnector"]
+__all__ = ["EmlConnector", "MaildirConnector", "MboxConnector", "not_mail"]
 
 
 _QUOTED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+# a mail's first line: a header field (RFC 5322 2.2: printable ASCII but ":", then ":"), or an
+# mbox envelope line some tools keep in a saved .eml
+_FIRST_LINE = re.compile(rb"(?:From |[!-9;-~]+[ \t]*:)")
+HEAD = 4096  # bytes of a file read to tell whether it is mail
 THREAD_BATCH = 200  # mails placed per transaction in a thread-grouped import
 
 
@@ -132,6 +140,8 @@ class _Archive:
             raw, mtime = load()
         except OSError as exc:
             return Skip(f"unreadable:{position}", f"unreadable: {exc.strerror or exc}", ref)
+        if (why := not_mail(raw[:HEAD])) is not None:  # notes sent as a mail would be noise in Omi
+            return Skip("sha256:" + hashlib.sha256(raw).hexdigest(), why, ref)
         result = convert(MailJob(raw, mtime, ref, self.config.skip_automated, self.languages, PRIORITY_BACKFILL,
                                  as_piece=True, filters=self.config.mail_filter(backfill=True)))
         assert not isinstance(result, Conversation)
@@ -141,6 +151,32 @@ class _Archive:
 class MboxConnector(_Archive):
     Config = MboxConfig
     what = "mbox"
+
+    def check(self) -> str:
+        if (why := self._not_mbox()) is not None:
+            raise SourceError(f"{self.path}: {why}")
+        return super().check()
+
+    def poll(self, sink: Sink) -> None:
+        if (why := self._not_mbox()) is not None:  # recorded once for this content; a new file is looked at anew
+            sink.skip(f"not-mbox:{self._fingerprint()}", why, ref=self.path.name)
+            return
+        super().poll(sink)
+
+    def _not_mbox(self) -> str | None:
+        """Why the file is no mbox, or None. An mbox's first line is a "From " line (mboxo and
+        mboxrd alike, as Thunderbird, Google Takeout and mutt write them); an empty file is an
+        empty mailbox."""
+        if not self.path.is_file():
+            raise SourceError(f"{self.path} is not a file")
+        try:
+            with self.path.open("rb") as f:
+                head = f.read(HEAD).lstrip()
+        except OSError as exc:
+            raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
+        if not head or head.startswith(b"From "):
+            return None
+        return f"not an mbox: {_not_mail(head) or 'its first line is not a “From ” line'}"
 
     def _fingerprint(self) -> str:
         with self.path.open("rb") as f:
@@ -165,23 +201,58 @@ class MboxConnector(_Archive):
         return {"count": position, "fingerprint": self._print}
 
 
+def not_mail(head: bytes) -> str | None:
+    """Why a file or message that begins with ``head`` is not a mail, or None."""
+    if (why := _not_mail(head)) is not None:  # binary data, a PDF, a zip, an Outlook .msg
+        return why
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not text:
+        return "empty, not a mail message"
+    if not _FIRST_LINE.match(text):
+        return "no mail headers at its start: not a mail message"
+    return None
+
+
 def _unescape_from(raw: bytes) -> bytes:
     """Undo mbox "From " quoting (mboxrd: one '>' less on every ^>+From line)."""
     return _QUOTED_FROM.sub(rb"\1", raw)
 
 
-class MaildirConnector(_Archive):
+class _Folder(_Archive):
+    """An archive of one file per mail."""
+
+    def _files(self) -> dict[str, Path]:
+        raise NotImplementedError
+
+    def check(self) -> str:
+        """The mail it holds, and the files that are not mail named: a folder none of whose
+        files is mail is not this kind of archive (one with no file yet is: mail comes later)."""
+        files = self._files()
+        strays: dict[str, str] = {}
+        for name, file in sorted(files.items()):
+            try:
+                with file.open("rb") as f:
+                    why = not_mail(f.read(HEAD))
+            except OSError as exc:
+                why = f"unreadable: {exc.strerror or exc}"
+            if why is not None:
+                strays[name] = why
+        return files_checked(self.path, f"{len(files) - len(strays)} message(s) in the {self.what}", strays,
+                             len(files), label="not mail", none=f"no mail in the {self.what}")
+
+
+class MaildirConnector(_Folder):
     Config = MaildirConfig
     what = "maildir"
 
     def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
-        if not (self.path / "cur").is_dir():
-            raise SourceError(f"{self.path} is not a Maildir (no cur/ folder)")
         # a mail client may move a file from new/ to cur/ between listing and reading
         return _after(cursor, self._files(), relocate=lambda key: self._files().get(key))
 
     def _files(self) -> dict[str, Path]:
         """Maildir key (the file name before ':2,flags') -> its file, in new/ and cur/."""
+        if not (self.path / "cur").is_dir():
+            raise SourceError(f"{self.path} is not a Maildir (no cur/ folder)")
         found = {}
         for sub in ("new", "cur"):
             for file in (self.path / sub).iterdir():
@@ -190,15 +261,17 @@ class MaildirConnector(_Archive):
         return found
 
 
-class EmlConnector(_Archive):
+class EmlConnector(_Folder):
     Config = EmlConfig
     what = "eml folder"
 
     def _items(self, cursor: Any) -> list[tuple[Any, Any]]:
+        return _after(cursor, self._files())
+
+    def _files(self) -> dict[str, Path]:
         if not self.path.is_dir():
             raise SourceError(f"{self.path} is not a folder")
-        files = {str(p.relative_to(self.path)): p for p in self.path.rglob("*.eml") if p.is_file()}
-        return _after(cursor, files)
+        return {str(p.relative_to(self.path)): p for p in self.path.rglob("*.eml") if p.is_file()}
 
 
 def _after(cursor: Any, files: dict[str, Path], relocate: Any = None) -> list[tuple[Any, Any]]:

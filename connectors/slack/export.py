@@ -13,7 +13,6 @@ earlier import is within the assembler's retention (30 days).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -30,6 +29,7 @@ from bridge.connector import Sink, file_sha256
 from bridge.errors import SourceError
 from bridge.groups import Group
 from bridge.models import PRIORITY_BACKFILL, Conversation
+from bridge.zips import DamagedMember, member_name, open_zip, read_member
 from connectors.slack.render import message_item, record_problem, render_group
 
 __all__ = ["SlackExportConfig", "SlackExportConnector"]
@@ -61,18 +61,22 @@ class SlackExportConnector:
         self.tz = config.tz
 
     def check(self) -> str:
-        with self._open() as archive:
-            channels = self._channels(archive, self._users(archive)[0])
-        return f"{self.config.path}: {len(channels)} channel(s)"
+        damaged: list[DamagedMember] = []
+        with open_zip(self.config.path) as archive:
+            channels = self._channels(archive, self._users(archive)[0], damaged)
+        return f"{self.config.path}: {len(channels)} channel(s)" + "".join(f"; {d}" for d in damaged)
 
     def poll(self, sink: Sink) -> None:
         digest = file_sha256(self.config.path) if self.config.path.is_file() else None
         if digest is not None and sink.cursor == digest:
             return
         assembler = sink.assembler(self.config.policy)
-        with self._open() as archive:
+        with open_zip(self.config.path) as archive:
             users, bots = self._users(archive)
-            channels = self._channels(archive, users)
+            damaged: list[DamagedMember] = []
+            channels = self._channels(archive, users, damaged)
+            for problem in damaged:  # a listing's channels are left out; the others come in
+                self._damaged(sink, digest, problem)
             days = _day_files(archive)
             added = 0
             show = sys.stderr.isatty() and len(channels) > 3
@@ -81,7 +85,7 @@ class SlackExportConnector:
                 files = next((days[f] for f in channel.folders if f in days), [])
                 items = (message_item(channel.id, message, include_bots=self.config.include_bots,
                                       include_joins=self.config.include_joins, bot_users=bots)
-                         for message in self._messages(archive, files, sink))
+                         for message in self._messages(archive, files, sink, digest))
                 # one transaction per channel: the zip can be read again, so no commit per message
                 added += assembler.add_many(item for item in items if item is not None)
             closed = 0
@@ -105,17 +109,9 @@ class SlackExportConnector:
 
     # -- reading the zip ----------------------------------------------------------------------
 
-    def _open(self) -> zipfile.ZipFile:
-        try:
-            return zipfile.ZipFile(self.config.path)
-        except FileNotFoundError:
-            raise SourceError(f"no such file: {self.config.path}") from None
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise SourceError(f"{self.config.path}: not a readable zip ({exc})") from None
-
     def _json(self, archive: zipfile.ZipFile, name: str) -> Any:
         try:
-            return json.loads(archive.read(name))
+            return json.loads(read_member(archive, name))
         except KeyError:
             return None
         except (ValueError, UnicodeDecodeError) as exc:
@@ -124,7 +120,13 @@ class SlackExportConnector:
     def _users(self, archive: zipfile.ZipFile) -> tuple[dict[str, str], set[str]]:
         """Display names by user id, and the ids of apps' users."""
         names, bots = {}, set()
-        for user in self._json(archive, "users.json") or []:
+        try:
+            listed = self._json(archive, "users.json") or []
+        except DamagedMember as exc:
+            # every conversation names its people: sent with bare user ids, they could not be mended later
+            raise SourceError(f"{self.config.path}: {exc}; without it no one can be named: "
+                              "download the export again") from None
+        for user in listed:
             if not isinstance(user, dict) or not isinstance(user.get("id"), str):
                 continue
             profile = user.get("profile") or {}
@@ -134,29 +136,41 @@ class SlackExportConnector:
                 bots.add(user["id"])
         return names, bots
 
-    def _channels(self, archive: zipfile.ZipFile, users: dict[str, str]) -> dict[str, _Channel]:
-        """The conversations of the export by id, filtered by ``channels``."""
+    def _channels(self, archive: zipfile.ZipFile, users: dict[str, str],
+                  damaged: list[DamagedMember]) -> dict[str, _Channel]:
+        """The conversations of the export by id, filtered by ``channels``. A listing damaged in
+        the zip is added to ``damaged``: its channels are left out, the others come in."""
         found: dict[str, _Channel] = {}
         for listing in ("channels.json", "groups.json", "dms.json", "mpims.json", "file_conversations.json"):
-            for entry in self._json(archive, listing) or []:
+            try:
+                entries = self._json(archive, listing) or []
+            except DamagedMember as exc:
+                damaged.append(exc)
+                continue
+            for entry in entries:
                 if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                     found[entry["id"]] = _Channel.of(entry, listing, users)
         if not found:
-            raise SourceError(f"{self.config.path}: no channels.json: not a Slack export")
+            raise SourceError(f"{self.config.path}: "
+                              + (f"{damaged[0]}" if damaged else "no channels.json: not a Slack export"))
         if self.config.channels:
             wanted = {c.lstrip("#") for c in self.config.channels}
             found = {cid: c for cid, c in found.items() if cid in wanted or c.name in wanted}
         return found
 
-    def _messages(self, archive: zipfile.ZipFile, files: list[str], sink: Sink) -> list[dict[str, Any]]:
+    def _messages(self, archive: zipfile.ZipFile, files: list[str], sink: Sink,
+                  digest: str | None) -> list[dict[str, Any]]:
         """A channel's messages in time order. A day file or a record that cannot be read is
         recorded as skipped, with its reason; the rest of the channel still comes in."""
         messages: list[tuple[float, dict[str, Any]]] = []
         for name in files:
             try:
-                day = json.loads(archive.read(name))
+                day = json.loads(read_member(archive, name))
                 if not isinstance(day, list):
                     raise ValueError("not a list of messages")
+            except DamagedMember as exc:
+                self._damaged(sink, digest, exc)
+                continue
             except (ValueError, UnicodeDecodeError) as exc:
                 sink.skip(f"file:{name}", f"unreadable day file: {exc}", ref=name)
                 continue
@@ -168,6 +182,11 @@ class SlackExportConnector:
                     sink.skip(f"record:{name}#{n}", problem, ref=f"{name} record {n}")
         messages.sort(key=lambda m: m[0])
         return [message for _, message in messages]
+
+    def _damaged(self, sink: Sink, digest: str | None, problem: DamagedMember) -> None:
+        """Record a member damaged in the zip, once for this zip (its content): a newer export's
+        damage is its own."""
+        sink.skip(f"damaged:{(digest or '')[:12]}:{problem.member}", problem.reason, ref=problem.member)
 
 
 class _Channel(NamedTuple):
@@ -198,11 +217,7 @@ def _day_files(archive: zipfile.ZipFile) -> dict[str, list[str]]:
     writes UTF-8 names without saying so, and zipfile reads them as cp437: they are mended."""
     found: dict[str, list[str]] = {}
     for info in archive.infolist():
-        shown = info.filename
-        if not info.flag_bits & 0x800:
-            with contextlib.suppress(UnicodeError):
-                shown = info.filename.encode("cp437").decode("utf-8")
-        folder, _, day = shown.rpartition("/")
+        folder, _, day = member_name(info).rpartition("/")
         if folder and "/" not in folder and _DAY.match(day):
             found.setdefault(folder, []).append(info.filename)
     for files in found.values():
