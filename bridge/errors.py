@@ -8,6 +8,7 @@
     ├── SourceError        a source cannot be read right now (network, server down): retry later
     │   └── SourceAuthError   the source refused our credentials: retry, but say so clearly
     └── SkipItem           one item cannot be turned into a conversation: record it as skipped
+        └── DamagedMember  a member of an export's zip is damaged: skip it, read the rest (bridge/zips.py)
 
 Errors talking to Omi are not exceptions the rest of the code sees: the dispatcher turns every
 answer into a row state (sent, pending with a next attempt, dead).

@@ -36,7 +36,7 @@ from bridge.errors import SourceError
 from bridge.groups import GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
 from connectors.mail.selection import MailSelection, MyThreads
-from connectors.mail.text import MailJob, MailPiece, _not_mail, convert, decode_header, parse_headers
+from connectors.mail.text import MailJob, MailPiece, not_mail_reason, convert, decode_header, parse_headers
 from connectors.mail.threads import Into, close_threads, take
 
 __all__ = ["EmlConnector", "MaildirConnector", "MboxConnector", "not_mail"]
@@ -176,7 +176,7 @@ class MboxConnector(_Archive):
             raise SourceError(f"cannot read {self.path}: {exc.strerror}") from None
         if not head or head.startswith(b"From "):
             return None
-        return f"not an mbox: {_not_mail(head) or 'its first line is not a “From ” line'}"
+        return f"not an mbox: {not_mail_reason(head) or 'its first line is not a “From ” line'}"
 
     def _fingerprint(self) -> str:
         with self.path.open("rb") as f:
@@ -203,7 +203,7 @@ class MboxConnector(_Archive):
 
 def not_mail(head: bytes) -> str | None:
     """Why a file or message that begins with ``head`` is not a mail, or None."""
-    if (why := _not_mail(head)) is not None:  # binary data, a PDF, a zip, an Outlook .msg
+    if (why := not_mail_reason(head)) is not None:  # binary data, a PDF, a zip, an Outlook .msg
         return why
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
     if not text:

@@ -177,7 +177,7 @@ def _authored(body: str, subject: str, languages: tuple[str, ...]) -> str:
     return text
 
 
-def _not_mail(raw: bytes) -> str | None:
+def not_mail_reason(raw: bytes) -> str | None:
     """Why ``raw`` is not a mail message at all (a binary file), or None."""
     for magic, reason in _NOT_MAIL.items():
         if raw.startswith(magic):
@@ -414,7 +414,7 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
     """The mail as a part of its thread; raises SkipItem like ``email_to_conversation``, also
     for mail ``filters`` leave out."""
     try:
-        if reason := _not_mail(raw):
+        if reason := not_mail_reason(raw):
             raise SkipItem(reason)
         msg = parse_headers(raw)
         hint = msg.get_param("charset")  # for raw 8-bit headers
