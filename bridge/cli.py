@@ -125,6 +125,7 @@ def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     from bridge.lock import StateLock
 
     signal.signal(signal.SIGTERM, _stop_before_loop)  # the event loop installs its own handler
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload before the loop (or in --once) changes nothing
     lock = StateLock(config.state_path)
     lock.acquire()
     try:
@@ -146,9 +147,9 @@ async def _run_async(args: argparse.Namespace, config: Config, lock: StateLock) 
         bridge = Bridge(config, store, client, build_connectors(config))
         if args.once:
             return await _once(bridge, config, store)
-        stop, hurry = asyncio.Event(), asyncio.Event()
-        install_signal_handlers(stop, hurry)
-        await bridge.run_forever(stop, hurry)
+        stop, hurry, reload = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        install_signal_handlers(stop, hurry, reload)
+        await bridge.run_forever(stop, hurry, reload)
         return EXIT_OK
     finally:
         await client.aclose()

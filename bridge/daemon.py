@@ -21,12 +21,13 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bridge.config import Config
+from bridge.config import Config, load_config, secrets_of
 from bridge.connector import Connector, Sink
 from bridge.dispatcher import Dispatcher, DrainResult
-from bridge.errors import BridgeError, StateUnwritable
+from bridge.errors import BridgeError, ConfigError, StateUnwritable
 from bridge.health import StateHealth, omi_state
 from bridge.http import Listener
+from bridge.logs import hide
 from bridge.metrics import CONTENT_TYPE, Metrics
 from bridge.omi import OmiClient
 from bridge.registry import load_connector_type
@@ -84,6 +85,7 @@ class _Live:
 SERVE_RETRY_MAX = 300.0  # seconds between restarts of a push connector that keeps failing
 DEADLINE_SLACK = 0.05  # seconds after a group's deadline that its poll runs, so it is due by then
 HEARTBEAT = 30.0  # seconds between STATUS updates (and watchdog pings, if WatchdogSec asks for fewer)
+STOP_WAIT = 30.0  # seconds a reload waits for a poll under way in a source it restarts
 STORE_PROBE_TIMEOUT = 2.0  # a store write that takes longer than this counts as "not writable"
 
 
@@ -98,23 +100,27 @@ class Bridge:
         self.connectors = connectors
         self.dispatcher = Dispatcher(store, client, config.omi, metrics=self.metrics)
         self._loop = asyncio.get_running_loop()
-        self.sinks = {
-            name: Sink(store, name, config.connectors[name], self._wake_threadsafe,
-                       functools.partial(self._poll_at_threadsafe, name))
-            for name in connectors
-        }
+        self.sinks = {name: self._sink(name) for name in connectors}
         self._deadlines: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._timed = False  # polls at groups' deadlines: while running, not in run --once
         self._polls: set[asyncio.Task] = set()
         self._polling: set[str] = set()
         self._again: set[str] = set()
-        self._stop_watching = threading.Event()
+        self._stop_watching = threading.Event()  # the daemon is stopping
+        self._watchers: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._serving: dict[str, asyncio.Task] = {}
+        self._scheduler: AsyncIOScheduler | None = None
+        self._reloading = asyncio.Lock()
         self._probe_hung = False
         store.health.listen(self._state_changed_threadsafe)
         recovered = store.recover_inflight(config.omi.reconcile_delay)
         if recovered:
             log.warning("%d row(s) were being sent when the last run stopped; checking Omi before re-sending",
                         recovered)
+
+    def _sink(self, name: str) -> Sink:
+        return Sink(self.store, name, self.config.connectors[name], self._wake_threadsafe,
+                    functools.partial(self._poll_at_threadsafe, name))
 
     def _state_changed_threadsafe(self, health: StateHealth, failing_since: float | None) -> None:
         if failing_since is not None and not self._loop.is_closed():
@@ -171,13 +177,15 @@ class Bridge:
             await self.store_writable()
             if self.store.health.failing:
                 return False
-        self.sinks[name].deferred = None
+        sink = self.sinks[name]
+        sink.deferred = None
         try:
-            await call(self.connectors[name].poll, self.sinks[name])
+            await call(self.connectors[name].poll, sink)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self._failed(name, exc)
+            if not sink.closing:  # a source stopped for a reload is not failing
+                self._failed(name, exc)
             return False
         else:
             try:
@@ -235,23 +243,58 @@ class Bridge:
     async def _tick(self, name: str) -> None:
         self.request_poll(name)
 
-    def _watch(self, name: str) -> threading.Thread | None:
+    def _watch(self, name: str) -> None:
         """Start a push connector's watcher (IMAP IDLE) in a thread; its pushes request polls.
 
         A daemon thread, not the loop's executor: a watcher stuck in a connect must not hold
         up the exit (asyncio.run waits for its executor's threads)."""
         watch = getattr(self.connectors[name], "watch", None)
         if watch is None:
-            return None
+            return
         loop = self._loop
+        stop = threading.Event()
 
         def trigger() -> None:
-            if not loop.is_closed():
+            if not loop.is_closed() and not stop.is_set():
                 loop.call_soon_threadsafe(self.request_poll, name)
 
-        thread = threading.Thread(target=watch, args=(trigger, self._stop_watching), name=f"watch {name}", daemon=True)
+        thread = threading.Thread(target=watch, args=(trigger, stop), name=f"watch {name}", daemon=True)
         thread.start()
-        return thread
+        self._watchers[name] = (thread, stop)
+
+    def _start_connector(self, name: str) -> None:
+        """Poll ``name`` every poll_interval from now, and start its watcher or its ``serve``."""
+        assert self._scheduler is not None
+        interval = self.config.connectors[name].poll_interval
+        self._scheduler.add_job(
+            self._tick, "interval", args=[name], id=name, name=f"poll {name}",
+            seconds=interval, next_run_time=datetime.now(),
+            max_instances=1, coalesce=True, misfire_grace_time=int(interval) + 1,
+        )
+        self._watch(name)
+        if hasattr(self.connectors[name], "serve"):
+            self._serving[name] = asyncio.create_task(self._serve(name), name=f"serve {name}")
+
+    async def _stop_connectors(self, names: list[str]) -> None:
+        """Stop reading these sources: no new polls, watchers and ``serve`` ended, submissions
+        refused, and a poll under way let finish (what it submitted before is kept)."""
+        for name in names:
+            if self._scheduler is not None and self._scheduler.get_job(name) is not None:
+                self._scheduler.remove_job(name)
+            self.sinks[name].close()
+            if (deadline := self._deadlines.pop(name, None)) is not None:
+                deadline[1].cancel()
+            if (watcher := self._watchers.get(name)) is not None:
+                watcher[1].set()
+            if (task := self._serving.pop(name, None)) is not None:
+                task.cancel()
+        tasks = {*(t for t in self._polls if t.get_name() in {f"poll {n}" for n in names}),
+                 *(t for n, t in list(self._serving.items()) if n in names)}
+        if tasks:
+            await asyncio.wait(tasks, timeout=STOP_WAIT)
+        for name in names:
+            if (watcher := self._watchers.pop(name, None)) is not None:
+                await asyncio.to_thread(watcher[0].join, 2)
 
     async def _serve(self, name: str) -> None:
         """Run a push connector's ``serve`` for the daemon's life; restart it when it fails."""
@@ -352,42 +395,40 @@ class Bridge:
             await asyncio.gather(*(self.poll(name) for name in waiting))
         return await self.dispatcher.run(until_idle=ONCE_HORIZON)
 
-    async def run_forever(self, stop: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
+    async def run_forever(self, stop: asyncio.Event, hurry: asyncio.Event | None = None,
+                          reload: asyncio.Event | None = None) -> None:
         hurry = hurry or asyncio.Event()
         self._timed = True
-        scheduler = AsyncIOScheduler()
-        for name, connector_config in self.config.connectors.items():
-            scheduler.add_job(
-                self._tick, "interval", args=[name], id=name, name=f"poll {name}",
-                seconds=connector_config.poll_interval, next_run_time=datetime.now(),
-                max_instances=1, coalesce=True, misfire_grace_time=int(connector_config.poll_interval) + 1,
-            )
+        self._scheduler = AsyncIOScheduler()
         if self.listener is not None:
             self.listener.route("GET", "/healthz", self._healthz)
             self.listener.route("GET", "/metrics", self._metrics)
             await self.listener.start()
-        scheduler.start()
-        watchers = [task for name in self.connectors if (task := self._watch(name)) is not None]
-        serving = [
-            asyncio.create_task(self._serve(name), name=f"serve {name}")
-            for name, connector in self.connectors.items() if hasattr(connector, "serve")
-        ]
+        self._scheduler.start()
+        for name in self.connectors:
+            self._start_connector(name)
         await self.dispatcher.check_key()
         sending = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
         log.info("omi-bridge running: %d connector(s), state in %s", len(self.connectors), self.store.path)
         self.notifier.ready(summary(self.store, self.connectors))
         heartbeat = asyncio.create_task(self._heartbeat(), name="heartbeat")
+        reloading = asyncio.create_task(self._reload_on(reload), name="reload") if reload is not None else None
         await stop.wait()
 
         self.notifier.stopping()
         heartbeat.cancel()
+        if reloading is not None:
+            reloading.cancel()
 
         log.info("stopping: no new polls; letting in-flight sends finish (up to %.0fs)",
                  self.config.omi.shutdown_grace)
-        scheduler.shutdown(wait=False)
+        self._scheduler.shutdown(wait=False)
         self._stop_watching.set()
         for _, timer in self._deadlines.values():
             timer.cancel()
+        for _, event in self._watchers.values():
+            event.set()
+        serving = list(self._serving.values())
         for task in serving:  # no more events taken in; what was acknowledged is in the store
             task.cancel()
         if serving:
@@ -404,15 +445,69 @@ class Bridge:
             await sending
         if self._polls:
             await asyncio.wait(set(self._polls), timeout=5)
-        for thread in watchers:
+        for thread, _ in self._watchers.values():
             await asyncio.to_thread(thread.join, 2)
         if self.listener is not None:
             await self.listener.stop()
 
+    # -- reload (SIGHUP) --------------------------------------------------------------------
 
-def install_signal_handlers(stop: asyncio.Event, hurry: asyncio.Event) -> None:
-    """The first SIGTERM/SIGINT stops gracefully; a second one stops now."""
+    async def _reload_on(self, reload: asyncio.Event) -> None:
+        while True:
+            await reload.wait()
+            reload.clear()
+            await self.reload()
+
+    async def reload(self) -> bool:
+        """Read the config file again. When it is invalid, say so in one line and run on as before;
+        otherwise restart only the connectors whose settings changed (added ones start, removed
+        ones stop; their state is kept), and say what changed. [omi], [state] and [http] are
+        the daemon's own: a change there takes a restart, and the line says so."""
+        async with self._reloading:
+            try:
+                new = await asyncio.to_thread(load_config, self.config.source)
+                built = {name: build_connector(new, name) for name, cfg in new.connectors.items()
+                         if cfg != self.config.connectors.get(name)}
+            except ConfigError as exc:
+                log.error("reload: %s is not valid, still running on the config as it was: %s",
+                          self.config.source, "; ".join(exc.problems))
+                return False
+            except Exception as exc:
+                log.error("reload: still running on the config as it was: %s", one_line(exc))
+                return False
+            for secret in secrets_of(new):
+                hide(secret)
+            old = self.config.connectors
+            removed = [name for name in old if name not in new.connectors]
+            added = [name for name in new.connectors if name not in old]
+            changed = [name for name in built if name in old]
+            await self._stop_connectors(removed + changed)
+            for name in removed:
+                del self.connectors[name], self.sinks[name]
+            self.config = self.config.model_copy(update={"connectors": new.connectors})
+            for name, connector in built.items():
+                self.connectors[name] = connector
+                self.sinks[name] = self._sink(name)
+                self._polling.discard(name)
+                self._again.discard(name)
+                self._start_connector(name)
+            what = [f"{label}: {', '.join(names)}" for label, names in
+                    (("added", added), ("restarted with new settings", changed), ("removed", removed)) if names]
+            log.info("reload: %s", "; ".join(what) if what else "no connector changed")
+            later = [section for section in ("omi", "http", "state_path")
+                     if getattr(new, section) != getattr(self.config, section)]
+            if later:
+                log.warning("reload: [%s] changed too: that takes a restart (systemctl restart omi-bridge)",
+                            "], [".join(section.replace("_path", "") for section in later))
+            return True
+
+
+def install_signal_handlers(stop: asyncio.Event, hurry: asyncio.Event, reload: asyncio.Event | None = None) -> None:
+    """The first SIGTERM/SIGINT stops gracefully; a second one stops now. SIGHUP reloads the
+    config (systemctl reload, or the terminal of a foreground run closing): it never stops."""
     loop = asyncio.get_running_loop()
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, reload.set)
 
     def signalled() -> None:
         if stop.is_set():

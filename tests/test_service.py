@@ -46,7 +46,7 @@ def test_the_unit_has_what_a_hardened_notify_service_needs() -> None:
     s = unit_settings()
     expected = {
         "Type": "notify", "NotifyAccess": "main", "Restart": "on-failure", "DynamicUser": "yes",
-        "StateDirectory": "omi-bridge", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+        "StateDirectory": "omi-bridge", "ProtectSystem": "strict", "ProtectHome": "read-only", "PrivateTmp": "yes",
         "NoNewPrivileges": "yes",
     }
     for key, value in expected.items():
@@ -55,6 +55,7 @@ def test_the_unit_has_what_a_hardened_notify_service_needs() -> None:
     assert int(s["WatchdogSec"][0]) >= 60
     assert any(c.startswith("omi_api_key:") for c in s["LoadCredential"])
     assert s["ExecStart"][0].endswith("omi-bridge run -c /etc/omi-bridge/config.toml")
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]  # the daemon reloads on SIGHUP
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
