@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bridge.models import MAX_TEXT, Conversation, CreateConversationRequest
+from bridge.models import MAX_TEXT, PRIORITY_LIVE_REST, Conversation, CreateConversationRequest
 
-__all__ = ["QueuedRequest", "split_text", "to_requests"]
+__all__ = ["QueuedRequest", "describe", "split_text", "to_requests"]
 
 _LABEL_ROOM = 64  # "[part 12 of 34]\n\n" with room to spare
 _BOUNDARIES = ("\n\n", "\n", " ")
@@ -42,6 +42,7 @@ class QueuedRequest:
     source_key: str
     request: CreateConversationRequest
     priority: int
+    label: str = ""
 
 
 def to_requests(conv: Conversation, *, text_source_spec: str, language: str) -> list[QueuedRequest]:
@@ -55,14 +56,29 @@ def to_requests(conv: Conversation, *, text_source_spec: str, language: str) -> 
         "finished_at": max(conv.finished_at or conv.started_at, conv.started_at),
         "geolocation": conv.geolocation,
     }
+    label = describe(conv)
     if len(chunks) == 1:
-        return [QueuedRequest(conv.source_key, CreateConversationRequest(text=chunks[0], **fields), conv.priority)]
+        return [QueuedRequest(conv.source_key, CreateConversationRequest(text=chunks[0], **fields), conv.priority,
+                              label)]
     total = len(chunks)
+    # a live item's first part goes as live; the rest follow behind other live items, outside
+    # the writes kept for them (a 50 MB file's 500 parts must not take them for a day)
+    rest = max(conv.priority, PRIORITY_LIVE_REST)
     return [
         QueuedRequest(
             f"{conv.source_key}#part{n}of{total}",
             CreateConversationRequest(text=f"[part {n} of {total}]\n\n{chunk}", **fields),
-            conv.priority,
+            conv.priority if n == 1 else rest,
+            f"{label} (part {n} of {total})",
         )
         for n, chunk in enumerate(chunks, start=1)
     ]
+
+
+LABEL_MAX = 100
+
+
+def describe(conv: Conversation) -> str:
+    """What a person calls this conversation: its label, else its text's first line, cut short."""
+    label = conv.label or next((line.strip() for line in conv.text.splitlines() if line.strip()), conv.source_key)
+    return label if len(label) <= LABEL_MAX else label[:LABEL_MAX - 1].rstrip() + "…"

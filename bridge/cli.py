@@ -157,16 +157,22 @@ async def _run_async(args: argparse.Namespace, config: Config, lock: StateLock) 
 
 
 async def _once(bridge: Bridge, config: Config, store: Store) -> int:
-    """``run --once``: what this run did, what waits and why; 1 when a source failed or Omi
-    could not be delivered to."""
+    """``run --once``: what this run did, what waits and why; 1 when a source failed, Omi could
+    not be delivered to, a row went dead or the state file could not be written."""
     from bridge.status import backlog, backlog_line, failing_sources
 
-    started, dead_before = time.time(), store.counts()["dead"]
+    started, dead_before = time.time(), {r["id"] for r in store.rows("SELECT id FROM outbox WHERE state = 'dead'")}
     result = await bridge.run_once()
     sent = store.sent_since(datetime.fromtimestamp(started).astimezone())
-    dead = max(0, store.counts()["dead"] - dead_before)
+    dead = [r for r in store.rows("SELECT id, connector, source_key, label, last_error FROM outbox"
+                                  " WHERE state = 'dead' ORDER BY id") if r["id"] not in dead_before]
     failed = failing_sources(store, config.connectors)
-    print(f"sent {sent}, dead {dead}, pending {result.waiting}")
+    print(f"sent {sent}, dead {len(dead)}, pending {result.waiting}")
+    for row in dead:
+        print(f"not delivered: {row['connector']}: {row['label'] or row['source_key']}: {row['last_error']}"
+              f" (omi-bridge retry {row['id']} sends it again)", file=sys.stderr)
+    if store.health.failing:
+        print(f"the state file cannot be written: {store.health.error}", file=sys.stderr)
     print(backlog_line(backlog(config.omi, store, time.time())))
     for name in failed:
         print(f"source {name} failed: see omi-bridge status", file=sys.stderr)
@@ -179,7 +185,7 @@ async def _once(bridge: Bridge, config: Config, store: Store) -> int:
         else:
             why = "they are due later than a minute (Omi's write limit, retries): the next run or the daemon sends them"
         print(f"{result.waiting} row(s) wait because {why}")
-    return EXIT_FAILURE if failed or result.omi_error or result.auth_error else EXIT_OK
+    return EXIT_FAILURE if failed or dead or store.health.failing or result.omi_error or result.auth_error else EXIT_OK
 
 
 def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:

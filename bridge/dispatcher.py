@@ -405,7 +405,8 @@ class Dispatcher:
                 self.store.mark_sent(row.id, None, None, note=f"unreadable answer: {response.text[:200]}")
                 return
             self.store.mark_sent(row.id, answer.id, answer.discarded)
-            log.debug("row %s sent as %s%s", row.id, answer.id, " (discarded)" if answer.discarded else "")
+            log.info("%s: delivered %s as Omi conversation %s%s", row.connector, row.named, answer.id,
+                     " (which Omi discarded)" if answer.discarded else "")
         elif code == 429:
             self.store.release(row.id, self.pause_until, f"429 rate limited: {_body(response)}")
         elif code in (401, 403):
@@ -417,8 +418,8 @@ class Dispatcher:
             self._retry(row, f"{code}: {_body(response)}", unknown=True,
                         floor=max(retry_after(response) or 0, self.config.reconcile_delay))
         else:
-            log.error("row %s (%s %s) dead-lettered: Omi answered %s: %s",
-                      row.id, row.connector, row.source_key, code, _body(response))
+            log.error("%s: %s not delivered (row %s, dead-lettered): Omi answered %s: %s; omi-bridge retry %s"
+                      " sends it again", row.connector, row.named, row.id, code, _body(response), row.id)
             self.store.mark_dead(row.id, f"{code}: {_body(response, 2000)}")
 
     # -- did an uncertain attempt create a conversation? -------------------------------------
@@ -471,8 +472,8 @@ class Dispatcher:
                             " trying again later", unknown=True, floor=3600)
                 return None
             self._learn_clock(item, started, None if len(windows) == 1 else ("started_at", "server")[index])
-            log.info("row %s: adopted conversation %s created by an attempt whose answer was lost",
-                     row.id, item.get("id"))
+            log.info("%s: delivered %s as Omi conversation %s (found in Omi: the answer to its send was lost)",
+                     row.connector, row.named, item.get("id"))
             self._adopt(row, item)
             return True
         return False
@@ -518,8 +519,8 @@ class Dispatcher:
             return
         for other in self.store.uncertain_candidates(pair[1].microsecond):
             if _fingerprint_of(other.body) == pair:
-                log.info("row %s: adopted conversation %s found while looking up another row",
-                         other.id, item.get("id"))
+                log.info("%s: delivered %s as Omi conversation %s (found in Omi: the answer to its send was"
+                         " lost)", other.connector, other.named, item.get("id"))
                 self._adopt(other, item)
 
     def _learn_clock(self, item: dict, started: datetime, by_window: str | None) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_TEXT",
     "PRIORITY_BACKFILL",
     "PRIORITY_LIVE",
+    "PRIORITY_LIVE_REST",
     "Conversation",
     "ConversationCreateResponse",
     "CreateConversationRequest",
@@ -25,6 +26,7 @@ __all__ = [
 
 MAX_TEXT = 100_000  # the API's maxLength for text
 PRIORITY_LIVE = 0  # sent first
+PRIORITY_LIVE_REST = 1  # a live conversation's later parts: behind live items, outside their reserved writes
 PRIORITY_BACKFILL = 10  # history imports wait behind live items
 
 
@@ -90,6 +92,8 @@ class Conversation(BaseModel):
     ``source_key`` identifies it within its connector forever (a Message-ID, a content hash, a
     Slack thread ts): the outbox is unique on (connector, source_key), so submitting the same
     key twice is harmless. ``language`` and ``text_source_spec`` default to the connector's config.
+    ``label`` names it for a person in the log and ``status`` ("email thread 'Lunch' (3 messages)",
+    "file notes.txt"); without one, the text's first line does (a chat day's heading).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -103,6 +107,7 @@ class Conversation(BaseModel):
     text_source_spec: str | None = None
     geolocation: Geolocation | None = None
     priority: int = PRIORITY_LIVE
+    label: str = ""
 
     @field_validator("started_at", "finished_at")
     @classmethod

@@ -146,7 +146,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
             "waiting": waiting.get(name, 0),
         })
     dead = store.rows(
-        "SELECT id, connector, source_key, attempts, last_error FROM outbox WHERE state = 'dead'"
+        "SELECT id, connector, source_key, label, attempts, last_error FROM outbox WHERE state = 'dead'"
         " ORDER BY id DESC LIMIT 10"
     )
     last_skipped = store.rows(
@@ -199,7 +199,7 @@ def render(info: dict[str, Any]) -> str:
     if info["dead"]:
         lines += ["", "dead rows (omi-bridge retry ID... to send again):"]
         lines += _table(["id", "connector", "source", "reason"],
-                        [[d["id"], d["connector"], d["source_key"], d["last_error"]] for d in info["dead"]])
+                        [[d["id"], d["connector"], d["label"] or d["source_key"], d["last_error"]] for d in info["dead"]])
     if info["skipped"]:
         lines += ["", "last skipped items:"]
         lines += _table(["connector", "item", "reason"],

@@ -143,6 +143,11 @@ _MIGRATIONS = [
     CREATE INDEX items_scope_at ON items (connector, scope, at);
     DROP INDEX items_thread;
     """,
+    # v5: what a row is, in words a person knows it by ("email thread 'Lunch' (3 messages)"), for
+    # the line that says it was delivered and for status
+    """
+    ALTER TABLE outbox ADD COLUMN label TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -182,6 +187,12 @@ class OutboxRow:
     attempts: int
     unknown_since: float | None
     priority: int = 0
+    label: str | None = None
+
+    @property
+    def named(self) -> str:
+        """The row as a person knows it: its label, else its key."""
+        return self.label or self.source_key
 
 
 class Store:
@@ -281,8 +292,8 @@ class Store:
                 body = json.dumps(fingerprint(queued.request, next_id).body())
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO outbox (id, connector, source_key, priority, body, created_at,"
-                    " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (next_id, connector, queued.source_key, queued.priority, body, now, now),
+                    " next_attempt_at, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (next_id, connector, queued.source_key, queued.priority, body, now, now, queued.label or None),
                 )
                 if cur.rowcount:
                     next_id += 1
@@ -347,11 +358,11 @@ class Store:
             rows = conn.execute(
                 f"UPDATE outbox SET state = 'inflight'{counted}"
                 f" WHERE id IN (SELECT id FROM outbox WHERE {' AND '.join(where)} ORDER BY priority, id LIMIT ?)"
-                " RETURNING id, connector, source_key, body, attempts, unknown_since, priority",
+                " RETURNING id, connector, source_key, body, attempts, unknown_since, priority, label",
                 ([] if uncertain else [now]) + params + [limit],
             ).fetchall()
         rows.sort(key=lambda r: (r[6], r[0]))
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     def next_due_at(self, *, uncertain: bool | None = None, live: bool | None = None) -> float | None:
         """When the next pending row is due; ``uncertain``: only rows to look up (True) or to send
@@ -379,11 +390,11 @@ class Store:
             if not ids:
                 return []
             rows = self.conn.execute(
-                f"SELECT id, connector, source_key, body, attempts, unknown_since, priority FROM outbox"
+                f"SELECT id, connector, source_key, body, attempts, unknown_since, priority, label FROM outbox"
                 f" WHERE id IN ({','.join('?' * len(ids))}) AND state = 'pending' AND unknown_since IS NOT NULL",
                 ids,
             ).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     # -- what left for Omi, for the budgets --------------------------------------------------
 

@@ -147,7 +147,7 @@ class SpoolConnector:
         text = decode_text(data)
         modified = datetime.fromtimestamp(mtime, UTC)
         if path.suffix.lower() in TEXT_SUFFIXES:
-            return Conversation(source_key=key, text=text, started_at=modified)
+            return Conversation(source_key=key, text=text, started_at=modified, label=f"file {path.name}")
         try:
             fields = _JsonFile.model_validate(json.loads(text))
         except json.JSONDecodeError as exc:
@@ -164,7 +164,7 @@ class SpoolConnector:
         if "finished_at" in values and as_utc(values["finished_at"]) < as_utc(values["started_at"]):
             raise SkipItem("not a conversation: finished_at is before started_at")
         try:
-            return Conversation(source_key=key, **values)
+            return Conversation(source_key=key, label=f"file {path.name}", **values)
         except ValidationError as exc:
             raise SkipItem("not a conversation: " + "; ".join(e["msg"] for e in exc.errors())) from None
 

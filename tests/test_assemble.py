@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.assemble import split_text, to_requests
-from bridge.models import MAX_TEXT, Conversation
+from bridge.models import MAX_TEXT, PRIORITY_BACKFILL, PRIORITY_LIVE, PRIORITY_LIVE_REST, Conversation
+from bridge.store import Store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -61,3 +62,27 @@ def test_finished_at_never_before_started_at():
                         finished_at=datetime(2026, 10, 1, tzinfo=UTC))
     (part,) = to_requests(conv, text_source_spec="x", language="en")
     assert part.request.finished_at == T0
+
+
+def test_a_long_live_item_sends_its_first_part_live_and_the_rest_behind_other_live_items():
+    big = Conversation(source_key="big.txt", text="word " * 45_000, started_at=T0, label="file big.txt")
+    parts = to_requests(big, text_source_spec="file", language="en")
+    assert [p.priority for p in parts] == [PRIORITY_LIVE, PRIORITY_LIVE_REST, PRIORITY_LIVE_REST]
+    assert [p.label for p in parts] == [f"file big.txt (part {n} of 3)" for n in (1, 2, 3)]
+    store = Store()
+    store.submit("drop", parts)
+    note = Conversation(source_key="note.txt", text="a note dropped later", started_at=T0, label="file note.txt")
+    store.submit("drop", to_requests(note, text_source_spec="file", language="en"))
+    # the writes kept for live items go to the first part and the later note, not to the parts
+    live = store.claim_due(T0.timestamp() + 10**10, 10, priority_at_most=PRIORITY_LIVE)
+    assert [r.label for r in live] == ["file big.txt (part 1 of 3)", "file note.txt"]
+    # the rest come before any backfill, with the writes backfill may use
+    history = Conversation(source_key="old", text="old mail", started_at=T0, priority=PRIORITY_BACKFILL)
+    store.submit("mail", to_requests(history, text_source_spec="email", language="en"))
+    rest = store.claim_due(T0.timestamp() + 10**10, 10, priority_above=PRIORITY_LIVE)
+    assert [r.label for r in rest] == ["file big.txt (part 2 of 3)", "file big.txt (part 3 of 3)", "old mail"]
+
+
+def test_a_backfill_items_parts_all_stay_backfill():
+    old = Conversation(source_key="k", text="word " * 60_000, started_at=T0, priority=PRIORITY_BACKFILL)
+    assert {p.priority for p in to_requests(old, text_source_spec="email", language="en")} == {PRIORITY_BACKFILL}

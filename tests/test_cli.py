@@ -116,14 +116,22 @@ def test_once_with_a_refused_key_exits_1_and_keeps_everything(tmp_path):
 def test_status_retry_and_dead_rows(tmp_path, fake_omi):
     config = write_config(tmp_path, fake_omi.url)
     drop_files(tmp_path / "spool", ["will be rejected", "will pass"])
+    names = sorted(path.name for path in (tmp_path / "spool").iterdir())
     fake_omi.script.extend(["422"])  # Omi refuses the first request as invalid
-    assert run_cli("run", "--once", "-c", str(config)).returncode == 0
+    once = run_cli("run", "--once", "-c", str(config))
+    assert once.returncode == 1  # a row went dead in this run
+    assert "sent 1, dead 1" in once.stdout
+    refused = next(name for name in names if f"not delivered: drop: file {name}: 422" in once.stderr)
+    [delivered] = [name for name in names if name != refused]
+    [conversation] = fake_omi.conversations
+    # each delivery is one line a person can find: the source, what it was, and Omi's id
+    assert f"drop: delivered file {delivered} as Omi conversation {conversation['id']}" in once.stderr
     status = run_cli("status", "-c", str(config))
     assert status.returncode == 0
     assert "1 sent" in status.stdout and "1 dead" in status.stdout
-    assert '422: {"detail": "injected 422"}' in status.stdout
+    assert '422: {"detail": "injected 422"}' in status.stdout and f"file {refused}" in status.stdout
     data = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
-    assert data["outbox"]["dead"] == 1
+    assert data["outbox"]["dead"] == 1 and data["dead"][0]["label"] == f"file {refused}"
     dead_id = data["dead"][0]["id"]
 
     assert run_cli("retry", "-c", str(config)).returncode == 2  # neither ids nor --all

@@ -60,7 +60,7 @@ def test_items_dated_days_back_whose_answers_are_lost_are_delivered_once(tmp_pat
     assert result.returncode == 0, result.stderr
     assert Counter(fake_omi.texts()) == Counter(texts + dated)  # each exactly once
     assert [s for _, s in fake_omi.posts()].count(0) == 5  # five answers really were lost
-    assert result.stderr.count("adopted conversation") == 5
+    assert result.stderr.count("(found in Omi: the answer to its send was lost)") == 5
     assert fake_omi.violations == []
 
 
@@ -124,7 +124,7 @@ def test_sigterm_during_slow_sends_exits_in_time_and_loses_nothing(tmp_path, fak
     fake_omi.latency = 0
     result = run_cli("run", "--once", "-c", str(config))
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("adopted conversation") == 2  # the abandoned two, found in Omi's list
+    assert result.stderr.count("(found in Omi: the answer to its send was lost)") == 2  # the abandoned two, found in Omi's list
     assert Counter(fake_omi.texts()) == Counter(texts)
     assert fake_omi.violations == []
 

@@ -105,6 +105,9 @@ def test_an_archive_thread_of_a_day_is_one_conversation_that_reads_like_the_exch
     ])
     assert any(t.startswith("Subject: Re: Budget for Q3\n\nFrom: Bob") and t.endswith("Booked the cheaper hotel.")
                for t in found)
+    # each is named as a person knows it, in the line that says it was delivered and in status
+    assert sorted(r["label"] for r in store.rows("SELECT label FROM outbox")) == [
+        "email thread “Budget for Q3” (3 messages)", "email “Lunch”", "email “Re: Budget for Q3”"]
     # the archive read again, and read as a new file: nothing twice
     connector.poll(Sink(store, "takeout", connector.config, lambda: None))
     write_mbox(path, [mail("z@x", T + timedelta(days=3), subject="New", body="something new")])

@@ -359,7 +359,7 @@ class MailPiece:
         lines += [self.recipients] if self.recipients else []
         text = "\n".join([*lines, f"Date: {self.shown_date}"]) + "\n\n" + self.body
         return Conversation(source_key=self.key, text=text.strip(), started_at=self.at, finished_at=self.at,
-                            priority=self.priority)
+                            priority=self.priority, label=f"email “{self.subject or '(no subject)'}”")
 
 
 def _read_body(msg: Message, raw: bytes, hint: str | None, bulk: str | None, skip_automated: bool,

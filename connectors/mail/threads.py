@@ -121,6 +121,7 @@ def render_thread(group: Group) -> Conversation:
         started_at=datetime.fromtimestamp(first.at, UTC),
         finished_at=datetime.fromtimestamp(last.at, UTC),
         priority=priority,
+        label=f"email thread “{subject}” ({count} messages)" if count > 1 else f"email “{subject}”",
     )
 
 
