@@ -36,7 +36,7 @@ from bridge.errors import SourceError
 from bridge.groups import GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
 from connectors.mail.selection import MailSelection, MyThreads
-from connectors.mail.text import MailJob, MailPiece, not_mail_reason, convert, decode_header, parse_headers
+from connectors.mail.text import MailJob, MailPiece, convert, decode_header, not_mail_reason, parse_headers
 from connectors.mail.threads import Into, close_threads, take
 
 __all__ = ["EmlConnector", "MaildirConnector", "MboxConnector", "not_mail"]
