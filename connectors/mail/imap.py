@@ -189,7 +189,7 @@ class ImapConfig(MailSelection):
             token_url=self.oauth2_token_url or "", flow=self.oauth2_flow or "device",
             device_url=self.oauth2_device_url, authorize_url=self.oauth2_authorize_url,
             client_secret=self.oauth2_client_secret.get_secret_value() if self.oauth2_client_secret else None,
-            authorize_params=GOOGLE_AUTHORIZE_PARAMS if google else ())
+            authorize_params=GOOGLE_AUTHORIZE_PARAMS if google else (), timeout=self.timeout)
 
 
 def _is_loopback(host: str) -> bool:
@@ -231,6 +231,8 @@ class ImapConnector:
         try:
             client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
                                 ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
+        except TimeoutError:
+            raise SourceError(f"cannot reach {where}: no answer within {cfg.timeout:g} s") from None
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"cannot connect to {where}: {exc}") from None
         try:
@@ -241,6 +243,10 @@ class ImapConnector:
             _close(client)
             raise SourceAuthError(f"{where} refused the login for {cfg.username}: {to_unicode(str(exc))}"
                                   f"{self._app_password_hint()}") from None
+        except TimeoutError:
+            with contextlib.suppress(Exception):  # no LOGOUT: it would wait as long again
+                client.shutdown()
+            raise SourceError(f"{where} stopped answering (nothing within {cfg.timeout:g} s)") from None
         except (OSError, IMAPClientError) as exc:
             _close(client)
             raise SourceError(f"{where}: {exc}") from None

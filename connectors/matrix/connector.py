@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import re
 import sys
 import time
@@ -64,6 +65,8 @@ class MatrixConfig(GroupedConfig):
     room_specs: dict[str, str] = Field(default={}, description="room id or alias -> text_source_spec")
     text_source_spec: str = Field(default="matrix", min_length=1)
     sync_timeout: float = Field(default=30, gt=0, le=300, description="seconds a /sync waits for news")
+    timeout: float = Field(default=30, gt=0, le=300,
+                           description="seconds the homeserver may take to answer (a /sync: sync_timeout more)")
     poll_interval: float = Field(default=60, gt=0)
 
 
@@ -94,13 +97,29 @@ class MatrixConnector:
         raise SourceAuthError(f"no access token: set access_token (or access_token_file), or run "
                               f"omi-bridge login {self.name}")
 
-    def _client(self) -> Any:
+    def _client(self, token: bool = True, retries: int = 1) -> Any:
         from nio import AsyncClient, AsyncClientConfig
 
-        client = AsyncClient(self.config.homeserver, self.config.user_id,
-                             config=AsyncClientConfig(max_timeouts=1, request_timeout=self.config.sync_timeout + 30))
-        client.access_token = self._token()
+        # nio retries a request that times out or cannot connect forever unless told otherwise
+        client = AsyncClient(self.config.homeserver, self.config.user_id, config=AsyncClientConfig(
+            max_timeouts=retries, request_timeout=self.config.sync_timeout + self.config.timeout))
+        if token:
+            client.access_token = self._token()
         return client
+
+    async def _answer(self, request: Any) -> Any:
+        """A request the person waits for (login, check): its answer within ``timeout``, else
+        one line that says what could not be reached."""
+        seconds = self.config.timeout
+        try:
+            return await asyncio.wait_for(request, seconds)
+        except TimeoutError:
+            raise SourceError(f"cannot reach {self.config.homeserver}: no answer within {seconds:g} s") from None
+        except OSError as exc:  # aiohttp's connection errors are OSErrors; the cause is the socket's
+            cause = getattr(exc, "os_error", None) or exc
+            errno = getattr(cause, "errno", None)  # asyncio's strerror is "Connect call failed (address)"
+            why = os.strerror(errno) if errno else " ".join(str(cause).split()) or type(cause).__name__
+            raise SourceError(f"cannot reach {self.config.homeserver}: {why}") from None
 
     def _error(self, response: Any, doing: str) -> SourceError:
         code = getattr(response, "status_code", None) or "error"
@@ -113,16 +132,14 @@ class MatrixConnector:
     async def check(self) -> str:
         from nio import WhoamiResponse
 
-        client = self._client()
+        client = self._client(retries=0)
         try:
-            who = await client.whoami()
+            who = await self._answer(client.whoami())
             if not isinstance(who, WhoamiResponse):
                 raise self._error(who, "whoami")
             if who.user_id != self.config.user_id:
                 raise SourceAuthError(f"the access token is {who.user_id}'s, not {self.config.user_id}'s")
-            rooms = await self._resolve(client)
-        except OSError as exc:
-            raise SourceError(f"cannot reach {self.config.homeserver}: {exc}") from None
+            rooms = await self._answer(self._resolve(client))
         finally:
             await client.close()
         return f"{who.user_id} on {self.config.homeserver}, {len(rooms)} room(s)"
@@ -152,7 +169,7 @@ class MatrixConnector:
 
     async def login(self, say: Any, pasted: Any) -> str:
         """``omi-bridge login``: an access token by password, kept in the state directory."""
-        from nio import AsyncClient, LoginResponse
+        from nio import LoginResponse
 
         if self.tokens is None or self.config.access_token is not None:
             raise ConfigError([f"connectors.{self.name}: access_token is set: there is nothing to sign in to"])
@@ -162,9 +179,9 @@ class MatrixConnector:
         else:
             say(prompt)
             password = next(iter(pasted), "").rstrip("\n")
-        client = AsyncClient(self.config.homeserver, self.config.user_id)
+        client = self._client(token=False, retries=0)
         try:
-            answer = await client.login(password=password, device_name=f"omi-bridge {self.name}")
+            answer = await self._answer(client.login(password=password, device_name=f"omi-bridge {self.name}"))
         finally:
             await client.close()
         if not isinstance(answer, LoginResponse):
