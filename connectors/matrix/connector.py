@@ -412,27 +412,43 @@ class MatrixConnector:
 
 def _text(content: dict[str, Any], event: dict[str, Any]) -> str:
     """A message's words: text, notices and emotes as written (a reply's quoted fallback taken
-    off), media named."""
+    off), media named, with their captions."""
     kind = content.get("msgtype") or ("m.sticker" if event.get("type") == "m.sticker" else None)
     body = content.get("body")
     if not isinstance(body, str):
         return ""
+    if _dict(content.get("m.relates_to")).get("m.in_reply_to"):
+        body = _without_fallback(body)
     if kind in _MEDIA:
         what = "voice message" if "org.matrix.msc3245.voice" in content else _MEDIA[kind]
-        return f"[{what}: {body}]" if kind == "m.file" else f"[{what}]"
+        # spec v1.10: with a filename that differs, the body is a caption (mautrix bridges send
+        # photo captions so); without one, the body is the file's name
+        filename = content.get("filename")
+        named = filename if isinstance(filename, str) and filename.strip() else body
+        caption = body.strip() if kind != "m.sticker" and named != body else ""
+        medium = f"[{what}: {named.strip()}]" if kind == "m.file" else f"[{what}]"
+        return f"{medium} {caption}" if caption else medium
     if kind == "m.location":
         return f"[location: {content.get('geo_uri') or body}]"
-    if _dict(content.get("m.relates_to")).get("m.in_reply_to") and body.startswith("> <@"):
-        # the reply fallback: "> <@anna:x> what she said\n\n" before the answer (spec 11.19.2.2);
-        # a quote of one's own ("> to be...") stays
-        lines = body.split("\n")
-        while lines and lines[0].startswith(">"):
-            lines.pop(0)
-        body = "\n".join(lines).lstrip("\n")
     body = body.strip()
     if kind == "m.emote":
         return f"* {body}"
     return body
+
+
+_FALLBACK_START = re.compile(r"^> (\* )?<@[^>\s]+>")  # "> <@anna:x> what she said", "> * <@anna:x> waves"
+
+
+def _without_fallback(body: str) -> str:
+    """A reply without its quoted fallback: the leading lines that start with "> ", and the
+    blank line after them (spec 11.19.2.2). A reply that opens with a quote of its own
+    ("> to be...", no sender) keeps it: clients stopped sending fallbacks (spec v1.13)."""
+    if not _FALLBACK_START.match(body):
+        return body
+    lines = body.split("\n")
+    while lines and (lines[0].startswith("> ") or lines[0] == ">"):
+        lines.pop(0)
+    return "\n".join(lines).lstrip("\n")
 
 
 def _dict(value: Any) -> dict[str, Any]:
