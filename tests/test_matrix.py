@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -282,6 +283,47 @@ def test_a_reply_to_an_emote_loses_its_fallback_and_image_captions_arrive(tmp_pa
     assert len(fake_omi.conversations) == 1 and said(fake_omi) == [
         "* waves at everyone", "hi Bob!", "[photo] The cake, finally!", "[file: cake.pdf] the recipe, as promised",
         "[photo]"]
+
+
+def test_an_edit_by_someone_else_in_the_same_sync_as_the_original_is_not_applied(tmp_path, synapse, people, fake_omi):
+    tokens, _ = people
+    family = room(synapse, people, "Family")
+    config, log, daemon = start_synced(tmp_path, synapse, people, fake_omi)
+    stop(daemon)
+    # while the bridge is away: its next sync brings the originals and their edits together
+    cake = synapse.send(tokens["bob"], family, "I'll bring the cake at 1")
+    synapse.send(tokens["bob"], family, {"msgtype": "m.text", "body": "* I'll bring the cake at 2",
+                                         "m.new_content": {"msgtype": "m.text", "body": "I'll bring the cake at 2"},
+                                         "m.relates_to": {"rel_type": "m.replace", "event_id": cake}})
+    plan = synapse.send(tokens["bob"], family, "Let's meet at the station")
+    synapse.send(tokens["alex"], family, {"msgtype": "m.text", "body": "* Bob is not coming",
+                                          "m.new_content": {"msgtype": "m.text", "body": "Bob is not coming"},
+                                          "m.relates_to": {"rel_type": "m.replace", "event_id": plan}})
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: len(fake_omi.conversations) == 1, 30), log.read_text()[-3000:]
+    finally:
+        stop(daemon)
+    assert said(fake_omi) == ["I'll bring the cake at 2", "Let's meet at the station"]
+
+
+def test_a_room_joined_while_the_daemon_was_down_is_read_back_to_the_join(tmp_path, synapse, people, fake_omi):
+    tokens, ids = people
+    config, log, daemon = start_synced(tmp_path, synapse, people, fake_omi)
+    stop(daemon)
+    trip = synapse.create_room(tokens["bob"], "Trip")
+    synapse.send(tokens["bob"], trip, "before Alex came")  # the room's past: not Alex's to send
+    synapse.call(tokens["bob"], "POST", f"/rooms/{quote(trip)}/invite", {"user_id": ids["alex"]})
+    synapse.join(tokens["alex"], trip)
+    for n in range(30):  # more than a sync's timeline holds
+        synapse.send(tokens["bob"], trip, f"plan {n}")
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: len(said(fake_omi)) >= 30, 40), log.read_text()[-3000:]
+        time.sleep(3)
+    finally:
+        stop(daemon)
+    assert said(fake_omi) == [f"plan {n}" for n in range(30)]
 
 
 def test_a_homeserver_outage_is_one_failing_line_then_one_recovered_line_and_nothing_lost(

@@ -248,13 +248,17 @@ class MatrixConnector:
                 rooms[room_id] = _mark(timeline, {})
                 continue
             if room_id not in rooms:  # joined since: what is said from the join on, not the room's past
-                joined = [n for n, e in enumerate(timeline) if e.get("type") == "m.room.member"
-                          and e.get("state_key") == self.config.user_id]
-                timeline = timeline[joined[-1] + 1:] if joined else timeline
+                joined = [n for n, e in enumerate(timeline) if self._my_join(e)]
+                if joined:
+                    timeline = timeline[joined[-1] + 1:]
+                elif room.timeline.limited:  # more was said since the join than a sync holds
+                    timeline = await self._gap(client, room_id, room.timeline.prev_batch, {}) + timeline
             elif room.timeline.limited:
                 timeline = await self._gap(client, room_id, room.timeline.prev_batch, rooms[room_id]) + timeline
+            # the batch's own authors: an edit's original may be in it, not stored yet
+            authors = {e.get("event_id"): e.get("sender") for e in timeline}
             for event in timeline:  # an event taken before (a gap read back overlaps) is known by its id
-                self._take(room_id, event, changes, sink)
+                self._take(room_id, event, changes, sink, authors)
             rooms[room_id] = _mark(timeline, rooms.get(room_id, {}))
         cursor = {"next_batch": answer.next_batch, "rooms": rooms, "since": since}
         sink.commit(changes, cursor)
@@ -262,9 +266,10 @@ class MatrixConnector:
 
     async def _gap(self, client: Any, room_id: str, token: str | None, mark: dict[str, Any]) -> list[dict[str, Any]]:
         """What was said in a room since the last event taken there, before this sync's timeline,
-        read back with /messages to that event (oldest first). Bridges date messages by the
-        network's clock, so a late one may look older than the last taken: the time only ends
-        the search a day before that."""
+        read back with /messages to that event (oldest first); for a room without one (joined
+        while the bridge was down), back to the join. Bridges date messages by the network's
+        clock, so a late one may look older than the last taken: the time only ends the search
+        a day before that."""
         from nio import MessageDirection, RoomMessagesResponse
 
         last, floor = mark.get("last"), float(mark.get("ts") or 0) - 86_400_000
@@ -278,7 +283,8 @@ class MatrixConnector:
             older = [e.source for e in page.chunk]
             reached = False
             for event in older:
-                if event.get("event_id") == last or _number(event.get("origin_server_ts")) < floor:
+                if event.get("event_id") == last or _number(event.get("origin_server_ts")) < floor or (
+                        last is None and self._my_join(event)):
                     reached = True
                     break
                 found.append(event)
@@ -290,6 +296,10 @@ class MatrixConnector:
                         self._room_name(room_id), GAP_PAGES * 100)
         log.info("%s: %s: %d event(s) read back to fill a gap", self.name, self._room_name(room_id), len(found))
         return list(reversed(found))
+
+    def _my_join(self, event: dict[str, Any]) -> bool:
+        return (event.get("type") == "m.room.member" and event.get("state_key") == self.config.user_id
+                and _dict(event.get("content")).get("membership") == "join")
 
     def _wanted(self, room_id: str) -> bool:
         return not self.config.rooms or (self._rooms is not None and room_id in self._rooms)
@@ -310,16 +320,19 @@ class MatrixConnector:
             if ident:
                 self._networks[room_id] = ident
 
-    def _take(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
-        """One timeline event into ``changes``. Any member can send any JSON: an event of an
-        unexpected shape is skipped with its reason, never stops the room."""
+    def _take(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink,
+              authors: dict[str, Any]) -> None:
+        """One timeline event into ``changes`` (``authors``: the senders of the events that came
+        with it). Any member can send any JSON: an event of an unexpected shape is skipped with
+        its reason, never stops the room."""
         try:
-            self._take_event(room_id, event, changes, sink)
+            self._take_event(room_id, event, changes, sink, authors)
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             sink.skip(f"event:{event.get('event_id')}", f"an event of an unexpected shape ({type(exc).__name__})",
                       ref=f"room {self._room_name(room_id)}")
 
-    def _take_event(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
+    def _take_event(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink,
+                    authors: dict[str, Any]) -> None:
         kind, content = event.get("type"), _dict(event.get("content"))
         event_id = event.get("event_id")
         if not isinstance(event_id, str):
@@ -338,9 +351,10 @@ class MatrixConnector:
         relation = _dict(content.get("m.relates_to"))
         sender = str(event.get("sender") or "")
         if relation.get("rel_type") == "m.replace" and isinstance(relation.get("event_id"), str):
-            original = self._assembler.item(relation["event_id"]) if self._assembler else None
+            stored = self._assembler.item(relation["event_id"]) if self._assembler else None
+            author = stored.author if stored else authors.get(relation["event_id"])
             text = _text(_dict(content.get("m.new_content")), event)
-            if text and (original is None or original.author == sender):  # only the author edits (spec 11.37)
+            if text and author in (None, sender):  # only the author edits (spec 11.37)
                 changes.edit(relation["event_id"], text)
             return
         text = _text(content, event)
