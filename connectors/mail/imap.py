@@ -61,6 +61,7 @@ PIPELINE_DEPTH = 2  # fetched chunks being converted while the next one is fetch
 IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
 IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
 RECONNECT_MAX = 300.0
+SIGN_IN_LOOK = 1.0  # seconds between looks at the token file while signed out (a stat: cheap)
 THREAD_SPAN = 86400.0  # a thread's live conversation spans at most a day, however busy
 
 
@@ -555,6 +556,7 @@ class ImapConnector:
         failing = False
         while not stop.is_set():
             client = None
+            signed_in = self.tokens.stamp() if self.tokens is not None else None  # before the connect's verdict
             try:
                 client, renew_at = self._connect()
                 client.select_folder(self._folder(client, folder), readonly=True)
@@ -570,8 +572,10 @@ class ImapConnector:
                 self._idle_until_stopped(client, trigger, stop, max(renew_at, time.time() + 1.0))
                 continue  # the access token is running out: a new connection with a new one
             except SignInRequired:  # the poll says this one, once; not again per folder
-                stop.wait(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
+                if self._await_sign_in(stop, delay, signed_in):
+                    delay = 1.0  # signed in anew: connect now, and the connect's trigger polls
+                else:
+                    delay = min(delay * 2, RECONNECT_MAX)
             except (SourceError, OSError, IMAPClientError) as exc:
                 if not failing:
                     log.warning("%s: IDLE on %s failing (%s); reconnecting with backoff", self.name, folder,
@@ -582,6 +586,19 @@ class ImapConnector:
             finally:
                 if client is not None:
                     _close(client)
+
+    def _await_sign_in(self, stop: threading.Event, seconds: float, stamp: tuple[int, int] | None) -> bool:
+        """Wait ``seconds`` (or until stopped); True as soon as the token file differs from
+        ``stamp``: ``omi-bridge login`` signed the account in again, and mail should not wait
+        for the back-off (up to RECONNECT_MAX) to run out."""
+        deadline = time.monotonic() + seconds
+        while not stop.wait(min(SIGN_IN_LOOK, max(0.0, deadline - time.monotonic()))):
+            if self.tokens is not None and self.tokens.stamp() != stamp:
+                log.debug("%s: signed in again: IDLE reconnects now", self.name)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return False
 
     def _idle_until_stopped(self, client: IMAPClient, trigger: Callable[[], None], stop: threading.Event,
                             reconnect_at: float = math.inf) -> None:
