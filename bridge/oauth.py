@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_AHEAD = 300.0  # seconds before its token expires a connection is remade (a quarter of its life if shorter)
 BROWSER_WAIT = 600.0  # seconds the browser flow waits for the person
-REQUEST_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 30.0  # seconds a provider may take to answer, unless the connector says otherwise
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class OAuthApp:
     authorize_url: str | None = None
     client_secret: str | None = field(default=None, repr=False)  # Google's desktop clients have one
     authorize_params: tuple[tuple[str, str], ...] = ()  # Google: access_type=offline, prompt=consent
+    timeout: float = REQUEST_TIMEOUT  # seconds its endpoints may take to answer
 
 
 class OAuthRefused(SourceAuthError):
@@ -88,8 +89,11 @@ def _post(client: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any
     where = urlsplit(url).netloc
     try:
         response = client.post(url, data=form, headers={"Accept": "application/json"})
+    except httpx.TimeoutException:
+        seconds = client.timeout.read or REQUEST_TIMEOUT
+        raise SourceError(f"cannot reach {where}: no answer within {seconds:g} s") from None
     except httpx.HTTPError as exc:
-        raise SourceError(f"cannot reach {where}: {type(exc).__name__}") from None
+        raise SourceError(f"cannot reach {where}: {_why(exc)}") from None
     try:
         body = response.json()
     except ValueError:
@@ -102,6 +106,16 @@ def _post(client: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any
             raise SourceError(f"{where} answered {response.status_code} to a token request")
         raise OAuthRefused(error, _description(body.get("error_description")))
     return body
+
+
+def _why(exc: BaseException) -> str:
+    """Why a request failed, in the socket's words ("Connection refused"), not httpx's type."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__ or cause.__context__
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _description(text: Any) -> str | None:
@@ -131,8 +145,8 @@ def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[st
     return record
 
 
-def _client() -> httpx.Client:
-    return httpx.Client(timeout=REQUEST_TIMEOUT)
+def _client(timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
+    return httpx.Client(timeout=timeout)
 
 
 # -- signing in -----------------------------------------------------------------------------------
@@ -143,7 +157,7 @@ def sign_in(app: OAuthApp, say: Callable[[str], None], pasted: Iterable[str] = (
     """Run the app's flow with the person; the tokens, for the token file. ``pasted`` are the
     lines the person types (the browser flow's fallback)."""
     with contextlib.ExitStack() as stack:
-        client = http or stack.enter_context(_client())
+        client = http or stack.enter_context(_client(app.timeout))
         record = _device(app, client, say, sleep) if app.flow == "device" else _browser(app, client, say, pasted)
     if "refresh_token" not in record:
         raise OAuthRefused("no_refresh_token", "the provider gave no refresh token, so the bridge could not stay "
@@ -296,11 +310,11 @@ class AccessTokens:
     """One connector's access tokens, shared by its threads (the poll and each IDLE)."""
 
     def __init__(self, name: str, app: OAuthApp, file: TokenFile,
-                 http: Callable[[], httpx.Client] = _client) -> None:
+                 http: Callable[[], httpx.Client] | None = None) -> None:
         self.name = name
         self.app = app
         self.file = file
-        self._http = http
+        self._http = http or (lambda: _client(app.timeout))
         self._lock = threading.Lock()
         self._access: Access | None = None
         self._distrusted: str | None = None  # an access token the server refused

@@ -214,6 +214,39 @@ def test_a_revoked_sign_in_fails_that_source_only_and_a_new_login_recovers_it_wi
     assert_no_token_in(auth, said, text, status.stdout, check.stdout)
 
 
+def test_a_new_login_wakes_the_signed_out_idle_at_once_not_after_its_back_off(tmp_path, server, auth, fake_omi):
+    """Signed out, the IDLE thread retries with a growing back-off (1, 2, 4, 8, 16 s...); a new
+    `omi-bridge login` rewrites the token file, and that wakes it: mail is not held until the
+    back-off runs out. No timer poll helps here (poll_interval = 300)."""
+    port = _free_port()
+    auth.access_lifetime = 2  # stale by the daemon's start: it refreshes, and is refused, with no IMAP login
+    config = write_config(tmp_path, fake_omi.url, connectors=oauth_table(server, auth, idle=True, folders=["INBOX"]))
+    config.write_text(config.read_text().replace("[state]", f'[http]\nlisten = "127.0.0.1:{port}"\n\n[state]'))
+    said = login_by_device_code(config, auth)
+    assert run_cli("run", "--once", "-c", str(config)).returncode == 0  # the first start: mail from now on
+    auth.revoke("alice")
+    auth.access_lifetime = 3600
+    time.sleep(1.5)  # the stored access token past half its life: not used for a new connection
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log, "--log-level", "DEBUG")
+    try:
+        assert wait_until(lambda: _health(port).get("mail", {}).get("state") == "failing", 30)
+        assert _health(port)["mail"]["error"].startswith("sign in again: omi-bridge login mail")
+        time.sleep(16)  # the IDLE thread's back-off has grown: its next try is ~15 s away
+        said += login_by_device_code(config, auth)
+        signed_in = time.monotonic()
+        server.append("alice", mail(9))
+        assert wait_until(lambda: len(fake_omi.texts()) == 1, 30)
+        took = time.monotonic() - signed_in
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+    assert took < 8, f"mail waited {took:.1f} s after the new sign-in"
+    assert bodies(fake_omi) == ["Body of message 9"]
+    assert ("/introspect", "", "inactive") not in auth.calls  # no login tried a refused token
+    assert_no_token_in(auth, said, log.read_text())
+
+
 def _source_state(config: Path, name: str) -> str | None:
     done = run_cli("status", "-c", str(config), "--json")
     if done.returncode != 0 or not done.stdout.startswith("{"):

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -89,6 +90,24 @@ def lines_of(fake) -> list[list[str]]:
 def stop(daemon) -> None:
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(20) == 0
+
+
+def start_synced(tmp_path: Path, synapse, people, fake_omi, **options) -> tuple[Path, Path, subprocess.Popen]:
+    """The daemon on a new config, once it has synced: (config, its log, the process)."""
+    config = write_config(tmp_path, fake_omi.url, connectors=matrix_table(synapse, people, **options))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: synced(tmp_path / "state.db"), 30), log.read_text()[-3000:]
+    except BaseException:
+        stop(daemon)
+        raise
+    return config, log, daemon
+
+
+def said(fake) -> list[str]:
+    """Every line said, without who said it and when."""
+    return [line.split(": ", 1)[1] for lines in lines_of(fake) for line in lines[1:]]
 
 
 def test_two_rooms_become_conversations_with_edits_redactions_replies_and_bridged_names(
@@ -234,6 +253,77 @@ def test_login_by_password_keeps_a_token_in_the_state_directory_not_the_password
     assert stored["access_token"] and "alex-password-1" not in json.dumps(stored) + done.stdout + done.stderr
     assert stored["access_token"] not in done.stdout + done.stderr
     assert run_cli("check", "-c", str(config)).stdout.count("chat: ok") == 1
+
+
+def test_a_reply_to_an_emote_loses_its_fallback_and_image_captions_arrive(tmp_path, synapse, people, fake_omi):
+    """The shapes Element and the mautrix bridges send: a reply quoting an emote ("> * <@bob> ..."),
+    and spec v1.10 media whose body is a caption because filename is set and differs."""
+    tokens, ids = people
+    family = room(synapse, people, "Family")
+    _, log, daemon = start_synced(tmp_path, synapse, people, fake_omi)
+    try:
+        waves = synapse.send(tokens["bob"], family, {"msgtype": "m.emote", "body": "waves at everyone"})
+        synapse.send(tokens["alex"], family, {
+            "msgtype": "m.text", "body": f"> * <{ids['bob']}> waves at everyone\n\nhi Bob!",
+            "format": "org.matrix.custom.html",
+            "formatted_body": f"<mx-reply><blockquote><a href=\"https://matrix.to/#/{family}/{waves}\">In reply to</a>"
+                              f" * <a href=\"https://matrix.to/#/{ids['bob']}\">{ids['bob']}</a><br>waves at "
+                              "everyone</blockquote></mx-reply>hi Bob!",
+            "m.relates_to": {"m.in_reply_to": {"event_id": waves}}})
+        synapse.send(tokens["bob"], family, {"msgtype": "m.image", "body": "The cake, finally!",
+                                             "filename": "IMG_20250315_094107.jpg", "url": "mxc://localhost/a",
+                                             "info": {"mimetype": "image/jpeg", "w": 800, "h": 600}})
+        synapse.send(tokens["bob"], family, {"msgtype": "m.file", "body": "the recipe, as promised",
+                                             "filename": "cake.pdf", "url": "mxc://localhost/b"})
+        synapse.send(tokens["bob"], family, {"msgtype": "m.image", "body": "IMG_0002.jpg",
+                                             "filename": "IMG_0002.jpg", "url": "mxc://localhost/c"})
+        assert wait_until(lambda: len(fake_omi.conversations) == 1, 30), log.read_text()[-3000:]
+    finally:
+        stop(daemon)
+    assert len(fake_omi.conversations) == 1 and said(fake_omi) == [
+        "* waves at everyone", "hi Bob!", "[photo] The cake, finally!", "[file: cake.pdf] the recipe, as promised",
+        "[photo]"]
+
+
+def test_an_edit_by_someone_else_in_the_same_sync_as_the_original_is_not_applied(tmp_path, synapse, people, fake_omi):
+    tokens, _ = people
+    family = room(synapse, people, "Family")
+    config, log, daemon = start_synced(tmp_path, synapse, people, fake_omi)
+    stop(daemon)
+    # while the bridge is away: its next sync brings the originals and their edits together
+    cake = synapse.send(tokens["bob"], family, "I'll bring the cake at 1")
+    synapse.send(tokens["bob"], family, {"msgtype": "m.text", "body": "* I'll bring the cake at 2",
+                                         "m.new_content": {"msgtype": "m.text", "body": "I'll bring the cake at 2"},
+                                         "m.relates_to": {"rel_type": "m.replace", "event_id": cake}})
+    plan = synapse.send(tokens["bob"], family, "Let's meet at the station")
+    synapse.send(tokens["alex"], family, {"msgtype": "m.text", "body": "* Bob is not coming",
+                                          "m.new_content": {"msgtype": "m.text", "body": "Bob is not coming"},
+                                          "m.relates_to": {"rel_type": "m.replace", "event_id": plan}})
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: len(fake_omi.conversations) == 1, 30), log.read_text()[-3000:]
+    finally:
+        stop(daemon)
+    assert said(fake_omi) == ["I'll bring the cake at 2", "Let's meet at the station"]
+
+
+def test_a_room_joined_while_the_daemon_was_down_is_read_back_to_the_join(tmp_path, synapse, people, fake_omi):
+    tokens, ids = people
+    config, log, daemon = start_synced(tmp_path, synapse, people, fake_omi)
+    stop(daemon)
+    trip = synapse.create_room(tokens["bob"], "Trip")
+    synapse.send(tokens["bob"], trip, "before Alex came")  # the room's past: not Alex's to send
+    synapse.call(tokens["bob"], "POST", f"/rooms/{quote(trip)}/invite", {"user_id": ids["alex"]})
+    synapse.join(tokens["alex"], trip)
+    for n in range(30):  # more than a sync's timeline holds
+        synapse.send(tokens["bob"], trip, f"plan {n}")
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: len(said(fake_omi)) >= 30, 40), log.read_text()[-3000:]
+        time.sleep(3)
+    finally:
+        stop(daemon)
+    assert said(fake_omi) == [f"plan {n}" for n in range(30)]
 
 
 def test_a_homeserver_outage_is_one_failing_line_then_one_recovered_line_and_nothing_lost(

@@ -61,6 +61,7 @@ PIPELINE_DEPTH = 2  # fetched chunks being converted while the next one is fetch
 IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
 IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
 RECONNECT_MAX = 300.0
+SIGN_IN_LOOK = 1.0  # seconds between looks at the token file while signed out (a stat: cheap)
 THREAD_SPAN = 86400.0  # a thread's live conversation spans at most a day, however busy
 
 
@@ -189,7 +190,7 @@ class ImapConfig(MailSelection):
             token_url=self.oauth2_token_url or "", flow=self.oauth2_flow or "device",
             device_url=self.oauth2_device_url, authorize_url=self.oauth2_authorize_url,
             client_secret=self.oauth2_client_secret.get_secret_value() if self.oauth2_client_secret else None,
-            authorize_params=GOOGLE_AUTHORIZE_PARAMS if google else ())
+            authorize_params=GOOGLE_AUTHORIZE_PARAMS if google else (), timeout=self.timeout)
 
 
 def _is_loopback(host: str) -> bool:
@@ -231,6 +232,8 @@ class ImapConnector:
         try:
             client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
                                 ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
+        except TimeoutError:
+            raise SourceError(f"cannot reach {where}: no answer within {cfg.timeout:g} s") from None
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"cannot connect to {where}: {exc}") from None
         try:
@@ -241,6 +244,10 @@ class ImapConnector:
             _close(client)
             raise SourceAuthError(f"{where} refused the login for {cfg.username}: {to_unicode(str(exc))}"
                                   f"{self._app_password_hint()}") from None
+        except TimeoutError:
+            with contextlib.suppress(Exception):  # no LOGOUT: it would wait as long again
+                client.shutdown()
+            raise SourceError(f"{where} stopped answering (nothing within {cfg.timeout:g} s)") from None
         except (OSError, IMAPClientError) as exc:
             _close(client)
             raise SourceError(f"{where}: {exc}") from None
@@ -549,6 +556,7 @@ class ImapConnector:
         failing = False
         while not stop.is_set():
             client = None
+            signed_in = self.tokens.stamp() if self.tokens is not None else None  # before the connect's verdict
             try:
                 client, renew_at = self._connect()
                 client.select_folder(self._folder(client, folder), readonly=True)
@@ -564,8 +572,10 @@ class ImapConnector:
                 self._idle_until_stopped(client, trigger, stop, max(renew_at, time.time() + 1.0))
                 continue  # the access token is running out: a new connection with a new one
             except SignInRequired:  # the poll says this one, once; not again per folder
-                stop.wait(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
+                if self._await_sign_in(stop, delay, signed_in):
+                    delay = 1.0  # signed in anew: connect now, and the connect's trigger polls
+                else:
+                    delay = min(delay * 2, RECONNECT_MAX)
             except (SourceError, OSError, IMAPClientError) as exc:
                 if not failing:
                     log.warning("%s: IDLE on %s failing (%s); reconnecting with backoff", self.name, folder,
@@ -576,6 +586,19 @@ class ImapConnector:
             finally:
                 if client is not None:
                     _close(client)
+
+    def _await_sign_in(self, stop: threading.Event, seconds: float, stamp: tuple[int, int] | None) -> bool:
+        """Wait ``seconds`` (or until stopped); True as soon as the token file differs from
+        ``stamp``: ``omi-bridge login`` signed the account in again, and mail should not wait
+        for the back-off (up to RECONNECT_MAX) to run out."""
+        deadline = time.monotonic() + seconds
+        while not stop.wait(min(SIGN_IN_LOOK, max(0.0, deadline - time.monotonic()))):
+            if self.tokens is not None and self.tokens.stamp() != stamp:
+                log.debug("%s: signed in again: IDLE reconnects now", self.name)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        return False
 
     def _idle_until_stopped(self, client: IMAPClient, trigger: Callable[[], None], stop: threading.Event,
                             reconnect_at: float = math.inf) -> None:

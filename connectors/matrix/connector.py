@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import logging
+import os
 import re
 import sys
 import time
@@ -64,6 +65,8 @@ class MatrixConfig(GroupedConfig):
     room_specs: dict[str, str] = Field(default={}, description="room id or alias -> text_source_spec")
     text_source_spec: str = Field(default="matrix", min_length=1)
     sync_timeout: float = Field(default=30, gt=0, le=300, description="seconds a /sync waits for news")
+    timeout: float = Field(default=30, gt=0, le=300,
+                           description="seconds the homeserver may take to answer (a /sync: sync_timeout more)")
     poll_interval: float = Field(default=60, gt=0)
 
 
@@ -94,13 +97,29 @@ class MatrixConnector:
         raise SourceAuthError(f"no access token: set access_token (or access_token_file), or run "
                               f"omi-bridge login {self.name}")
 
-    def _client(self) -> Any:
+    def _client(self, token: bool = True, retries: int = 1) -> Any:
         from nio import AsyncClient, AsyncClientConfig
 
-        client = AsyncClient(self.config.homeserver, self.config.user_id,
-                             config=AsyncClientConfig(max_timeouts=1, request_timeout=self.config.sync_timeout + 30))
-        client.access_token = self._token()
+        # nio retries a request that times out or cannot connect forever unless told otherwise
+        client = AsyncClient(self.config.homeserver, self.config.user_id, config=AsyncClientConfig(
+            max_timeouts=retries, request_timeout=self.config.sync_timeout + self.config.timeout))
+        if token:
+            client.access_token = self._token()
         return client
+
+    async def _answer(self, request: Any) -> Any:
+        """A request the person waits for (login, check): its answer within ``timeout``, else
+        one line that says what could not be reached."""
+        seconds = self.config.timeout
+        try:
+            return await asyncio.wait_for(request, seconds)
+        except TimeoutError:
+            raise SourceError(f"cannot reach {self.config.homeserver}: no answer within {seconds:g} s") from None
+        except OSError as exc:  # aiohttp's connection errors are OSErrors; the cause is the socket's
+            cause = getattr(exc, "os_error", None) or exc
+            errno = getattr(cause, "errno", None)  # asyncio's strerror is "Connect call failed (address)"
+            why = os.strerror(errno) if errno else " ".join(str(cause).split()) or type(cause).__name__
+            raise SourceError(f"cannot reach {self.config.homeserver}: {why}") from None
 
     def _error(self, response: Any, doing: str) -> SourceError:
         code = getattr(response, "status_code", None) or "error"
@@ -113,16 +132,14 @@ class MatrixConnector:
     async def check(self) -> str:
         from nio import WhoamiResponse
 
-        client = self._client()
+        client = self._client(retries=0)
         try:
-            who = await client.whoami()
+            who = await self._answer(client.whoami())
             if not isinstance(who, WhoamiResponse):
                 raise self._error(who, "whoami")
             if who.user_id != self.config.user_id:
                 raise SourceAuthError(f"the access token is {who.user_id}'s, not {self.config.user_id}'s")
-            rooms = await self._resolve(client)
-        except OSError as exc:
-            raise SourceError(f"cannot reach {self.config.homeserver}: {exc}") from None
+            rooms = await self._answer(self._resolve(client))
         finally:
             await client.close()
         return f"{who.user_id} on {self.config.homeserver}, {len(rooms)} room(s)"
@@ -152,7 +169,7 @@ class MatrixConnector:
 
     async def login(self, say: Any, pasted: Any) -> str:
         """``omi-bridge login``: an access token by password, kept in the state directory."""
-        from nio import AsyncClient, LoginResponse
+        from nio import LoginResponse
 
         if self.tokens is None or self.config.access_token is not None:
             raise ConfigError([f"connectors.{self.name}: access_token is set: there is nothing to sign in to"])
@@ -162,9 +179,9 @@ class MatrixConnector:
         else:
             say(prompt)
             password = next(iter(pasted), "").rstrip("\n")
-        client = AsyncClient(self.config.homeserver, self.config.user_id)
+        client = self._client(token=False, retries=0)
         try:
-            answer = await client.login(password=password, device_name=f"omi-bridge {self.name}")
+            answer = await self._answer(client.login(password=password, device_name=f"omi-bridge {self.name}"))
         finally:
             await client.close()
         if not isinstance(answer, LoginResponse):
@@ -231,13 +248,17 @@ class MatrixConnector:
                 rooms[room_id] = _mark(timeline, {})
                 continue
             if room_id not in rooms:  # joined since: what is said from the join on, not the room's past
-                joined = [n for n, e in enumerate(timeline) if e.get("type") == "m.room.member"
-                          and e.get("state_key") == self.config.user_id]
-                timeline = timeline[joined[-1] + 1:] if joined else timeline
+                joined = [n for n, e in enumerate(timeline) if self._my_join(e)]
+                if joined:
+                    timeline = timeline[joined[-1] + 1:]
+                elif room.timeline.limited:  # more was said since the join than a sync holds
+                    timeline = await self._gap(client, room_id, room.timeline.prev_batch, {}) + timeline
             elif room.timeline.limited:
                 timeline = await self._gap(client, room_id, room.timeline.prev_batch, rooms[room_id]) + timeline
+            # the batch's own authors: an edit's original may be in it, not stored yet
+            authors = {e.get("event_id"): e.get("sender") for e in timeline}
             for event in timeline:  # an event taken before (a gap read back overlaps) is known by its id
-                self._take(room_id, event, changes, sink)
+                self._take(room_id, event, changes, sink, authors)
             rooms[room_id] = _mark(timeline, rooms.get(room_id, {}))
         cursor = {"next_batch": answer.next_batch, "rooms": rooms, "since": since}
         sink.commit(changes, cursor)
@@ -245,9 +266,10 @@ class MatrixConnector:
 
     async def _gap(self, client: Any, room_id: str, token: str | None, mark: dict[str, Any]) -> list[dict[str, Any]]:
         """What was said in a room since the last event taken there, before this sync's timeline,
-        read back with /messages to that event (oldest first). Bridges date messages by the
-        network's clock, so a late one may look older than the last taken: the time only ends
-        the search a day before that."""
+        read back with /messages to that event (oldest first); for a room without one (joined
+        while the bridge was down), back to the join. Bridges date messages by the network's
+        clock, so a late one may look older than the last taken: the time only ends the search
+        a day before that."""
         from nio import MessageDirection, RoomMessagesResponse
 
         last, floor = mark.get("last"), float(mark.get("ts") or 0) - 86_400_000
@@ -261,7 +283,8 @@ class MatrixConnector:
             older = [e.source for e in page.chunk]
             reached = False
             for event in older:
-                if event.get("event_id") == last or _number(event.get("origin_server_ts")) < floor:
+                if event.get("event_id") == last or _number(event.get("origin_server_ts")) < floor or (
+                        last is None and self._my_join(event)):
                     reached = True
                     break
                 found.append(event)
@@ -273,6 +296,10 @@ class MatrixConnector:
                         self._room_name(room_id), GAP_PAGES * 100)
         log.info("%s: %s: %d event(s) read back to fill a gap", self.name, self._room_name(room_id), len(found))
         return list(reversed(found))
+
+    def _my_join(self, event: dict[str, Any]) -> bool:
+        return (event.get("type") == "m.room.member" and event.get("state_key") == self.config.user_id
+                and _dict(event.get("content")).get("membership") == "join")
 
     def _wanted(self, room_id: str) -> bool:
         return not self.config.rooms or (self._rooms is not None and room_id in self._rooms)
@@ -293,16 +320,19 @@ class MatrixConnector:
             if ident:
                 self._networks[room_id] = ident
 
-    def _take(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
-        """One timeline event into ``changes``. Any member can send any JSON: an event of an
-        unexpected shape is skipped with its reason, never stops the room."""
+    def _take(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink,
+              authors: dict[str, Any]) -> None:
+        """One timeline event into ``changes`` (``authors``: the senders of the events that came
+        with it). Any member can send any JSON: an event of an unexpected shape is skipped with
+        its reason, never stops the room."""
         try:
-            self._take_event(room_id, event, changes, sink)
+            self._take_event(room_id, event, changes, sink, authors)
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             sink.skip(f"event:{event.get('event_id')}", f"an event of an unexpected shape ({type(exc).__name__})",
                       ref=f"room {self._room_name(room_id)}")
 
-    def _take_event(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink) -> None:
+    def _take_event(self, room_id: str, event: dict[str, Any], changes: Changes, sink: Sink,
+                    authors: dict[str, Any]) -> None:
         kind, content = event.get("type"), _dict(event.get("content"))
         event_id = event.get("event_id")
         if not isinstance(event_id, str):
@@ -321,9 +351,10 @@ class MatrixConnector:
         relation = _dict(content.get("m.relates_to"))
         sender = str(event.get("sender") or "")
         if relation.get("rel_type") == "m.replace" and isinstance(relation.get("event_id"), str):
-            original = self._assembler.item(relation["event_id"]) if self._assembler else None
+            stored = self._assembler.item(relation["event_id"]) if self._assembler else None
+            author = stored.author if stored else authors.get(relation["event_id"])
             text = _text(_dict(content.get("m.new_content")), event)
-            if text and (original is None or original.author == sender):  # only the author edits (spec 11.37)
+            if text and author in (None, sender):  # only the author edits (spec 11.37)
                 changes.edit(relation["event_id"], text)
             return
         text = _text(content, event)
@@ -395,27 +426,43 @@ class MatrixConnector:
 
 def _text(content: dict[str, Any], event: dict[str, Any]) -> str:
     """A message's words: text, notices and emotes as written (a reply's quoted fallback taken
-    off), media named."""
+    off), media named, with their captions."""
     kind = content.get("msgtype") or ("m.sticker" if event.get("type") == "m.sticker" else None)
     body = content.get("body")
     if not isinstance(body, str):
         return ""
+    if _dict(content.get("m.relates_to")).get("m.in_reply_to"):
+        body = _without_fallback(body)
     if kind in _MEDIA:
         what = "voice message" if "org.matrix.msc3245.voice" in content else _MEDIA[kind]
-        return f"[{what}: {body}]" if kind == "m.file" else f"[{what}]"
+        # spec v1.10: with a filename that differs, the body is a caption (mautrix bridges send
+        # photo captions so); without one, the body is the file's name
+        filename = content.get("filename")
+        named = filename if isinstance(filename, str) and filename.strip() else body
+        caption = body.strip() if kind != "m.sticker" and named != body else ""
+        medium = f"[{what}: {named.strip()}]" if kind == "m.file" else f"[{what}]"
+        return f"{medium} {caption}" if caption else medium
     if kind == "m.location":
         return f"[location: {content.get('geo_uri') or body}]"
-    if _dict(content.get("m.relates_to")).get("m.in_reply_to") and body.startswith("> <@"):
-        # the reply fallback: "> <@anna:x> what she said\n\n" before the answer (spec 11.19.2.2);
-        # a quote of one's own ("> to be...") stays
-        lines = body.split("\n")
-        while lines and lines[0].startswith(">"):
-            lines.pop(0)
-        body = "\n".join(lines).lstrip("\n")
     body = body.strip()
     if kind == "m.emote":
         return f"* {body}"
     return body
+
+
+_FALLBACK_START = re.compile(r"^> (\* )?<@[^>\s]+>")  # "> <@anna:x> what she said", "> * <@anna:x> waves"
+
+
+def _without_fallback(body: str) -> str:
+    """A reply without its quoted fallback: the leading lines that start with "> ", and the
+    blank line after them (spec 11.19.2.2). A reply that opens with a quote of its own
+    ("> to be...", no sender) keeps it: clients stopped sending fallbacks (spec v1.13)."""
+    if not _FALLBACK_START.match(body):
+        return body
+    lines = body.split("\n")
+    while lines and (lines[0].startswith("> ") or lines[0] == ">"):
+        lines.pop(0)
+    return "\n".join(lines).lstrip("\n")
 
 
 def _dict(value: Any) -> dict[str, Any]:
