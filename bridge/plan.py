@@ -89,7 +89,11 @@ def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dic
     from bridge.daemon import call, one_line
 
     sources = []
-    for name, connector in connectors.items():
+    for name in config.connectors:
+        connector = connectors.get(name)
+        if connector is None:  # a secret it needs has no value here (an admin shell without it)
+            sources.append(SourcePlan(name, error=config.missing_for(name) or "not built"))
+            continue
         sink = PreviewSink(store, name, config.connectors[name])
         try:
             asyncio.run(call(connector.poll, sink))
