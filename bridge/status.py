@@ -4,6 +4,7 @@ each connector's health, the last dead rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,10 @@ from bridge.limits import Budget, Limit, format_window
 from bridge.models import PRIORITY_LIVE
 from bridge.store import Store
 
-__all__ = ["backlog", "backlog_line", "collect", "failing_sources", "format_duration", "local_midnight", "render", "summary"]
+__all__ = [
+    "KEY_REFUSED", "Estimate", "backlog", "backlog_line", "collect", "estimate", "failing_sources", "format_duration",
+    "limit_text", "local_midnight", "render", "summary",
+]
 
 
 def _when(ts: float | None) -> str | None:
@@ -43,51 +47,101 @@ def summary(store: Store, connectors: Iterable[str]) -> str:
     return line + (f"; Omi failing: {omi['error']}" if omi["state"] == "failing" else "")
 
 
+KEY_REFUSED = "not while Omi refuses the key"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """When writes waiting now will have reached Omi: what ``status``, ``/healthz``, ``run --once``
+    and ``plan`` all say, from this one computation."""
+
+    limit: Limit
+    reserve: int  # writes of each window backfill leaves to live items
+    live_seconds: float  # until the live writes are out
+    seconds: float  # until every write is out
+    blocked: str | None  # why nothing goes out at all (Omi refuses the key), else None
+
+
+def estimate(config: OmiConfig, store: Store | None, live: int, backfill: int, now: float) -> Estimate:
+    """The write limit in force and when ``live`` + ``backfill`` writes will be delivered at it.
+
+    Live writes go first, a whole window's worth at a time; backfill takes at most the limit
+    less the live reserve of each window (bridge/dispatcher.py keeps to the same budget). Writes
+    spent in the current window and a pause Omi asked for push the start back. Until Omi states
+    its limit, its documented 25 an hour is assumed, with the reserve that will apply then.
+    """
+    pacing = config.pacing()
+    budget = Budget(store or Store(), "write", pacing and Limit(*pacing, "configured"), reserve=config.live_reserve,
+                    now=now)
+    limit = budget.in_force()
+    reserve = budget.reserve(limit)
+    start = now
+    if store is not None and live + backfill:
+        start = max(now, store.pause_until(), budget.next_free(now, live=backfill == 0))
+    count = limit.count
+    full, rest = divmod(live, count)
+    if not backfill:
+        windows = live / count
+    elif not rest:
+        windows = full + backfill / (count - reserve)
+    else:  # the window the last live writes open takes backfill too, as far as the reserve allows
+        shared = min(count - reserve, count - rest)
+        windows = full + ((rest + backfill) / count if backfill <= shared else 1 + (backfill - shared) / (count - reserve))
+    delay = start - now
+    omi = omi_state(store) if store is not None else {"state": "unknown", "error": None}
+    refused = omi["state"] == "failing" and "refused the API key" in (omi["error"] or "")
+    return Estimate(limit, reserve, delay + live / count * limit.window if live else 0.0,
+                    delay + windows * limit.window if live + backfill else 0.0, KEY_REFUSED if refused else None)
+
+
 def backlog(config: OmiConfig, store: Store, now: float) -> dict[str, Any]:
     """Rows waiting by priority, the write limit in force and where it came from, and when the
     backlog will be delivered at that limit."""
-    pacing = config.pacing()
-    writes = Budget(store, "write", pacing and Limit(*pacing, "configured"), reserve=config.live_reserve, now=now)
-    limit = writes.in_force()
     pending = store.pending_by_priority()
     live = sum(n for priority, n in pending.items() if priority <= PRIORITY_LIVE)
     backfill = sum(n for priority, n in pending.items() if priority > PRIORITY_LIVE)
-    reserve = writes.reserve(limit) if limit.source != "default" else 0
-    windows = max((live + backfill) / limit.count, backfill / (limit.count - reserve))
-    pause = store.pause_until()
-    # writes spent in the current window push the start back
-    start = max(pause, writes.next_free(now, live=backfill == 0) if limit.source != "default" else now)
-    seconds = windows * limit.window + max(0.0, start - now) if live + backfill else 0.0
+    found = estimate(config, store, live, backfill, now)
+    limit = found.limit
     reads_until = float(store.get_meta("read_budget_until") or 0)
     to_check = store.rows("SELECT count(*) AS n FROM outbox WHERE state = 'pending' AND unknown_since IS NOT NULL")
+    delivered = found.blocked is None and live + backfill
     return {
         "live": live,
         "backfill": backfill,
         "limit": {"count": limit.count, "window_seconds": limit.window, "source": limit.source,
-                  "learned_at": _when(limit.since), "live_reserve": reserve},
-        "eta_seconds": round(seconds),
-        "eta": _when(now + seconds) if live + backfill else None,
+                  "learned_at": _when(limit.since), "live_reserve": found.reserve},
+        "eta_seconds": None if found.blocked else round(found.seconds),
+        "eta": _when(now + found.seconds) if delivered else None,
+        "blocked": found.blocked,
         "to_check": to_check[0]["n"],
         "read_budget_until": _when(reads_until) if reads_until > now and to_check[0]["n"] else None,
     }
 
 
+LIMIT_SOURCES = {"configured": "configured", "learned": "learned from Omi",
+                 "default": "Omi's documented default; it states the real one on its first 429"}
+
+
+def limit_text(count: int, window: float, source: str) -> str:
+    """"limit 25 writes per hour (learned from Omi)": the limit in force, said the same everywhere."""
+    return f"limit {count} writes per {format_window(window)} ({LIMIT_SOURCES[source]})"
+
+
 def backlog_line(info: dict[str, Any]) -> str:
     """One line: what waits, at what limit, delivered when."""
     limit = info["limit"]
-    source = {"configured": "configured", "learned": "learned from Omi",
-              "default": "Omi's documented default; it states the real one on its first 429"}[limit["source"]]
-    rate = f"limit {limit['count']} writes per {format_window(limit['window_seconds'])} ({source})"
+    rate = limit_text(limit["count"], limit["window_seconds"], limit["source"])
     if not info["live"] and not info["backfill"]:
         return f"backlog: nothing waiting; {rate}"
-    line = (f"backlog: {info['live']} live, {info['backfill']} backfill; {rate}; "
-            f"delivered in about {format_duration(info['eta_seconds'])} at that rate")
+    when = info["blocked"] or f"in about {format_duration(info['eta_seconds'])} at that rate"
+    line = f"backlog: {info['live']} live, {info['backfill']} backfill; {rate}; delivered {when}"
     if info["read_budget_until"]:
         line += f"; {info['to_check']} to check with Omi first, waiting for read budget until {info['read_budget_until']}"
     return line
 
 
 def format_duration(seconds: float) -> str:
+    """"less than a minute", "25 min", "5 h 30 min", "5 days 16 h": for every estimate shown."""
     if seconds < 90:
         return "a minute" if seconds > 30 else "less than a minute"
     minutes = round(seconds / 60)
@@ -96,8 +150,8 @@ def format_duration(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
         return f"{hours} h" if hours >= 10 or not minutes else f"{hours} h {minutes} min"
-    return f"{seconds / 86400:.1f} days"
-
+    days, hours = divmod(round(seconds / 3600), 24)
+    return f"{days} days" + (f" {hours} h" if hours else "")
 
 
 def collect(config: Config, store: Store) -> dict[str, Any]:
