@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 import sys
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bridge.connector import PreviewSink
+from bridge.connector import PreviewSink, reason_kind
 from bridge.groups import LINE_OVERHEAD
 from bridge.models import MAX_TEXT, PRIORITY_LIVE
 from bridge.status import estimate, format_duration, limit_text
@@ -32,9 +31,6 @@ if TYPE_CHECKING:
     from bridge.store import Store
 
 __all__ = ["SourcePlan", "plan", "render"]
-
-_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-
 
 @dataclass
 class SourcePlan:
@@ -60,7 +56,7 @@ def _count(name: str, sink: PreviewSink) -> SourcePlan:
         else:
             found.writes_backfill += 1
     found.conversations = len({q.source_key.split("#part", 1)[0] for q in sink.queued})
-    found.skipped = dict(Counter(_reason(reason) for _, reason in sink.skipped).most_common())
+    found.skipped = dict(Counter(reason_kind(reason) for _, reason in sink.skipped).most_common())
     assembler = sink.last_assembler
     grouped = 0
     if assembler is not None:
@@ -77,11 +73,6 @@ def _count(name: str, sink: PreviewSink) -> SourcePlan:
                 found.writes_backfill += parts
     found.items = sink.direct + grouped + len(sink.skipped)
     return found
-
-
-def _reason(reason: str) -> str:
-    """A skip reason without the address that names one item, so alike reasons count together."""
-    return _ADDRESS.sub("<address>", reason)
 
 
 def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dict:

@@ -3,12 +3,14 @@ each connector's health, the last dead rows."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bridge.config import Config, OmiConfig
+from bridge.connector import reason_kind
 from bridge.health import omi_state
 from bridge.limits import Budget, Limit, format_window
 from bridge.models import PRIORITY_LIVE
@@ -16,7 +18,7 @@ from bridge.store import Store
 
 __all__ = [
     "KEY_REFUSED", "Estimate", "backlog", "backlog_line", "collect", "estimate", "failing_sources", "format_duration",
-    "limit_text", "local_midnight", "render", "summary",
+    "limit_text", "local_midnight", "render", "skip_totals", "summary",
 ]
 
 
@@ -154,6 +156,19 @@ def format_duration(seconds: float) -> str:
     return f"{days} days" + (f" {hours} h" if hours else "")
 
 
+def skip_totals(store: Store, since: float) -> list[dict[str, Any]]:
+    """Skipped items per connector and kind of reason (``reason_kind``): all time and since
+    ``since``, the most first."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for row in store.rows("SELECT connector, reason, count(*) AS n, sum(created_at >= ?) AS today FROM skipped"
+                          " GROUP BY connector, reason", [since]):
+        counts = totals.setdefault((row["connector"], reason_kind(row["reason"])), [0, 0])
+        counts[0] += row["n"]
+        counts[1] += row["today"]
+    return [{"connector": connector, "reason": reason, "total": total, "today": today}
+            for (connector, reason), (total, today) in sorted(totals.items(), key=lambda t: (t[0][0], -t[1][0], t[0][1]))]
+
+
 def collect(config: Config, store: Store) -> dict[str, Any]:
     midnight = local_midnight()
     health = {r["connector"]: r for r in store.rows("SELECT * FROM sources")}
@@ -162,9 +177,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
         for r in store.rows("SELECT connector, count(*) AS n FROM outbox WHERE created_at >= ? GROUP BY connector",
                             [midnight.timestamp()])
     }
-    skipped = {
-        r["connector"]: r["n"] for r in store.rows("SELECT connector, count(*) AS n FROM skipped GROUP BY connector")
-    }
+    skips = skip_totals(store, midnight.timestamp())
     # chat messages held in open groups: taken in, not yet a conversation (see bridge/groups.py)
     waiting = {
         r["connector"]: r["n"]
@@ -183,7 +196,8 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
             "failing_since": _when(row.get("failing_since")),
             "last_error": row.get("last_error"),
             "items_today": today.get(name, 0),
-            "skipped": skipped.get(name, 0),
+            "skipped": sum(s["total"] for s in skips if s["connector"] == name),
+            "skipped_today": sum(s["today"] for s in skips if s["connector"] == name),
             "waiting": waiting.get(name, 0),
         })
     dead = store.rows(
@@ -204,41 +218,92 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
         "backlog": backlog(config.omi, store, now),
         "connectors": connectors,
         "dead": dead,
-        "skipped": [{**s, "created_at": _when(s["created_at"])} for s in last_skipped],
+        "skip_totals": skips,  # by connector and kind of reason, all time and today
+        "skipped": [{**s, "created_at": _when(s["created_at"])} for s in last_skipped],  # the last ten
     }
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    cells = [[str("-" if v is None else v) for v in row] for row in rows]
+# -- the text a person reads: 100 columns at most; ``status --json`` has every field whole -------------
+
+WIDTH = 100
+ERROR_LINES = 3  # a long error shows this many lines, then says where it is whole
+
+
+def _short(when: str | None) -> str | None:
+    """An ISO time as "13:05:09" today, "12-01 13:05" before."""
+    if when is None:
+        return None
+    at = datetime.fromisoformat(when)
+    return f"{at:%H:%M:%S}" if at.date() == datetime.now().astimezone().date() else f"{at:%m-%d %H:%M}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: list[str], rows: list[list[Any]], shrink: list[tuple[int, int]] = ()) -> list[str]:
+    """Columns as wide as their cells; while wider than WIDTH, the ``shrink`` columns (index,
+    narrowest) give up room in that order, their cells cut with "…"."""
+    cells = [[" ".join(str("-" if v is None else v).split()) for v in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    for column, narrowest in shrink:
+        excess = sum(widths) + 2 * (len(widths) - 1) - WIDTH
+        if excess > 0:
+            widths[column] = max(narrowest, widths[column] - excess)
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return [fmt.format(*headers), *(fmt.format(*r) for r in cells)]
+    return [fmt.format(*(_cut(c, w) for c, w in zip(r, widths))).rstrip() for r in [headers, *cells]]
+
+
+def _wrap(text: str, indent: str = "    ", first: str = "", most: int | None = None) -> list[str]:
+    """``text`` in lines of WIDTH at most: the first after ``first``, the rest after ``indent``;
+    past ``most`` lines, the last one says that --json has it whole."""
+    lines = textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=first, subsequent_indent=indent,
+                          break_on_hyphens=False) or [first.rstrip()]
+    if most is not None and len(lines) > most:
+        lines = [*lines[: most - 1], _cut(lines[most - 1], WIDTH - 27) + " (whole in status --json)"]
+    return lines
 
 
 def render(info: dict[str, Any]) -> str:
     o = info["outbox"]
     lines = [
-        f"state: {info['state_file']}",
+        *_wrap(f"state: {info['state_file']}"),
         f"outbox: {o['pending']} pending, {o['inflight']} in flight, {o['sent']} sent"
         f" ({info['sent_today']} today), {o['dead']} dead",
     ]
     omi = info["omi"]
-    lines.append(f"omi: {omi['state']}" + (f" since {omi['since']}: {omi['error']}" if omi["state"] == "failing" else ""))
-    lines.append(backlog_line(info["backlog"]))
+    if omi["state"] == "failing":
+        since = f" since {_short(omi['since'])}" if omi["since"] else ""
+        lines += [f"omi: failing{since}:", *_wrap(omi["error"] or "", first="    ", most=ERROR_LINES)]
+    else:
+        lines.append(f"omi: {omi['state']}")
+    lines += _wrap(backlog_line(info["backlog"]))
     if info["rate_limited_until"]:
-        lines.append(f"rate limited by Omi until {info['rate_limited_until']}")
+        lines.append(f"rate limited by Omi until {_short(info['rate_limited_until'])}")
     lines += ["", *_table(
-        ["connector", "type", "state", "last success", "items today", "in open groups", "skipped", "failing since",
-         "error"],
-        [[c["name"], c["type"], c["state"], c["last_success"], c["items_today"], c["waiting"], c["skipped"],
-          c["failing_since"], c["last_error"]] for c in info["connectors"]],
+        ["connector", "type", "state", "last success", "today", "grouping", "skipped"],
+        [[c["name"], c["type"], c["state"], _short(c["last_success"]), c["items_today"], c["waiting"],
+          f"{c['skipped']:,}"] for c in info["connectors"]],
+        shrink=[(0, 12), (1, 8)],
     )]
+    for c in info["connectors"]:
+        if c["last_error"]:
+            since = f" (failing since {_short(c['failing_since'])})" if c["failing_since"] else ""
+            lines += [f"{c['name']}{since}:", *_wrap(c["last_error"], first="    ", most=ERROR_LINES)]
     if info["dead"]:
         lines += ["", "dead rows (omi-bridge retry ID... to send again):"]
         lines += _table(["id", "connector", "source", "reason"],
-                        [[d["id"], d["connector"], d["source_key"], d["last_error"]] for d in info["dead"]])
+                        [[d["id"], d["connector"], d["source_key"], d["last_error"]] for d in info["dead"]],
+                        shrink=[(2, 16), (3, 40), (1, 12), (3, 24)])
+    if info["skip_totals"]:
+        lines += ["", "skipped, by reason:"]
+        lines += _table(["connector", "reason", "all time", "today"],
+                        [[s["connector"], s["reason"], f"{s['total']:,}", f"{s['today']:,}"]
+                         for s in info["skip_totals"]],
+                        shrink=[(1, 24), (0, 12)])
     if info["skipped"]:
         lines += ["", "last skipped items:"]
         lines += _table(["connector", "item", "reason"],
-                        [[s["connector"], s["ref"] or s["source_key"], s["reason"]] for s in info["skipped"]])
+                        [[s["connector"], s["ref"] or s["source_key"], s["reason"]] for s in info["skipped"]],
+                        shrink=[(1, 20), (0, 12), (2, 24)])
     return "\n".join(lines)

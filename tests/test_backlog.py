@@ -18,6 +18,11 @@ from tests.fake_omi import FakeOmi
 from tests.test_service import free_port, start, with_listener
 
 
+def _words(text: str) -> str:
+    """Status text with its lines joined: it wraps at 100 columns."""
+    return " ".join(text.split())
+
+
 def _backfill(state, count: int) -> None:
     store = Store(state)
     store.submit("archive", [
@@ -43,7 +48,7 @@ def test_a_held_backlog_shows_its_limit_and_when_it_will_be_delivered(tmp_path, 
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
-        table = run_cli("status", "-c", str(config)).stdout
+        table = _words(run_cli("status", "-c", str(config)).stdout)
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
@@ -118,7 +123,7 @@ def test_omi_unreachable_is_said_once_shown_everywhere_and_its_recovery_too(tmp_
         assert wait_until(lambda: omi_state(store)["state"] == "failing", 20)
         time.sleep(2)  # several more failed attempts
         status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
-        table = run_cli("status", "-c", str(config)).stdout
+        table = _words(run_cli("status", "-c", str(config)).stdout)
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as omi:
@@ -184,7 +189,7 @@ def test_status_and_plan_give_one_estimate_and_none_while_omi_refuses_the_key(tm
     assert found["writes"] == {"live": 7, "backfill": 130, "total": 137}  # nothing new: what waits
     # 7 live first, 18 backfill in the hour they open (5 kept for live), then 112 at 20 an hour
     assert backlog["eta_seconds"] == found["seconds"]["total"] == round((1 + 112 / 20) * 3600)
-    table = run_cli("status", "-c", str(config)).stdout
+    table = _words(run_cli("status", "-c", str(config)).stdout)
     text = run_cli("plan", "-c", str(config)).stdout
     assert "delivered in about 6 h 36 min at that rate" in table
     assert "everything in about 6 h 36 min" in text
@@ -193,7 +198,7 @@ def test_status_and_plan_give_one_estimate_and_none_while_omi_refuses_the_key(tm
     with FakeOmi(keys={}) as refusing:  # the key was revoked: Omi answers 401 to everything
         config = write_config(tmp_path, refusing.url, rate_limit="25/hour", auth_recheck=300)
         assert run_cli("run", "--once", "-c", str(config)).returncode == 1
-    table = run_cli("status", "-c", str(config)).stdout
+    table = _words(run_cli("status", "-c", str(config)).stdout)
     backlog = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["backlog"]
     text = run_cli("plan", "-c", str(config)).stdout
     assert "backlog: 7 live, 130 backfill; limit 25 writes per hour (configured); delivered not while Omi " \
