@@ -304,6 +304,7 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 
     from bridge.connector import PreviewSink
     from bridge.daemon import call, one_line
+    from bridge.plan import reading
 
     store = _existing_store(config)
     try:
@@ -315,7 +316,8 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
         for name, connector in _usable_connectors(config).items():
             sink = PreviewSink(store, name, config.connectors[name])
             try:
-                asyncio.run(call(connector.poll, sink))
+                with reading(sink):
+                    asyncio.run(call(connector.poll, sink))
             except Exception as exc:
                 print(redact(f"{name}: cannot read the source: {one_line(exc)}"), file=sys.stderr)
                 continue

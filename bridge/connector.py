@@ -255,6 +255,7 @@ class PreviewSink(Sink):
         self.queued: list[QueuedRequest] = []
         self.skipped: list[tuple[str, str]] = []
         self.direct = 0  # conversations submitted as they are (not made of a group)
+        self.on_items: Callable[[int], None] = lambda count: None  # items taken in: plan's progress
 
     @property
     def cursor(self) -> Any:
@@ -269,6 +270,8 @@ class PreviewSink(Sink):
         return self._queue(items)
 
     def _queue(self, items: Iterable[Conversation | Skip]) -> int:
+        items = list(items)
+        self.on_items(sum(1 for i in items if isinstance(i, Conversation)))  # a skip counts itself in ``skip``
         requests, skips = self._split(i for i in items if isinstance(i, Skip) or not self.known(i.source_key))
         self.queued.extend(requests)
         for skip in skips:
@@ -277,6 +280,7 @@ class PreviewSink(Sink):
 
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))
+        self.on_items(1)
         return True
 
     def assembler(self, policy: GroupPolicy) -> Assembler:
@@ -293,6 +297,7 @@ class PreviewSink(Sink):
     def commit(self, changes: Changes, cursor: Any) -> int:
         with changes._assembler._store.transaction() as conn:  # the scratch store; no cursor moves
             changes(conn)
+        self.on_items(changes.changed)
         return changes.changed
 
 

@@ -17,7 +17,8 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from bridge.config import Config
     from bridge.store import Store
 
-__all__ = ["SourcePlan", "plan", "render"]
+__all__ = ["SourcePlan", "plan", "reading", "render"]
 
 @dataclass
 class SourcePlan:
@@ -75,6 +76,20 @@ def _count(name: str, sink: PreviewSink) -> SourcePlan:
     return found
 
 
+@contextmanager
+def reading(sink: PreviewSink) -> Iterator[None]:
+    """On a terminal, a count of what a source gives while plan or preview reads it, so a long
+    read (a Takeout, a mailbox over IMAP) is not silence; gone when the source is read."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=f"{sink.name}: reading", unit=" item", leave=False) as bar:
+        sink.on_items = bar.update
+        yield
+
+
 def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dict:
     """Read every source; the plan as a dict (what ``--json`` prints)."""
     from bridge.daemon import call, one_line
@@ -87,7 +102,8 @@ def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dic
             continue
         sink = PreviewSink(store, name, config.connectors[name])
         try:
-            asyncio.run(call(connector.poll, sink))
+            with reading(sink):
+                asyncio.run(call(connector.poll, sink))
         except Exception as exc:
             sources.append(SourcePlan(name, error=one_line(exc)))
             continue
@@ -119,8 +135,8 @@ def _queued(store: Store | None) -> dict[str, int]:
 def render(found: dict) -> str:
     """The plan as text, one block per connector, then the total."""
     limit = found["limit"]
-    lines = [f"Writes go out at the {limit_text(limit['count'], limit['window'], limit['source'])}; nothing was sent "
-             "or stored to make this plan.", ""]
+    lines = [f"Write limit: {limit_text(limit['count'], limit['window'], limit['source'])}; nothing was sent or "
+             "stored to make this plan.", ""]
     for source in found["sources"]:
         if source["error"]:
             lines.append(f"{source['connector']}: cannot read the source: {source['error']}")

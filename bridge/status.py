@@ -125,14 +125,14 @@ LIMIT_SOURCES = {"configured": "configured", "learned": "learned from Omi",
 
 
 def limit_text(count: int, window: float, source: str) -> str:
-    """"limit 25 writes per hour (learned from Omi)": the limit in force, said the same everywhere."""
-    return f"limit {count} writes per {format_window(window)} ({LIMIT_SOURCES[source]})"
+    """"25 writes per hour (learned from Omi)": the limit in force, said the same everywhere."""
+    return f"{count} writes per {format_window(window)} ({LIMIT_SOURCES[source]})"
 
 
 def backlog_line(info: dict[str, Any]) -> str:
     """One line: what waits, at what limit, delivered when."""
     limit = info["limit"]
-    rate = limit_text(limit["count"], limit["window_seconds"], limit["source"])
+    rate = "limit " + limit_text(limit["count"], limit["window_seconds"], limit["source"])
     if not info["live"] and not info["backfill"]:
         return f"backlog: nothing waiting; {rate}"
     when = info["blocked"] or f"in about {format_duration(info['eta_seconds'])} at that rate"

@@ -193,7 +193,7 @@ def test_status_and_plan_give_one_estimate_and_none_while_omi_refuses_the_key(tm
     text = run_cli("plan", "-c", str(config)).stdout
     assert "delivered in about 6 h 36 min at that rate" in table
     assert "everything in about 6 h 36 min" in text
-    assert "limit 25 writes per hour (configured)" in table and "limit 25 writes per hour (configured)" in text
+    assert "limit 25 writes per hour (configured)" in table and "Write limit: 25 writes per hour (configured)" in text
 
     with FakeOmi(keys={}) as refusing:  # the key was revoked: Omi answers 401 to everything
         config = write_config(tmp_path, refusing.url, rate_limit="25/hour", auth_recheck=300)
