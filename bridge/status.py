@@ -88,7 +88,10 @@ def estimate(config: OmiConfig, store: Store | None, live: int, backfill: int, n
         windows = full + backfill / (count - reserve)
     else:  # the window the last live writes open takes backfill too, as far as the reserve allows
         shared = min(count - reserve, count - rest)
-        windows = full + ((rest + backfill) / count if backfill <= shared else 1 + (backfill - shared) / (count - reserve))
+        if backfill <= shared:
+            windows = full + (rest + backfill) / count
+        else:
+            windows = full + 1 + (backfill - shared) / (count - reserve)
     delay = start - now
     omi = omi_state(store) if store is not None else {"state": "unknown", "error": None}
     refused = omi["state"] == "failing" and "refused the API key" in (omi["error"] or "")
@@ -138,7 +141,8 @@ def backlog_line(info: dict[str, Any]) -> str:
     when = info["blocked"] or f"in about {format_duration(info['eta_seconds'])} at that rate"
     line = f"backlog: {info['live']} live, {info['backfill']} backfill; {rate}; delivered {when}"
     if info["read_budget_until"]:
-        line += f"; {info['to_check']} to check with Omi first, waiting for read budget until {info['read_budget_until']}"
+        line += (f"; {info['to_check']} to check with Omi first, waiting for read budget until "
+                 f"{info['read_budget_until']}")
     return line
 
 
@@ -165,8 +169,9 @@ def skip_totals(store: Store, since: float) -> list[dict[str, Any]]:
         counts = totals.setdefault((row["connector"], reason_kind(row["reason"])), [0, 0])
         counts[0] += row["n"]
         counts[1] += row["today"]
+    ordered = sorted(totals.items(), key=lambda t: (t[0][0], -t[1][0], t[0][1]))  # by connector, the most first
     return [{"connector": connector, "reason": reason, "total": total, "today": today}
-            for (connector, reason), (total, today) in sorted(totals.items(), key=lambda t: (t[0][0], -t[1][0], t[0][1]))]
+            for (connector, reason), (total, today) in ordered]
 
 
 def collect(config: Config, store: Store) -> dict[str, Any]:

@@ -169,9 +169,10 @@ def test_run_once_with_omi_unreachable_keeps_the_item_says_why_and_does_not_retr
 
 def _live(state, count: int) -> None:
     store = Store(state)
-    store.submit("drop", [QueuedRequest(f"new-{i}", CreateConversationRequest(text=f"new note {i}", started_at="2026-12-01T09:00:00Z"),
-                                        PRIORITY_LIVE)
-                          for i in range(count)])
+    store.submit("drop", [
+        QueuedRequest(f"new-{i}", CreateConversationRequest(text=f"new note {i}", started_at="2026-12-01T09:00:00Z"),
+                      PRIORITY_LIVE) for i in range(count)
+    ])
     store.close()
 
 

@@ -280,6 +280,9 @@ def test_status_retry_plan_and_preview_work_without_the_secrets_they_do_not_use(
     assert preview.stderr.strip() == "mail: IMAP_PASSWORD is not set; not read"
     assert json.loads(preview.stdout)["request"]["text"] == "a note for omi"
 
+    login = run_cli("login", "mail", "-c", str(config), env=env)  # signing in would use it
+    assert login.returncode == 2 and login.stderr.strip() == "omi-bridge login: mail: IMAP_PASSWORD is not set"
+
     # the commands that use every secret refuse to start, naming each one missing
     for command in ("check", "run"):
         result = run_cli(command, "-c", str(config), env=env)
