@@ -155,9 +155,10 @@ def render(found: dict) -> str:
     if found["blocked"]:
         lines += ["", f"total: {writes['total']:,} write(s), delivered {found['blocked']}"]
     else:
-        lines += ["", f"total: {writes['total']:,} write(s): live {writes['live']:,} in about "
-                      f"{format_duration(seconds['live'])}, everything in about {format_duration(seconds['total'])} "
-                      f"(backfill leaves {limit['live_reserve']} write(s) of each window to live items)"]
+        live = f"live {writes['live']:,}" + (f" in about {format_duration(seconds['live'])}" if writes["live"] else "")
+        lines += ["", f"total: {writes['total']:,} write(s): {live}, everything in about "
+                      f"{format_duration(seconds['total'])} (backfill leaves {limit['live_reserve']} write(s) of each "
+                      "window to live items)"]
     return "\n".join(lines)
 
 
