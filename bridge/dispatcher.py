@@ -102,7 +102,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
 
-    # -- the loop ---------------------------------------------------------------------------
+    # -- the loop -----------------------------------------------------------------------------
 
     def wake(self) -> None:
         """New rows were queued (call from the loop's thread)."""
@@ -259,7 +259,7 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.01))
         self._wake.clear()
 
-    # -- one row ----------------------------------------------------------------------------
+    # -- one row ------------------------------------------------------------------------------
 
     async def _deliver(self, row: OutboxRow) -> None:
         async def post() -> httpx.Response:
@@ -321,7 +321,7 @@ class Dispatcher:
                       " sends it again", row.connector, row.named, row.id, code, body_of(response), row.id)
             self.store.mark_dead(row.id, f"{code}: {body_of(response, 2000)}")
 
-    # -- backoff -------------------------------------------------------------------
+    # -- backoff (for a lookup too) -----------------------------------------------------------
 
     def _retry(self, row: OutboxRow, error: str, *, unknown: bool, floor: float = 0) -> None:
         ceiling = min(self.config.retry_max, self.config.retry_initial * 2 ** min(max(row.attempts, 1) - 1, 40))
@@ -329,6 +329,7 @@ class Dispatcher:
         log.debug("row %s: attempt %s failed (%s); next in %.1fs", row.id, row.attempts, error, delay)
         self.metrics.retries.inc()
         self.store.mark_retry(row.id, self.clock() + delay, error, unknown)
+
 
 def _result(code: int) -> str:
     """The sends_total label for an HTTP answer (see _settle)."""
@@ -341,5 +342,3 @@ def _result(code: int) -> str:
     if code in RETRY_KNOWN or code >= 500:
         return "retry"
     return "dead"
-
-

@@ -109,7 +109,7 @@ class Gate:
             self._read_wait_noted = until
             self.store.set_meta("read_budget_until", repr(until))
 
-    # -- state of the key -------------------------------------------------------------------
+    # -- state of the key ---------------------------------------------------------------------
 
     def pause(self, response: httpx.Response) -> None:
         wait = retry_after(response, self.clock())

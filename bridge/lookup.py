@@ -58,7 +58,7 @@ class Lookup:
         self.store, self.config, self.health, self.clock = gate.store, gate.config, gate.health, gate.clock
         self.busy = False  # one lookup at a time: reads are scarcer than writes
 
-    # -- the read budget --------------------------------------------------------------------
+    # -- the read budget ----------------------------------------------------------------------
 
     def claim(self, now: float) -> OutboxRow | None:
         """The next row to look up, if none is being looked up and the reads it may need are
@@ -90,7 +90,7 @@ class Lookup:
     def _reads_free_at(self, now: float) -> float:
         return self.reads.next_free(now, live=True, need=self._reads_per_lookup())
 
-    # -- one row ----------------------------------------------------------------------------
+    # -- one row ------------------------------------------------------------------------------
 
     async def look_up(self, row: OutboxRow) -> None:
         """Settle the row if Omi has its conversation; put it back for a plain send if not;

@@ -76,6 +76,8 @@ class Outbox(StateFile):
                 added += 1
         return added
 
+    # -- claiming and settling --------------------------------------------------------------
+
     def claim_due(self, now: float, limit: int, *, uncertain: bool = False,
                   priority_above: int | None = None, priority_at_most: int | None = None) -> list[OutboxRow]:
         """Take up to ``limit`` due rows, live before backfill, oldest first, and mark them inflight.
@@ -217,7 +219,7 @@ class Outbox(StateFile):
                 )
         return cur.rowcount
 
-    # -- counting -------------------------------------------------------------------------------
+    # -- counting -----------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         counts = {"pending": 0, "inflight": 0, "sent": 0, "dead": 0}

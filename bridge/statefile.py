@@ -148,7 +148,7 @@ class StateFile:
                 raise StateUnwritable(f"cannot write the state file {self.path}: only {free // 1024} KiB free")
             self.health.ok()
 
-    # -- reading, and a little meta --------------------------------------------------------------
+    # -- reading, and a little meta -----------------------------------------------------------
 
     def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
         with self._lock:
