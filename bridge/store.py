@@ -1,45 +1,28 @@
 """The SQLite state: outbox, connector cursors, skipped items, source health, and a little meta.
 
-One connection, opened with WAL and ``synchronous=FULL`` (NORMAL can lose the last commits on a
-power cut), shared by the event loop and connector threads behind a lock. Every write that reads
-first runs in ``BEGIN IMMEDIATE``: a deferred transaction that upgrades to a write gets
-SQLITE_BUSY without waiting. sqlite-utils nests its own writes inside ours as savepoints.
-
-Outbox states: pending -> inflight -> sent | dead; a retry puts a row back to pending with
-``next_attempt_at``. ``unknown_since`` marks a row whose last attempt may or may not have created a
-conversation (lost answer, crash while inflight): the dispatcher reconciles it before re-sending.
+Three layers, each read on its own: the file (``bridge/statefile.py``: connection, transactions,
+schema, whether it takes writes), the outbox (``bridge/outbox.py``: rows queued for Omi and how
+they are settled), and here what the connectors and the budgets keep: taking items in with their
+cursor in one transaction, what was seen, the requests sent lately, each source's health. The
+schema of every table is here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from bridge.assemble import QueuedRequest
-from bridge.errors import StateUnwritable
-from bridge.health import StateHealth
-from bridge.models import PRIORITY_LIVE, CreateConversationRequest, Skip
+from bridge.models import Skip
+from bridge.outbox import Outbox, OutboxRow, fingerprint
+from bridge.statefile import free_bytes
 
-__all__ = ["KEEP", "Intake", "OutboxRow", "Store", "fingerprint", "free_bytes"]
+__all__ = ["KEEP", "SCHEMA_VERSION", "Intake", "OutboxRow", "Store", "fingerprint", "free_bytes"]
 
 KEEP: Any = object()  # "leave the cursor as it is"
-
-RECOVER_FREE = 1 << 20  # bytes free on the state's file system before a failing state counts as writable
-
-# SQLite's primary result codes that mean the file, not the statement, is at fault: no space,
-# an I/O error, a file or folder that became read-only or vanished (https://sqlite.org/rescode.html)
-_UNWRITABLE = {13: "no space left (the disk is full)", 10: "I/O error on the state file",
-               8: "the state file is read-only", 14: "the state file cannot be opened"}
 
 _MIGRATIONS = [
     """
@@ -152,122 +135,14 @@ _MIGRATIONS = [
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-def free_bytes(folder: Path) -> int:
-    """Bytes an unprivileged writer may still use on ``folder``'s file system."""
-    info = os.statvfs(folder)
-    return info.f_bavail * info.f_frsize
-
-
-def fingerprint(request: CreateConversationRequest, row_id: int) -> CreateConversationRequest:
-    """Make (started_at, finished_at) unique to this row, so a lost answer can be matched.
-
-    Omi has no idempotency key and its conversation list does not return the text; the only
-    thing that identifies our conversation there is the pair of timestamps we sent. The row id
-    goes into the microseconds of finished_at, on a whole second at or after started_at.
-    """
-    started = request.started_at
-    finished = (request.finished_at or started).replace(microsecond=0)
-    if finished < started:
-        finished += timedelta(seconds=1)
-    finished += timedelta(microseconds=row_id % 1_000_000)
-    return request.model_copy(update={"finished_at": finished})
-
 
 class Intake(NamedTuple):
     added: int  # new outbox rows
     skipped: list[Skip]  # skips not recorded before
 
 
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    connector: str
-    source_key: str
-    body: dict
-    attempts: int
-    unknown_since: float | None
-    priority: int = 0
-    label: str | None = None
-
-    @property
-    def named(self) -> str:
-        """The row as a person knows it: its label, else its key."""
-        return self.label or self.source_key
-
-
-class Store:
-    def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = str(path)
-        self._lock = threading.RLock()
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        self.conn = conn
-        self._db: Any = None
-        self.health = StateHealth(self.path)
-        self._migrate()
-
-    @property
-    def db(self) -> Any:
-        """sqlite-utils over our connection, imported when first written through (status starts faster)."""
-        if self._db is None:
-            from sqlite_utils import Database
-
-            self._db = Database(self.conn)
-        return self._db
-
-    def close(self) -> None:
-        self.conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction. A write the file refuses (no space, I/O error) leaves nothing
-        behind, marks the state failing and raises StateUnwritable; ``probe_write`` ends it."""
-        with self._lock:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.conn
-                except BaseException:
-                    self._rollback()
-                    raise
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                self._raise_unwritable(exc)
-                raise
-
-    def _rollback(self) -> None:
-        # SQLite may have rolled back by itself already (it does on SQLITE_FULL and some I/O
-        # errors): a second ROLLBACK would raise and hide the error that matters
-        if self.conn.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
-
-    def _raise_unwritable(self, exc: sqlite3.Error) -> None:
-        """Raise StateUnwritable (and say so in the health) if the file is at fault."""
-        what = _UNWRITABLE.get((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF)
-        if what is not None:
-            self.health.failed(f"{what} ({exc})")
-            raise StateUnwritable(f"cannot write the state file {self.path}: {what}") from exc
-
-    def _migrate(self) -> None:
-        # a store at the current schema is opened without a write: status works on a full disk
-        if self.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
-        with self.transaction() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}, newer than this omi-bridge "
-                    f"({SCHEMA_VERSION}); upgrade omi-bridge"
-                )
-            for script in _MIGRATIONS[version:]:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+class Store(Outbox):
+    MIGRATIONS = _MIGRATIONS
 
     # -- intake -----------------------------------------------------------------------------
 
@@ -282,22 +157,9 @@ class Store:
         """Queue requests, record skipped items and move the cursor, all in one transaction
         (with ``also``'s writes, e.g. closing the group the requests were assembled from)."""
         now = time.time()
-        added, new_skips = 0, []
+        new_skips: list[Skip] = []
         with self.transaction() as conn:
-            # the write lock is ours, so the next AUTOINCREMENT id is known: one INSERT per row,
-            # with the fingerprint that needs the id already in the body
-            seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-            next_id = (seq[0] if seq else 0) + 1
-            for queued in requests:
-                body = json.dumps(fingerprint(queued.request, next_id).body())
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO outbox (id, connector, source_key, priority, body, created_at,"
-                    " next_attempt_at, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (next_id, connector, queued.source_key, queued.priority, body, now, now, queued.label or None),
-                )
-                if cur.rowcount:
-                    next_id += 1
-                    added += 1
+            added = self._queue(conn, connector, requests, now)
             for skip in skips:
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO skipped (connector, source_key, reason, ref, created_at)"
@@ -334,68 +196,6 @@ class Store:
             {"connector": connector, "value": json.dumps(value), "updated_at": now}, pk="connector"
         )
 
-    # -- dispatch ---------------------------------------------------------------------------
-
-    def claim_due(self, now: float, limit: int, *, uncertain: bool = False,
-                  priority_above: int | None = None, priority_at_most: int | None = None) -> list[OutboxRow]:
-        """Take up to ``limit`` due rows, live before backfill, oldest first, and mark them inflight.
-
-        ``uncertain=False``: rows to send (the attempt is counted); ``True``: rows whose last
-        attempt may have created a conversation, to be looked up in Omi first (not an attempt).
-        ``priority_above`` / ``priority_at_most`` narrow the claim to backfill or live rows."""
-        if limit <= 0:
-            return []
-        where, params = ["state = 'pending'", "next_attempt_at <= ?",
-                         "unknown_since IS NOT NULL" if uncertain else "unknown_since IS NULL"], [now]
-        if priority_above is not None:
-            where.append("priority > ?")
-            params.append(priority_above)
-        if priority_at_most is not None:
-            where.append("priority <= ?")
-            params.append(priority_at_most)
-        counted = "" if uncertain else ", attempts = attempts + 1, last_attempt_at = ?"
-        with self.transaction() as conn:
-            rows = conn.execute(
-                f"UPDATE outbox SET state = 'inflight'{counted}"
-                f" WHERE id IN (SELECT id FROM outbox WHERE {' AND '.join(where)} ORDER BY priority, id LIMIT ?)"
-                " RETURNING id, connector, source_key, body, attempts, unknown_since, priority, label",
-                ([] if uncertain else [now]) + params + [limit],
-            ).fetchall()
-        rows.sort(key=lambda r: (r[6], r[0]))
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
-
-    def next_due_at(self, *, uncertain: bool | None = None, live: bool | None = None) -> float | None:
-        """When the next pending row is due; ``uncertain``: only rows to look up (True) or to send
-        (False); ``live``: only live (True) or backfill (False) rows."""
-        where = ["state = 'pending'"]
-        if uncertain is not None:
-            where.append("unknown_since IS NOT NULL" if uncertain else "unknown_since IS NULL")
-        if live is not None:
-            where.append(f"priority {'<=' if live else '>'} {PRIORITY_LIVE}")
-        with self._lock:
-            return self.conn.execute(
-                f"SELECT min(next_attempt_at) FROM outbox WHERE {' AND '.join(where)}").fetchone()[0]
-
-    def pending_by_priority(self) -> dict[int, int]:
-        """Rows not yet delivered (pending or inflight), by priority."""
-        return {r["priority"]: r["n"] for r in self.rows(
-            "SELECT priority, count(*) AS n FROM outbox WHERE state IN ('pending', 'inflight') GROUP BY priority")}
-
-    def uncertain_candidates(self, finished_micro: int) -> list[OutboxRow]:
-        """Pending rows awaiting a lookup whose fingerprint (see ``fingerprint``) ends in these
-        microseconds: the rows a listed conversation could belong to."""
-        with self._lock:
-            top = self.conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
-            ids = list(range(finished_micro or 1_000_000, top + 1, 1_000_000)) if finished_micro <= top else []
-            if not ids:
-                return []
-            rows = self.conn.execute(
-                f"SELECT id, connector, source_key, body, attempts, unknown_since, priority, label FROM outbox"
-                f" WHERE id IN ({','.join('?' * len(ids))}) AND state = 'pending' AND unknown_since IS NOT NULL",
-                ids,
-            ).fetchall()
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
-
     # -- what left for Omi, for the budgets --------------------------------------------------
 
     def log_request(self, kind: str, at: float) -> None:
@@ -412,130 +212,11 @@ class Store:
         with self.transaction() as conn:
             conn.execute("DELETE FROM requests WHERE at < ?", (before,))
 
-    def mark_sent(self, row_id: int, omi_id: str | None, discarded: bool | None, note: str | None = None) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET state = 'sent', omi_id = ?, discarded = ?, sent_at = ?, unknown_since = NULL,"
-                " last_error = ? WHERE id = ?",
-                (omi_id, discarded, time.time(), note, row_id),
-            )
-
-    def mark_retry(self, row_id: int, next_at: float, error: str, unknown: bool) -> None:
-        """Back to pending. ``unknown``: this attempt may have created a conversation."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?,"
-                " unknown_since = CASE WHEN ? THEN coalesce(unknown_since, last_attempt_at)"
-                "                 ELSE unknown_since END"
-                " WHERE id = ?",
-                (next_at, error, unknown, row_id),
-            )
-
-    def release(self, row_id: int, next_at: float, error: str, *, counted: bool = True) -> None:
-        """Back to pending without counting the attempt (the key, not the row, was refused).
-        ``counted``: the claim had counted an attempt (a send; a lookup does not)."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET state = 'pending', attempts = attempts - ?, next_attempt_at = ?,"
-                " last_error = ? WHERE id = ?",
-                (1 if counted else 0, next_at, error, row_id),
-            )
-
-    def not_created(self, row_id: int, now: float) -> None:
-        """A lookup found no conversation for this row: back to pending for a plain send."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE outbox SET state = 'pending', unknown_since = NULL, next_attempt_at = ?,"
-                " last_error = 'not created by the earlier attempt: sending again' WHERE id = ?",
-                (now, row_id),
-            )
-
-    def mark_dead(self, row_id: int, error: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("UPDATE outbox SET state = 'dead', last_error = ? WHERE id = ?", (error, row_id))
-
-    def recover_inflight(self, retry_at_least: float, keep: Iterable[int] = (),
-                         why: str = "interrupted while sending") -> int:
-        """Rows left inflight by a dead process (at start-up), or whose outcome could not be
-        recorded (the state file refused it), have an unknown outcome; ``keep``: rows a send
-        still owns.
-
-        They are reconciled no sooner than ``retry_at_least`` seconds after their last attempt,
-        so a request the server was still working on has time to show up in its list.
-        """
-        kept = list(keep)
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE outbox SET state = 'pending',"
-                " unknown_since = coalesce(unknown_since, last_attempt_at),"
-                " next_attempt_at = coalesce(last_attempt_at, 0) + ?,"
-                " last_error = ? || ': outcome unknown'"
-                f" WHERE state = 'inflight' AND id NOT IN ({','.join('?' * len(kept))})",
-                (retry_at_least, why, *kept),
-            )
-        return cur.rowcount
-
-    def revive(self, ids: list[int] | None) -> int:
-        """Dead rows back to pending (``None``: every dead row)."""
-        now = time.time()
-        with self.transaction() as conn:
-            if ids is None:
-                cur = conn.execute(
-                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0 WHERE state = 'dead'",
-                    (now,),
-                )
-            else:
-                marks = ",".join("?" * len(ids))
-                cur = conn.execute(
-                    f"UPDATE outbox SET state = 'pending', next_attempt_at = ?, attempts = 0"
-                    f" WHERE state = 'dead' AND id IN ({marks})",
-                    (now, *ids),
-                )
-        return cur.rowcount
-
     # -- meta and source health -------------------------------------------------------------
-
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        with self._lock:
-            row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else row[0]
 
     def pause_until(self) -> float:
         """When the pause Omi asked for with its last 429 ends (0: none was asked)."""
         return float(self.get_meta("pause_until") or 0)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction():
-            self.db["meta"].upsert({"key": key, "value": value}, pk="key")
-
-    def probe_write(self, timeout: float) -> None:
-        """Commit a small write on a connection of its own, waiting at most ``timeout`` for the
-        file's write lock; raises when the store cannot take writes. (The shared connection
-        would wait out its busy timeout, holding the lock every other caller needs.)
-
-        It is also what ends a failing state: a small write can succeed on a full disk (SQLite
-        rewrites its WAL file in place), so the state is writable again only once the write
-        commits and the file system has RECOVER_FREE bytes to spare."""
-        if self.path == ":memory:":
-            self.set_meta("heartbeat", repr(time.time()))
-            return
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
-            try:
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('heartbeat', ?)", (repr(time.time()),))
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            self._raise_unwritable(exc)
-            raise
-        if self.health.failing:
-            free = free_bytes(Path(self.path).parent)
-            if free < RECOVER_FREE:
-                raise StateUnwritable(f"cannot write the state file {self.path}: only {free // 1024} KiB free")
-            self.health.ok()
 
     def source_ok(self, connector: str) -> float | None:
         """Record a good poll; returns when the source had started failing, if it was failing."""
@@ -560,20 +241,3 @@ class Store:
                 (connector, now, error),
             )
         return was_ok
-
-    # -- reading, for status and preview ----------------------------------------------------
-
-    def rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict]:
-        with self._lock:
-            cursor = self.conn.execute(sql, list(params))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def counts(self) -> dict[str, int]:
-        counts = {"pending": 0, "inflight": 0, "sent": 0, "dead": 0}
-        for row in self.rows("SELECT state, count(*) AS n FROM outbox GROUP BY state"):
-            counts[row["state"]] = row["n"]
-        return counts
-
-    def sent_since(self, since: datetime) -> int:
-        return self.rows("SELECT count(*) AS n FROM outbox WHERE sent_at >= ?", [since.timestamp()])[0]["n"]

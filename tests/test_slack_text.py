@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bridge.groups import Group, Item
+from bridge.transcript import shorten
 from connectors.slack.mrkdwn import mentioned_users, plain_text
-from connectors.slack.render import message_item, record_problem, render_group, shorten
+from connectors.slack.render import message_item, record_problem, render_group
 
 USERS = {"U1": "Alice", "U2": "Bob"}
 CHANNELS = {"C9": "ops"}
@@ -144,7 +145,8 @@ def test_a_reply_inside_a_burst_says_whom_it_answers() -> None:
     lines = text.split("\n")[1:]
     assert lines[0] == "Alice (10:30): deploy is stuck"
     assert lines[3] == "Sam (10:39, replying to Alice 10:30): logs?"
-    assert lines[4].startswith("Bob (10:40, replying to Alice Sun 22 Nov, 10:30: “is the nightly build broken again?")
+    assert lines[4].startswith(
+        "Bob (10:40, replying to Alice Sun 22 Nov 2026, 10:30: “is the nightly build broken again?")
     assert lines[4].endswith("…”): yes, since Tuesday") and len(lines[4]) < 160
     assert lines[5] == "Bob (10:41, in a thread): fixed"  # its first message is no longer known
     assert lines[6] == "Sam (10:41): thanks"  # right after its thread's last line: plain
@@ -305,9 +307,9 @@ def test_in_a_day_a_thread_begun_earlier_is_quoted_once() -> None:
     text = render_group(Group(1, "C1", None, t, t + 3600, items), place="#dev", user_name=lambda u: USERS[u],
                         channel_name=lambda c: c, tz=UTC, roots={root.key: root}).text
     lines = text.split("\n")[1:]
-    assert lines[0] == ("Bob (09:00, replying to Alice Mon 23 Nov, 09:00: “can we drop ```legacy_mode = True``` "
+    assert lines[0] == ("Bob (09:00, replying to Alice Mon 23 Nov 2026, 09:00: “can we drop ```legacy_mode = True``` "
                         "before the release?”): I think so")
-    assert lines[2] == "Bob (10:00, replying to Alice Mon 23 Nov, 09:00): done, dropped it"
+    assert lines[2] == "Bob (10:00, replying to Alice Mon 23 Nov 2026, 09:00): done, dropped it"
     assert text.count("legacy_mode") == 1
 
 

@@ -26,7 +26,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,18 +36,18 @@ from pydantic import Field, field_validator
 from bridge.config import ConfigPath, TimeZoneName
 from bridge.connector import ConnectorConfig, Sink, file_sha256, files_checked
 from bridge.errors import SourceError
-from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
-from bridge.models import PRIORITY_BACKFILL, Conversation
+from bridge.groups import Assembler, GroupPolicy, Item, day_end
+from bridge.models import PRIORITY_BACKFILL
 from bridge.progress import Bar
+from bridge.transcript import render
 from bridge.zips import DamagedMember
 
-__all__ = ["Chat", "ChatExportConfig", "ChatExportConnector", "Skipper", "render_day"]
+__all__ = ["Chat", "ChatExportConfig", "ChatExportConnector", "Skipper"]
 
 log = logging.getLogger(__name__)
 
 CLOSE_BATCH = 200  # conversations made and queued per transaction
 HEAD = 8192  # bytes of a file looked at to tell binary data from an export's text
-REPLY_PREVIEW = 80  # characters of a replied-to message quoted when it is not in the same conversation
 
 Skipper = Callable[[str, str], None]  # (where: "line 12" / "message record 3", reason)
 
@@ -71,7 +71,7 @@ class Chat:
 
     key: str  # stable across exports of the same chat: the scope of its items
     place: str  # "chat with Anna", "group “Family”", "#general on Friends"
-    items: Iterable[Item]  # in time order; data: "me", "reply" {"name", "at", "text"}
+    items: Iterable[Item]  # in time order, filled as bridge.transcript reads them ("me", "reply")
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -208,8 +208,8 @@ class ChatExportConnector:
             groups = assembler.due(now=math.inf, limit=CLOSE_BATCH)
             if not groups or sink.closing:
                 break
-            batch = [(g, render_day(g, app=self.app, place=chat.place, tz=self.tz,
-                                    continued=day_end(g.first_at, self.tz) in sent_days)
+            batch = [(g, render(g, heading=f"{self.app} {chat.place}", tz=self.tz, priority=PRIORITY_BACKFILL,
+                                continued=day_end(g.first_at, self.tz) in sent_days)
                       if g.items else None) for g in groups]
             if not sink.close_groups(assembler, batch) and assembler.due(now=math.inf, limit=1) == groups[:1]:
                 break  # nothing closed (a group changed under us): the next poll closes it
@@ -289,52 +289,6 @@ class Spans:
     def dump(self) -> list[dict[str, Any]]:
         return [{"from": s["from"], "to": s["to"], "first": sorted(s["first"]), "last": sorted(s["last"])}
                 for s in self.spans]
-
-
-def render_day(group: Group, *, app: str, place: str, tz: tzinfo | None, continued: bool = False,
-               priority: int = PRIORITY_BACKFILL) -> Conversation:
-    """A chat's day: a header naming the chat and the app, then ``Name (HH:MM): text`` lines;
-    the user's own lines say ``me``, a reply says whom it answers (and quotes them when the
-    answered message is not in this conversation)."""
-    here = {item.key for item in group.items}
-    first, last = group.items[0], group.items[-1]
-
-    def local(at: float) -> datetime:
-        return datetime.fromtimestamp(at, UTC).astimezone(tz)
-
-    def when(at: float) -> str:
-        moment = local(at)
-        return f"{moment:%H:%M}" if moment.date() == local(first.at).date() else f"{moment:%a %d %b %Y, %H:%M}"
-
-    def line(item: Item) -> str:
-        notes = ["me"] if item.data.get("me") else []
-        notes.append(when(item.at))
-        reply = item.data.get("reply")
-        if reply:
-            answered = f"replying to {reply['name']} {when(reply['at'])}" if reply.get("at") else \
-                f"replying to {reply['name']}"
-            if reply.get("key") not in here and reply.get("text"):
-                answered += f": “{_shorten(reply['text'], REPLY_PREVIEW)}”"
-            notes[-1] += f", {answered}"
-        return f"{item.author} ({', '.join(notes)}): {item.text}"
-
-    header = f"{app} {place}, {local(first.at):%a %d %b %Y}" + (" (continued)" if continued else "")
-    return Conversation(
-        source_key=f"group:{first.key}",
-        text="\n".join([header, *(line(item) for item in group.items)]),
-        started_at=datetime.fromtimestamp(first.at, UTC),
-        finished_at=datetime.fromtimestamp(last.at, UTC),
-        priority=priority,
-    )
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ", limit * 3 // 4)
-    return (cut[:space] if space > 0 else cut).rstrip() + "…"
 
 
 def message_key(*parts: object) -> str:

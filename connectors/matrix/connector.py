@@ -40,7 +40,7 @@ from bridge.groups import Assembler, Changes, Group, Item
 from bridge.logs import hide
 from bridge.models import PRIORITY_LIVE, Conversation
 from bridge.tokens import TokenFile
-from connectors.chats.export import render_day
+from bridge.transcript import render
 
 __all__ = ["MatrixConfig", "MatrixConnector"]
 
@@ -408,8 +408,8 @@ class MatrixConnector:
         app = NETWORKS.get(spec or "", "Matrix")
         room_name = self._room_names.get(room) or last.get("room") or self._room_name(room)
         place = f"room “{room_name}”" + (" (through Matrix)" if app != "Matrix" else "")
-        conversation = render_day(replace(group, items=items), app=app, place=place, tz=self.tz,
-                                  priority=PRIORITY_LIVE)
+        conversation = render(replace(group, items=items), heading=f"{app} {place}", tz=self.tz,
+                              priority=PRIORITY_LIVE)
         return conversation.model_copy(update={"text_source_spec": spec}) if spec else conversation
 
     def _room_name(self, room_id: str) -> str:

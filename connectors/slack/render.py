@@ -11,24 +11,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Container, Mapping
-from datetime import UTC, datetime, tzinfo
+from dataclasses import replace
+from datetime import tzinfo
 from typing import Any
 
 from bridge.groups import Group, Item
 from bridge.models import PRIORITY_LIVE, Conversation
+from bridge.transcript import render
 from connectors.slack.blocks import file_names, message_text
 from connectors.slack.mrkdwn import plain_text
 
-__all__ = ["JOINS", "is_bot_message", "item_key", "message_item", "record_problem", "render_group", "shorten"]
+__all__ = ["JOINS", "is_bot_message", "item_key", "message_item", "record_problem", "render_group"]
 
 JOINS = {"channel_join", "channel_leave", "group_join", "group_leave"}
 # subtypes that are someone's words: a huddle's thread (also known by its "room"), a canvas
 # comment thread's first message (the canvas section) and a message embedded in a canvas
 _CONTENT = {None, "thread_broadcast", "file_share", "me_message", "huddle_thread", "document_comment_root",
             "document_unfurl"}
-ROOT_PREVIEW = 300  # characters of a thread's first message shown above replies sent later
-REPLY_PREVIEW = 80  # ...and beside a reply in a channel's burst, when the first message was sent before
-FENCES = re.compile(r"```.*?```", re.S)
 _TS = re.compile(r"^\d{1,12}(\.\d{1,9})?$")
 
 
@@ -115,80 +114,19 @@ def render_group(
     roots: Mapping[str, Item] | None = None,
     priority: int = PRIORITY_LIVE,
 ) -> Conversation:
-    """One conversation for a group: a header naming the ``place`` ("#general"), then
-    ``Name (HH:MM): text`` lines in time order.
+    """One conversation for a group, in the core's transcript (``bridge.transcript``): a header
+    naming the ``place`` ("#general"), then ``Name (HH:MM): text`` lines in time order. What is
+    Slack's own is done here: ids to names, mrkdwn to plain text.
 
     ``roots``: threads' first messages the group's replies answer, when not in the group (sent
-    earlier). A group of one thread's replies quotes its root once, above them; in a channel's
+    earlier): a group of one thread's replies quotes its root once, above them; in a channel's
     burst, a reply that does not follow its thread's last line says whom it answers:
     ``Sam (10:39, replying to Alice 10:30): logs?``."""
-    roots = roots or {}
-    quoted: set[str] = set()
-    first, last = group.items[0], group.items[-1]
-    here = {item.key: item for item in group.items}
 
-    def local(at: float) -> datetime:
-        return datetime.fromtimestamp(at, UTC).astimezone(tz)
-
-    def when(at: float) -> str:
-        moment = local(at)
-        return f"{moment:%H:%M}" if moment.date() == local(first.at).date() else f"{moment:%a %d %b, %H:%M}"
-
-    def name(item: Item) -> str:
-        return item.data.get("name") or (user_name(item.author) if item.author else "someone")
-
-    def words(item: Item) -> str:
-        text = plain_text(item.text, user_name, channel_name).strip()
-        if item.data.get("files"):
-            attached = ", ".join(item.data["files"])
-            text = f"{text} [file: {attached}]" if text else f"[file: {attached}]"
-        return text
-
-    def thread_of(item: Item | None) -> str | None:
-        return None if item is None else item.thread or item.key
-
-    def line(item: Item, before: Item | None) -> str:
-        said = when(item.at)
-        # a reply right after its thread's last line answers it plainly; after other lines, say whom
-        if item.thread is not None and group.thread is None and thread_of(before) != item.thread:
-            root = here.get(item.thread) or roots.get(item.thread)
-            if root is None:
-                said += ", in a thread"
-            elif root.key in here or root.key in quoted:
-                said += f", replying to {name(root)} {when(root.at)}"
-            else:  # a thread begun before this conversation: its first words, once
-                quoted.add(root.key)
-                preview = shorten(words(root), REPLY_PREVIEW, inline=True)
-                said += f", replying to {name(root)} {when(root.at)}: “{preview}”"
-        return f"{name(item)} ({said}): {words(item)}"
+    def readable(item: Item) -> Item:
+        name = item.data.get("name") or (user_name(item.author) if item.author else "")
+        return replace(item, author=name, text=plain_text(item.text, user_name, channel_name).strip())
 
     kind = "thread on Slack" if group.thread else "on Slack"
-    lines = [f"{place} {kind}, {local(first.at):%a %d %b %Y}"]
-    root = roots.get(group.thread) if group.thread else None
-    if root is not None and root.key not in here:
-        lines.append(f"In reply to {name(root)} ({when(root.at)}): {shorten(words(root), ROOT_PREVIEW)}")
-    lines += [line(item, before) for item, before in zip(group.items, [None, *group.items], strict=False)]
-    return Conversation(
-        source_key=f"group:{first.key}",
-        text="\n".join(lines),
-        started_at=datetime.fromtimestamp(first.at, UTC),
-        finished_at=datetime.fromtimestamp(last.at, UTC),
-        priority=priority,
-    )
-
-
-def shorten(text: str, limit: int, *, inline: bool = False) -> str:
-    """``text`` cut to about ``limit`` characters at a word, with "…", and any code block or
-    code span the cut leaves open closed again. ``inline``: on one line, for inside a line."""
-    if inline:
-        text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ", limit * 3 // 4)
-    cut = (cut[:space] if space > 0 else cut).rstrip() + "…"
-    if cut.count("```") % 2:
-        return cut + ("```" if inline else "\n```")
-    if FENCES.sub("", cut).count("`") % 2:
-        return cut + "`"
-    return cut
+    return render(replace(group, items=[readable(item) for item in group.items]), heading=f"{place} {kind}", tz=tz,
+                  priority=priority, roots={key: readable(root) for key, root in (roots or {}).items()})
