@@ -148,6 +148,34 @@ _MIGRATIONS = [
     """
     ALTER TABLE outbox ADD COLUMN label TEXT;
     """,
+    # v6: the web console (bridge/console). What was sent, searchable by its words: an FTS5 index
+    # over a view of the outbox (external content: the text stays once, in the body), kept by
+    # triggers as rows become sent (or, should one ever, stop being sent or go away). Activity by
+    # source, newest first, and skipped items by reason, by index rather than a scan.
+    """
+    CREATE VIEW sent_text_source AS
+        SELECT id, coalesce(label, '') AS label, coalesce(json_extract(body, '$.text'), '') AS text FROM outbox;
+    CREATE VIRTUAL TABLE sent_text USING fts5 (label, text, content = 'sent_text_source', content_rowid = 'id');
+    INSERT INTO sent_text (rowid, label, text)
+        SELECT id, label, text FROM sent_text_source WHERE id IN (SELECT id FROM outbox WHERE state = 'sent');
+    CREATE TRIGGER sent_text_add AFTER UPDATE OF state ON outbox WHEN new.state = 'sent' AND old.state != 'sent'
+    BEGIN
+        INSERT INTO sent_text (rowid, label, text)
+            VALUES (new.id, coalesce(new.label, ''), coalesce(json_extract(new.body, '$.text'), ''));
+    END;
+    CREATE TRIGGER sent_text_unsent AFTER UPDATE OF state ON outbox WHEN old.state = 'sent' AND new.state != 'sent'
+    BEGIN
+        INSERT INTO sent_text (sent_text, rowid, label, text)
+            VALUES ('delete', old.id, coalesce(old.label, ''), coalesce(json_extract(old.body, '$.text'), ''));
+    END;
+    CREATE TRIGGER sent_text_gone AFTER DELETE ON outbox WHEN old.state = 'sent'
+    BEGIN
+        INSERT INTO sent_text (sent_text, rowid, label, text)
+            VALUES ('delete', old.id, coalesce(old.label, ''), coalesce(json_extract(old.body, '$.text'), ''));
+    END;
+    CREATE INDEX outbox_sent_by_connector ON outbox (connector, sent_at) WHERE sent_at IS NOT NULL;
+    CREATE INDEX skipped_by_reason ON skipped (connector, reason);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -264,9 +292,12 @@ class Store:
                     f"({SCHEMA_VERSION}); upgrade omi-bridge"
                 )
             for script in _MIGRATIONS[version:]:
-                for statement in script.split(";"):
-                    if statement.strip():
+                statement = ""
+                for part in script.split(";"):  # a trigger's body holds ";" too: whole statements only
+                    statement += part + ";"
+                    if sqlite3.complete_statement(statement):
                         conn.execute(statement)
+                        statement = ""
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- intake -----------------------------------------------------------------------------
