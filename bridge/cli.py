@@ -21,6 +21,7 @@ from bridge.errors import ConfigError
 
 if TYPE_CHECKING:
     from bridge.config import Config
+    from bridge.connector import Connector
     from bridge.daemon import Bridge
     from bridge.lock import StateLock
     from bridge.logs import Redactor
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
 
     path = args.config or default_config_path()
     try:
-        config = load_config(path, need_api_key=args.command in ("run", "check"))
+        # run and check use every secret; the others work without the ones they do not use
+        config = load_config(path, need_secrets=args.command in ("run", "check"))
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_USAGE
@@ -194,7 +196,9 @@ def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     from bridge.daemon import build_connectors, call, one_line
 
     print(f"config: ok ({config.source}, {len(config.connectors)} connector(s))")
-    ok = True
+    problem = _state_problem(config.state_path)
+    print(f"state: FAILED: {problem}" if problem else f"state: ok ({config.state_path})")
+    ok = problem is None
     for name, connector in build_connectors(config).items():
         try:
             detail = asyncio.run(call(connector.check))
@@ -207,6 +211,26 @@ def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     if good and (paused := _stored_pause(config)):
         print(paused)
     return EXIT_OK if ok and good else EXIT_FAILURE
+
+
+def _state_problem(state_path: Path) -> str | None:
+    """What keeps ``run`` from using the state file, found the way run finds it: by taking its lock
+    (a running daemon holds it: fine), and by asking whether the folder and the file take writes
+    (SQLite writes its journal beside the file)."""
+    from bridge.errors import StateBusy
+    from bridge.lock import StateLock
+
+    lock = StateLock(state_path)
+    try:
+        if not lock.held_elsewhere():
+            lock.acquire()
+            lock.release()
+    except (StateBusy, OSError) as exc:
+        return str(exc) if isinstance(exc, StateBusy) else f"cannot open the lock {lock.path}: {exc.strerror or exc}"
+    for path in (state_path.parent, state_path):
+        if path.exists() and not os.access(path, os.W_OK):
+            return f"cannot write {path} (check [state] path and who owns it)"
+    return None
 
 
 def _stored_pause(config: Config) -> str | None:
@@ -288,7 +312,8 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     import asyncio
 
     from bridge.connector import PreviewSink
-    from bridge.daemon import build_connectors, call, one_line
+    from bridge.daemon import call, one_line
+    from bridge.plan import reading
 
     store = _existing_store(config)
     try:
@@ -297,10 +322,11 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
                                   "('pending', 'inflight') ORDER BY priority, id"):
                 _emit({"state": "queued", "connector": row["connector"], "source_key": row["source_key"],
                        "request": json.loads(row["body"])}, redact)
-        for name, connector in build_connectors(config).items():
+        for name, connector in _usable_connectors(config).items():
             sink = PreviewSink(store, name, config.connectors[name])
             try:
-                asyncio.run(call(connector.poll, sink))
+                with reading(sink):
+                    asyncio.run(call(connector.poll, sink))
             except Exception as exc:
                 print(redact(f"{name}: cannot read the source: {one_line(exc)}"), file=sys.stderr)
                 continue
@@ -318,13 +344,26 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     return EXIT_OK
 
 
+def _usable_connectors(config: Config, *, tell: bool = True) -> dict[str, Connector]:
+    """The connectors whose secrets have values; with ``tell``, a line on stderr for each other."""
+    from bridge.daemon import build_connector
+
+    usable = {}
+    for name in config.connectors:
+        if missing := config.missing_for(name):
+            if tell:
+                print(f"{name}: {missing}; not read", file=sys.stderr)
+        else:
+            usable[name] = build_connector(config, name)
+    return usable
+
+
 def _plan(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     from bridge import plan
-    from bridge.daemon import build_connectors
 
     store = _existing_store(config)
     try:
-        plan.main(config, store, build_connectors(config), as_json=args.json, redact=redact)
+        plan.main(config, store, _usable_connectors(config, tell=False), as_json=args.json, redact=redact)
     finally:
         if store is not None:
             store.close()
@@ -340,6 +379,9 @@ def _login(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     if args.name not in config.connectors:
         known = ", ".join(config.connectors) or "none"
         print(f"omi-bridge login: no connector {args.name!r} in {config.source} (connectors: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    if missing := config.missing_for(args.name):
+        print(f"omi-bridge login: {args.name}: {missing}", file=sys.stderr)
         return EXIT_USAGE
     connector = build_connector(config, args.name)
     login = getattr(connector, "login", None)

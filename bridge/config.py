@@ -5,6 +5,12 @@ Before validation two things happen to the raw TOML:
 - ``X_file = "path"`` beside a secret field ``X`` reads the secret from that file (a relative path
   is looked up in ``$CREDENTIALS_DIRECTORY`` when systemd set it, else next to the config).
 Relative paths in the config are relative to the config file's folder.
+
+A secret that has no value (its variable unset, its file unreadable) fails ``run`` and ``check``,
+which use every secret. The other commands load the config with ``need_secrets=False``: the secret
+is then noted in ``Config.missing_secrets`` and holds a placeholder, so ``status`` and ``retry``
+(which use none) work from an admin shell that lacks the service's environment, and ``plan`` and
+``preview`` read every source but the ones whose secret is missing.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ from bridge.http import DEFAULT_LISTEN, parse_listen
 from bridge.registry import connector_types, load_connector_type
 
 __all__ = [
-    "Config", "ConfigPath", "GroupedConfig", "HttpConfig", "HttpUrl", "OmiConfig", "StateConfig", "TimeZoneName",
-    "default_config_path", "load_config",
+    "MISSING_SECRET", "Config", "ConfigPath", "GroupedConfig", "HttpConfig", "HttpUrl", "OmiConfig", "StateConfig",
+    "TimeZoneName", "default_config_path", "load_config",
 ]
 
 _ENV_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -160,12 +166,25 @@ class HttpConfig(BaseModel):
         return "listen" in self.model_fields_set
 
 
+# what a secret without a value holds when the command does not need it: never a real secret
+# (too short for the Redactor, which is right: there is nothing to hide), never sent anywhere,
+# because a connector with a missing secret is not built (``Config.missing_for``)
+MISSING_SECRET = "\0"
+
+
 class Config(BaseModel):
     omi: OmiConfig
     http: HttpConfig = HttpConfig()
     state_path: Path
     connectors: dict[str, ConnectorConfig]
     source: Path
+    missing_secrets: dict[str, str] = {}  # "connectors.mail.password" -> "IMAP_PASSWORD is not set"
+
+    def missing_for(self, name: str) -> str | None:
+        """Why connector ``name`` cannot be used (a secret it needs has no value), or None."""
+        prefix = f"connectors.{name}."
+        found = [why for key, why in self.missing_secrets.items() if key.startswith(prefix)]
+        return "; ".join(found) or None
 
 
 def default_config_path() -> Path:
@@ -185,10 +204,11 @@ def _looked_at(path: Path) -> str:
     return f"./config.toml in {Path.cwd()} and {path}"
 
 
-def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
+def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
     """Read and validate the config; raise ConfigError listing every problem.
 
-    ``need_api_key=False`` (preview) lets a missing Omi key pass.
+    ``need_secrets=False`` (every command but run and check) lets a secret without a value pass:
+    the Omi key is then None, a connector's secret is listed in ``missing_secrets``.
     """
     path = Path(path)
     try:
@@ -205,12 +225,11 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
     base_dir = path.resolve().parent
     missing_env: dict[str, str] = {}
     raw = _expand_env(raw, (), missing_env)
-    if not need_api_key and "omi.api_key" in missing_env:
-        del missing_env["omi.api_key"]
-        raw.get("omi", {}).pop("api_key", None)
-    problems += [f"{key}: environment variable {var} is not set" for key, var in missing_env.items()]
+    secrets = _Secrets(base_dir, missing_env, need_secrets)
     if isinstance(raw.get("omi"), dict):
-        problems += _read_secret_files(raw["omi"], OmiConfig, "omi", base_dir)
+        problems += secrets.resolve(raw["omi"], OmiConfig, "omi")
+        if raw["omi"].get("api_key") == MISSING_SECRET:
+            del raw["omi"]["api_key"]  # no key: the commands that send refuse it below
 
     context = {"base_dir": base_dir}
     problems += [f"{key}: unknown section" for key in raw if key not in ("omi", "state", "http", "connectors")]
@@ -234,14 +253,16 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
             problems.append(f"{where}.type: unknown connector type {kind!r} (known: {', '.join(known)})")
             continue
         model = load_connector_type(kind).Config
-        problems += _read_secret_files(table, model, where, base_dir)
+        problems += secrets.resolve(table, model, where)
         validated = _validate(model, table, where, context, problems)
         if validated is not None:
             connectors[name] = validated
             if getattr(validated, "needs_http_listener", False) and http is not None and not http.listen:
                 problems.append(f'{where}.mode: "http" needs the daemon\'s listener: set [http] listen')
 
-    if need_api_key and omi is not None and omi.api_key is None and not any(
+    # variables left unset where no secret is: an error for every command, listed first
+    problems[:0] = [f"{key}: environment variable {var} is not set" for key, var in missing_env.items()]
+    if need_secrets and omi is not None and omi.api_key is None and not any(
         p.startswith("omi.api_key") for p in problems
     ):
         problems.append('omi.api_key: required (api_key = "${OMI_API_KEY}", or api_key_file)')
@@ -252,7 +273,8 @@ def load_config(path: str | Path, *, need_api_key: bool = True) -> Config:
     if state_path is None:
         state_dir = os.environ.get("STATE_DIRECTORY")
         state_path = Path(state_dir.split(":")[0]) / "omi-bridge.db" if state_dir else base_dir / "omi-bridge.db"
-    return Config(omi=omi, http=http, state_path=state_path, connectors=connectors, source=path)
+    return Config(omi=omi, http=http, state_path=state_path, connectors=connectors, source=path,
+                  missing_secrets=secrets.missing)
 
 
 def secrets_of(config: Config) -> list[str]:
@@ -261,7 +283,7 @@ def secrets_of(config: Config) -> list[str]:
     for model in (config.omi, *config.connectors.values()):
         for name in type(model).model_fields:
             value = getattr(model, name)
-            if isinstance(value, SecretStr) and value.get_secret_value():
+            if isinstance(value, SecretStr) and value.get_secret_value() not in ("", MISSING_SECRET):
                 found.append(value.get_secret_value())
     return found
 
@@ -294,24 +316,52 @@ def _is_secret(model: type[BaseModel], field: str) -> bool:
     return annotation is SecretStr or SecretStr in typing.get_args(annotation)
 
 
-def _read_secret_files(table: dict[str, Any], model: type[BaseModel], where: str, base_dir: Path) -> list[str]:
-    """Replace ``X_file`` by the file's contents as ``X``, for secret fields ``X``; report problems."""
-    problems = []
-    for key in [k for k in table if k.endswith("_file") and _is_secret(model, k[: -len("_file")])]:
-        field = key[: -len("_file")]
-        location = table.pop(key)
-        if field in table:
-            problems.append(f"{where}.{field}: set either {field} or {key}, not both")
-            continue
-        file = Path(str(location)).expanduser()
-        if not file.is_absolute():
-            creds = os.environ.get("CREDENTIALS_DIRECTORY")
-            file = (Path(creds) if creds else base_dir) / file
-        try:
-            table[field] = file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            problems.append(f"{where}.{key}: cannot read {file}: {exc.strerror or exc}")
-    return problems
+class _Secrets:
+    """Gives the secret fields of a table their values: from ``X_file`` files, and notes the ones
+    left without a value (an unset variable, an unreadable file) as problems or, when the command
+    does not need them, as missing."""
+
+    def __init__(self, base_dir: Path, missing_env: dict[str, str], need: bool) -> None:
+        self.base_dir = base_dir
+        self.missing_env = missing_env  # key path -> variable; the secret ones are taken out
+        self.need = need
+        self.missing: dict[str, str] = {}
+
+    def resolve(self, table: dict[str, Any], model: type[BaseModel], where: str) -> list[str]:
+        problems = self._read_files(table, model, where)
+        for field in [k for k in table if _is_secret(model, k)]:
+            var = self.missing_env.get(f"{where}.{field}")
+            if var is not None and not self.need:
+                del self.missing_env[f"{where}.{field}"]
+                self._lack(table, where, field, f"{var} is not set")
+        return problems
+
+    def _lack(self, table: dict[str, Any], where: str, field: str, why: str) -> None:
+        self.missing[f"{where}.{field}"] = why
+        table[field] = MISSING_SECRET
+
+    def _read_files(self, table: dict[str, Any], model: type[BaseModel], where: str) -> list[str]:
+        """Replace ``X_file`` by the file's contents as ``X``, for secret fields ``X``."""
+        problems = []
+        for key in [k for k in table if k.endswith("_file") and _is_secret(model, k[: -len("_file")])]:
+            field = key[: -len("_file")]
+            location = table.pop(key)
+            if field in table:
+                problems.append(f"{where}.{field}: set either {field} or {key}, not both")
+                continue
+            file = Path(str(location)).expanduser()
+            if not file.is_absolute():
+                creds = os.environ.get("CREDENTIALS_DIRECTORY")
+                file = (Path(creds) if creds else self.base_dir) / file
+            try:
+                table[field] = file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                why = f"cannot read {file}: {exc.strerror or exc}"
+                if self.need:
+                    problems.append(f"{where}.{key}: {why}")
+                else:
+                    self._lack(table, where, field, f"{key}: {why}")
+        return problems
 
 
 def _validate(model: type[Any], table: Any, where: str, context: dict, problems: list[str]) -> Any:

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -41,11 +43,27 @@ from bridge.groups import Assembler, Changes, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
-__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip", "file_sha256", "files_checked"]
+__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip", "file_sha256", "files_checked",
+           "reason_kind"]
 
 log = logging.getLogger(__name__)
 
 NAMED = 3  # files check names that are not what a source reads; the rest are counted
+_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_NUMBER = re.compile(r"\d+")
+
+
+def reason_kind(reason: str) -> str:
+    """A skip reason without what names one item, so that alike reasons count together.
+
+    Reasons read "kind: detail: specifics" ("automated: List-Id header", "automated: sender
+    noreply@shop.example", "cannot parse the message: ValueError: ..."): the kind is the first
+    two parts, with addresses and numbers masked ("automated: sender <address>", "file too large
+    (N bytes; max_bytes is N)"), which keeps what tells kinds apart and drops what a file name,
+    a sender or an exception's message adds.
+    """
+    masked = _NUMBER.sub("N", _ADDRESS.sub("<address>", " ".join(reason.split())))
+    return ": ".join(masked.split(": ", 2)[:2])
 
 
 class ConnectorConfig(BaseModel):
@@ -93,6 +111,9 @@ class Sink:
         self.last_assembler: Assembler | None = None  # the one the last poll used
         self._closed = threading.Event()
         self.deferred: tuple[float, str] | None = None  # set by ``wait_for`` during the last poll
+        # skips since the last ``log_skips``, by kind: said in one line a poll, not one a mail
+        self._skips: Counter[str] = Counter()
+        self._skips_lock = threading.Lock()  # a push connector's serve may skip while a poll does
 
     @property
     def cursor(self) -> Any:
@@ -176,10 +197,23 @@ class Sink:
     def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any, also: Any = None) -> Intake:
         intake = self._store.submit(self.name, requests, cursor, skips, also=also)
         for skip in intake.skipped:
-            log.warning("%s: skipped %s: %s", self.name, skip.ref or skip.source_key, skip.reason)
+            log.debug("%s: skipped %s: %s", self.name, skip.ref or skip.source_key, skip.reason)
+        if intake.skipped:
+            with self._skips_lock:
+                self._skips.update(reason_kind(skip.reason) for skip in intake.skipped)
         if intake.added:
             self._on_submit()
         return intake
+
+    def log_skips(self) -> None:
+        """One INFO line for the skips since the last call (the daemon calls it after each poll):
+        a mailbox of newsletters is expected to be skipped, and is a count, not a line a mail.
+        Every skip stays in the store with its item and full reason (status; DEBUG logs each)."""
+        with self._skips_lock:
+            counts, self._skips = self._skips, Counter()
+        if counts:
+            kinds = ", ".join(f"{kind} {n:,}" for kind, n in counts.most_common())
+            log.info("%s: skipped %s: %s", self.name, f"{counts.total():,}", kinds)
 
     def advance(self, cursor: Any) -> None:
         """Move the cursor past items that produce nothing (already sent, out of range)."""
@@ -223,6 +257,7 @@ class PreviewSink(Sink):
         self.queued: list[QueuedRequest] = []
         self.skipped: list[tuple[str, str]] = []
         self.direct = 0  # conversations submitted as they are (not made of a group)
+        self.on_items: Callable[[int], None] = lambda count: None  # items taken in: plan's progress
 
     @property
     def cursor(self) -> Any:
@@ -237,6 +272,8 @@ class PreviewSink(Sink):
         return self._queue(items)
 
     def _queue(self, items: Iterable[Conversation | Skip]) -> int:
+        items = list(items)
+        self.on_items(sum(1 for i in items if isinstance(i, Conversation)))  # a skip counts itself in ``skip``
         requests, skips = self._split(i for i in items if isinstance(i, Skip) or not self.known(i.source_key))
         self.queued.extend(requests)
         for skip in skips:
@@ -245,6 +282,7 @@ class PreviewSink(Sink):
 
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))
+        self.on_items(1)
         return True
 
     def assembler(self, policy: GroupPolicy) -> Assembler:
@@ -261,6 +299,7 @@ class PreviewSink(Sink):
     def commit(self, changes: Changes, cursor: Any) -> int:
         with changes._assembler._store.transaction() as conn:  # the scratch store; no cursor moves
             changes(conn)
+        self.on_items(changes.changed)
         return changes.changed
 
 

@@ -202,6 +202,8 @@ class Bridge:
             if due is not None:  # a poll just ran: the next no sooner than a second from now
                 self._poll_at(name, due, least=1.0)
             return True
+        finally:
+            sink.log_skips()  # one line for this poll's skips, by reason
 
     def _failed(self, name: str, exc: Exception) -> None:
         """Record a source failure; say so once, when it starts failing. The state file refusing

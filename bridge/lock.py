@@ -29,7 +29,11 @@ class StateLock:
     def acquire(self) -> None:
         if not self.path.parent.is_dir():  # a typo in [state] path must not create folders
             raise StateBusy(f"the state folder {self.path.parent} does not exist (check [state] path)")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # not ours to write (owner, mode, a read-only disk): say so in a line
+            raise StateBusy(f"cannot write in the state folder {self.path.parent}: {exc.strerror or exc}"
+                            f" (the lock {self.path.name}; check [state] path and who owns the folder)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -93,9 +93,24 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _AboveBars(logging.StreamHandler):
+    """A terminal's log handler: each line is written through tqdm, which clears the progress
+    bars, writes the line whole and draws the bars again below it, all under the lock the bars
+    take (bars of sources read in threads at once). A plain write lands inside a bar's line: the
+    line then starts mid-bar or loses its first characters to the bar's next redraw."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm
+
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:
+            self.handleError(record)
+
+
 def setup_logging(level: str = "INFO", redact: Redactor | None = None, fmt: str = "text") -> None:
     redact = redact or Redactor()
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _AboveBars(sys.stderr) if sys.stderr.isatty() else logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter(redact) if fmt == "json" else _TextFormatter(redact, stderr_is_journal()))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -4,9 +4,9 @@ Each connector is read the way ``preview`` reads it (nothing sent, no state chan
 mail threads gathered in a scratch store), and counted: items read, skipped by reason,
 conversations made, writes (a text over 100,000 characters is several), live and backfill
 apart. Groups still open at the end (a thread still talking) count as the conversations they
-will become. The time is the writes over the write limit in force: the one learned from Omi's
-429s or the configured ``rate_limit`` (the lower), else Omi's usual 25 an hour; live writes go
-first, and backfill gets what the live reserve leaves of each window.
+will become. The time is ``status``'s estimate (bridge/status.py ``estimate``) for these writes and
+the ones already queued: at the write limit in force, live first, backfill with what the live
+reserve leaves of each window.
 """
 
 from __future__ import annotations
@@ -14,27 +14,24 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bridge.connector import PreviewSink
+from bridge.connector import PreviewSink, reason_kind
 from bridge.groups import LINE_OVERHEAD
-from bridge.limits import Budget, Limit
 from bridge.models import MAX_TEXT, PRIORITY_LIVE
+from bridge.status import estimate, format_duration, limit_text
 
 if TYPE_CHECKING:
     from bridge.config import Config
     from bridge.store import Store
 
-__all__ = ["SourcePlan", "plan", "render"]
-
-_ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-
+__all__ = ["SourcePlan", "plan", "reading", "render"]
 
 @dataclass
 class SourcePlan:
@@ -60,7 +57,7 @@ def _count(name: str, sink: PreviewSink) -> SourcePlan:
         else:
             found.writes_backfill += 1
     found.conversations = len({q.source_key.split("#part", 1)[0] for q in sink.queued})
-    found.skipped = dict(Counter(_reason(reason) for _, reason in sink.skipped).most_common())
+    found.skipped = dict(Counter(reason_kind(reason) for _, reason in sink.skipped).most_common())
     assembler = sink.last_assembler
     grouped = 0
     if assembler is not None:
@@ -79,9 +76,18 @@ def _count(name: str, sink: PreviewSink) -> SourcePlan:
     return found
 
 
-def _reason(reason: str) -> str:
-    """A skip reason without the address that names one item, so alike reasons count together."""
-    return _ADDRESS.sub("<address>", reason)
+@contextmanager
+def reading(sink: PreviewSink) -> Iterator[None]:
+    """On a terminal, a count of what a source gives while plan or preview reads it, so a long
+    read (a Takeout, a mailbox over IMAP) is not silence; gone when the source is read."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from tqdm import tqdm
+
+    with tqdm(desc=f"{sink.name}: reading", unit=" item", leave=False) as bar:
+        sink.on_items = bar.update
+        yield
 
 
 def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dict:
@@ -89,41 +95,32 @@ def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dic
     from bridge.daemon import call, one_line
 
     sources = []
-    for name, connector in connectors.items():
+    for name in config.connectors:
+        connector = connectors.get(name)
+        if connector is None:  # a secret it needs has no value here (an admin shell without it)
+            sources.append(SourcePlan(name, error=config.missing_for(name) or "not built"))
+            continue
         sink = PreviewSink(store, name, config.connectors[name])
         try:
-            asyncio.run(call(connector.poll, sink))
+            with reading(sink):
+                asyncio.run(call(connector.poll, sink))
         except Exception as exc:
             sources.append(SourcePlan(name, error=one_line(exc)))
             continue
         sources.append(_count(name, sink))
-    limit, reserve = _limit(config, store)
     queued = _queued(store)
     live = sum(s.writes_live for s in sources) + queued["live"]
     backfill = sum(s.writes_backfill for s in sources) + queued["backfill"]
-    live_seconds = live / limit.rate()
-    backfill_rate = (limit.count - reserve) / limit.window if backfill else limit.rate()
+    found = estimate(config.omi, store, live, backfill, time.time())  # what status will say of these writes
+    limit = found.limit
     return {
-        "limit": {"count": limit.count, "window": limit.window, "source": limit.source, "live_reserve": reserve},
+        "limit": {"count": limit.count, "window": limit.window, "source": limit.source, "live_reserve": found.reserve},
         "sources": [{**asdict(s), "writes": s.writes} for s in sources],
         "already_queued": queued,
         "writes": {"live": live, "backfill": backfill, "total": live + backfill},
-        "seconds": {"live": round(live_seconds), "total": round(live_seconds + backfill / backfill_rate)},
+        "seconds": {"live": round(found.live_seconds), "total": round(found.seconds)},
+        "blocked": found.blocked,
     }
-
-
-def _limit(config: Config, store: Store | None) -> tuple[Limit, int]:
-    pacing = config.omi.pacing()
-    configured = pacing and Limit(*pacing, "configured")
-    if store is None:
-        limit = configured or Limit(25, 3600.0, "Omi's usual limit")
-        wanted = max(1, limit.count // 5) if config.omi.live_reserve is None else config.omi.live_reserve
-        return limit, max(0, min(wanted, limit.count - 1))  # as the dispatcher's budget keeps it
-    budget = Budget(store, "write", configured, reserve=config.omi.live_reserve, now=time.time())
-    limit = budget.in_force()
-    if limit.source == "default":
-        limit = Limit(limit.count, limit.window, "Omi's usual limit")
-    return limit, budget.reserve(limit)
 
 
 def _queued(store: Store | None) -> dict[str, int]:
@@ -135,22 +132,11 @@ def _queued(store: Store | None) -> dict[str, int]:
     return {"live": found.get(True, 0), "backfill": found.get(False, 0)}
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return "under a minute"
-    minutes = round(seconds / 60)
-    days, rest = divmod(minutes, 1440)
-    hours, minutes = divmod(rest, 60)
-    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes and not days)
-    return " ".join(parts)
-
-
 def render(found: dict) -> str:
     """The plan as text, one block per connector, then the total."""
     limit = found["limit"]
-    per = f"{limit['count']} per {limit['window'] / 3600:g} h" if limit["window"] >= 3600 else (
-        f"{limit['count']} per {limit['window']:g} s")
-    lines = [f"Writes go out at {per} ({limit['source']}); nothing was sent or stored to make this plan.", ""]
+    lines = [f"Write limit: {limit_text(limit['count'], limit['window'], limit['source'])}; nothing was sent or "
+             "stored to make this plan.", ""]
     for source in found["sources"]:
         if source["error"]:
             lines.append(f"{source['connector']}: cannot read the source: {source['error']}")
@@ -166,9 +152,13 @@ def render(found: dict) -> str:
     if queued["live"] or queued["backfill"]:
         lines.append(f"already queued: {queued['live'] + queued['backfill']:,} write(s)")
     writes, seconds = found["writes"], found["seconds"]
-    lines += ["", f"total: {writes['total']:,} write(s): live {writes['live']:,} in {_duration(seconds['live'])}, "
-                  f"everything in {_duration(seconds['total'])} (backfill leaves {limit['live_reserve']} "
-                  "write(s) of each window to live items)"]
+    if found["blocked"]:
+        lines += ["", f"total: {writes['total']:,} write(s), delivered {found['blocked']}"]
+    else:
+        live = f"live {writes['live']:,}" + (f" in about {format_duration(seconds['live'])}" if writes["live"] else "")
+        lines += ["", f"total: {writes['total']:,} write(s): {live}, everything in about "
+                      f"{format_duration(seconds['total'])} (backfill leaves {limit['live_reserve']} write(s) of each "
+                      "window to live items)"]
     return "\n".join(lines)
 
 

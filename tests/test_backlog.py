@@ -11,11 +11,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bridge.assemble import QueuedRequest
 from bridge.health import omi_state
-from bridge.models import PRIORITY_BACKFILL, CreateConversationRequest
+from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, CreateConversationRequest
 from bridge.store import Store
 from tests.conftest import API_KEY, drop_files, run_cli, wait_until, write_config
 from tests.fake_omi import FakeOmi
 from tests.test_service import free_port, start, with_listener
+
+
+def _words(text: str) -> str:
+    """Status text with its lines joined: it wraps at 100 columns."""
+    return " ".join(text.split())
 
 
 def _backfill(state, count: int) -> None:
@@ -43,7 +48,7 @@ def test_a_held_backlog_shows_its_limit_and_when_it_will_be_delivered(tmp_path, 
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
-        table = run_cli("status", "-c", str(config)).stdout
+        table = _words(run_cli("status", "-c", str(config)).stdout)
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
@@ -75,7 +80,8 @@ def test_status_before_omi_has_stated_a_limit_names_the_default_and_a_configured
     _backfill(tmp_path / "state.db", 50)
     backlog = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["backlog"]
     assert backlog["limit"]["source"] == "default" and backlog["limit"]["count"] == 25
-    assert backlog["eta_seconds"] == 2 * 3600  # 50 rows at 25 an hour
+    # 50 rows at 25 an hour, five of each hour left to live items once Omi states its limit
+    assert backlog["eta_seconds"] == round(50 / 20 * 3600)
 
     config = write_config(tmp_path, fake_omi.url, rate_limit="10/hour")
     backlog = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["backlog"]
@@ -117,7 +123,7 @@ def test_omi_unreachable_is_said_once_shown_everywhere_and_its_recovery_too(tmp_
         assert wait_until(lambda: omi_state(store)["state"] == "failing", 20)
         time.sleep(2)  # several more failed attempts
         status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
-        table = run_cli("status", "-c", str(config)).stdout
+        table = _words(run_cli("status", "-c", str(config)).stdout)
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as omi:
@@ -159,3 +165,44 @@ def test_run_once_with_omi_unreachable_keeps_the_item_says_why_and_does_not_retr
         again = run_cli("run", "--once", "-c", str(config))
         assert again.returncode == 0, again.stderr
         assert back.texts() == ["written while offline"]
+
+
+def _live(state, count: int) -> None:
+    store = Store(state)
+    store.submit("drop", [
+        QueuedRequest(f"new-{i}", CreateConversationRequest(text=f"new note {i}", started_at="2026-12-01T09:00:00Z"),
+                      PRIORITY_LIVE) for i in range(count)
+    ])
+    store.close()
+
+
+def test_status_and_plan_give_one_estimate_and_none_while_omi_refuses_the_key(tmp_path, fake_omi) -> None:
+    config = write_config(tmp_path, fake_omi.url, rate_limit="25/hour")
+    (tmp_path / "spool").mkdir()
+    _backfill(tmp_path / "state.db", 130)
+    _live(tmp_path / "state.db", 7)
+
+    status = run_cli("status", "--json", "-c", str(config))
+    plan = run_cli("plan", "--json", "-c", str(config))
+    assert status.returncode == 0 and plan.returncode == 0, status.stderr + plan.stderr
+    backlog, found = json.loads(status.stdout)["backlog"], json.loads(plan.stdout)
+    assert (backlog["live"], backlog["backfill"]) == (7, 130)
+    assert found["writes"] == {"live": 7, "backfill": 130, "total": 137}  # nothing new: what waits
+    # 7 live first, 18 backfill in the hour they open (5 kept for live), then 112 at 20 an hour
+    assert backlog["eta_seconds"] == found["seconds"]["total"] == round((1 + 112 / 20) * 3600)
+    table = _words(run_cli("status", "-c", str(config)).stdout)
+    text = run_cli("plan", "-c", str(config)).stdout
+    assert "delivered in about 6 h 36 min at that rate" in table
+    assert "everything in about 6 h 36 min" in text
+    assert "limit 25 writes per hour (configured)" in table and "Write limit: 25 writes per hour (configured)" in text
+
+    with FakeOmi(keys={}) as refusing:  # the key was revoked: Omi answers 401 to everything
+        config = write_config(tmp_path, refusing.url, rate_limit="25/hour", auth_recheck=300)
+        assert run_cli("run", "--once", "-c", str(config)).returncode == 1
+    table = _words(run_cli("status", "-c", str(config)).stdout)
+    backlog = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["backlog"]
+    text = run_cli("plan", "-c", str(config)).stdout
+    assert "backlog: 7 live, 130 backfill; limit 25 writes per hour (configured); delivered not while Omi " \
+           "refuses the key" in table
+    assert backlog["eta_seconds"] is None and backlog["blocked"] == "not while Omi refuses the key"
+    assert "total: 137 write(s), delivered not while Omi refuses the key" in text

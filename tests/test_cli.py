@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from bridge.store import Store
 from tests.conftest import API_KEY, bridge_env, drop_files, run_cli, write_config
 from tests.fake_omi import FakeOmi
@@ -224,3 +226,74 @@ def test_login_names_what_cannot_sign_in(tmp_path):
     password = run_cli("login", "pw-mail", "-c", str(config))
     assert password.returncode == 2 and "connectors.pw-mail: does not sign in with OAuth2" in password.stderr
     assert "imap-secret-42" not in password.stderr and not (tmp_path / "state-tokens").exists()
+
+
+def test_check_fails_where_run_would_on_the_state_folder_and_run_says_it_in_one_line(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url)
+    (tmp_path / "spool").mkdir()
+    config.write_text(config.read_text().replace('path = "state.db"', 'path = "stat/state.db"'))
+    result = run_cli("check", "-c", str(config))
+    assert result.returncode == 1
+    assert f"state: FAILED: the state folder {tmp_path / 'stat'} does not exist" in result.stdout
+    assert not (tmp_path / "stat").exists()
+
+    # a folder nobody may write in, root included (tests run as root: permissions would not stop them)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    config.write_text(config.read_text().replace('path = "stat/state.db"', 'path = "locked/state.db"'))
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("this file system cannot make a folder immutable (chattr +i)")
+    try:
+        check = run_cli("check", "-c", str(config))
+        run = run_cli("run", "--once", "-c", str(config))
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert check.returncode == 1
+    assert f"state: FAILED: cannot write in the state folder {locked}: Operation not permitted" in check.stdout
+    assert "drop: ok" in check.stdout and "omi: ok" in check.stdout  # the rest is still checked
+    assert run.returncode == 1 and len(run.stderr.strip().splitlines()) == 1
+    assert run.stderr.startswith(f"omi-bridge run: cannot write in the state folder {locked}: Operation not permitted")
+    assert "PermissionError" not in run.stderr and "Traceback" not in run.stderr
+
+    config.write_text(config.read_text().replace('path = "locked/state.db"', 'path = "state.db"'))
+    good = run_cli("check", "-c", str(config))
+    assert good.returncode == 0 and f"state: ok ({tmp_path / 'state.db'})" in good.stdout
+
+
+IMAP_WITHOUT_ITS_PASSWORD = ('[connectors.mail]\ntype = "imap"\nhost = "127.0.0.1"\nsecurity = "none"\n'
+                             'username = "me"\npassword = "${IMAP_PASSWORD}"\n\n'
+                             '[connectors.drop]\ntype = "spool"\npath = "spool"\nsettle_seconds = 0\n')
+
+
+def test_status_retry_plan_and_preview_work_without_the_secrets_they_do_not_use(tmp_path, fake_omi):
+    config = write_config(tmp_path, fake_omi.url, connectors=IMAP_WITHOUT_ITS_PASSWORD)
+    drop_files(tmp_path / "spool", ["a note for omi"])
+    store = Store(tmp_path / "state.db")
+    store.close()
+    env = bridge_env()  # an admin shell: neither the service's IMAP_PASSWORD nor its OMI_API_KEY
+    del env["OMI_API_KEY"]
+
+    status = run_cli("status", "-c", str(config), env=env)
+    assert status.returncode == 0, status.stderr
+    assert "outbox: 0 pending" in status.stdout
+    retry = run_cli("retry", "--all", "-c", str(config), env=env)
+    assert retry.returncode == 0 and "0 dead row(s) back to pending" in retry.stdout, retry.stderr
+
+    plan = run_cli("plan", "-c", str(config), env=env)
+    assert plan.returncode == 0, plan.stderr
+    assert "mail: cannot read the source: IMAP_PASSWORD is not set" in plan.stdout
+    assert "drop: 1 item(s) read -> 1 conversation(s)" in plan.stdout
+    preview = run_cli("preview", "-c", str(config), env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert preview.stderr.strip() == "mail: IMAP_PASSWORD is not set; not read"
+    assert json.loads(preview.stdout)["request"]["text"] == "a note for omi"
+
+    login = run_cli("login", "mail", "-c", str(config), env=env)  # signing in would use it
+    assert login.returncode == 2 and login.stderr.strip() == "omi-bridge login: mail: IMAP_PASSWORD is not set"
+
+    # the commands that use every secret refuse to start, naming each one missing
+    for command in ("check", "run"):
+        result = run_cli(command, "-c", str(config), env=env)
+        assert result.returncode == 2
+        assert "connectors.mail.password: environment variable IMAP_PASSWORD is not set" in result.stderr
+        assert "omi.api_key: environment variable OMI_API_KEY is not set" in result.stderr

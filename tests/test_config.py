@@ -123,7 +123,7 @@ def test_unreadable_secret_file_and_double_secret_are_reported(tmp_path):
 def test_api_key_required_except_for_preview(tmp_path):
     path = _write(tmp_path, '[omi]\napi_key = "${UNSET_FOR_TEST}"\n')
     assert _problems(path) == ["omi.api_key: environment variable UNSET_FOR_TEST is not set"]
-    assert load_config(path, need_api_key=False).omi.api_key is None
+    assert load_config(path, need_secrets=False).omi.api_key is None
     path = _write(tmp_path, "")
     assert _problems(path)[0].startswith("omi.api_key: required")
 
@@ -268,3 +268,38 @@ oauth2_token_command = "helper"
     assert any(p.startswith("connectors.custom: oauth2_client_id without a provider") for p in problems)
     assert any(p.startswith('connectors.both: auth = "xoauth2" needs oauth2_client_id') for p in problems)
     assert all("old-password" not in p for p in problems)
+
+
+def test_a_secret_without_a_value_is_noted_for_the_commands_that_need_none(tmp_path):
+    (tmp_path / "token").write_text("xoxb-real-bot-token\n")
+    path = _write(tmp_path, """
+[omi]
+api_key_file = "no-such-key-file"
+[connectors.mail]
+type = "imap"
+host = "127.0.0.1"
+security = "none"
+username = "me"
+password = "${UNSET_IMAP_PASSWORD}"
+[connectors.chat]
+type = "slack"
+bot_token_file = "token"
+app_token = "${UNSET_APP_TOKEN}"
+[connectors.notes]
+type = "spool"
+path = "${UNSET_SPOOL_DIR}"
+""")
+    problems = _problems(path)
+    assert "connectors.mail.password: environment variable UNSET_IMAP_PASSWORD is not set" in problems
+    assert any(p.startswith("omi.api_key_file: cannot read ") for p in problems)
+    # a variable that is no secret is needed by every command
+    assert _problems(path, need_secrets=False) == [
+        "connectors.notes.path: environment variable UNSET_SPOOL_DIR is not set"]
+
+    path.write_text(path.read_text().replace("${UNSET_SPOOL_DIR}", "spool"))
+    config = load_config(path, need_secrets=False)
+    assert config.omi.api_key is None
+    assert config.missing_for("mail") == "UNSET_IMAP_PASSWORD is not set"
+    assert config.missing_for("chat") == "UNSET_APP_TOKEN is not set"
+    assert config.missing_for("notes") is None
+    assert secrets_of(config) == ["xoxb-real-bot-token"]  # a placeholder is no secret to scrub

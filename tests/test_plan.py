@@ -34,7 +34,7 @@ def test_plan_counts_what_a_run_then_sends_and_changes_nothing(tmp_path, fake_om
     assert mail["items"] == 400
     assert mail["skipped"]["excluded: from <address> (exclude_from '*@news.example.net')"] > 0
     assert mail["skipped"]['backfill = "replied": a thread you did not write in'] > 0
-    assert found["limit"] == {"count": 25, "window": 3600.0, "source": "Omi's usual limit", "live_reserve": 5}
+    assert found["limit"] == {"count": 25, "window": 3600.0, "source": "default", "live_reserve": 5}
     total = found["writes"]["total"]
     assert total == chat["writes"] + mail["writes"] == found["writes"]["backfill"]
     assert found["seconds"]["total"] == round(total / 20 * 3600)  # backfill gets 20 of every 25 an hour
