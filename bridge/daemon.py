@@ -421,6 +421,9 @@ class Bridge:
         if self.listener is not None:
             self.listener.route("GET", "/healthz", self._healthz)
             self.listener.route("GET", "/metrics", self._metrics)
+            from bridge.console import Console  # Jinja2 and the templates, only when serving
+
+            Console(lambda: self.config, self.store, self._wake_threadsafe).install(self.listener)
             await self._start_listener()
         self._scheduler.start()
         for name in self.connectors:
