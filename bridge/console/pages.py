@@ -35,7 +35,9 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self';"
                                " frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # not no-referrer: under it a browser sends "Origin: null" with a form's POST, which the
+    # origin check must refuse; same-origin keeps addresses from leaving for other sites
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
@@ -94,8 +96,10 @@ class Console:
         return web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
 
     def _refused(self, status: int = 401, why: str | None = None) -> web.Response:
+        signed_out = status == 401
         html = self.env.get_template("refused.html").render(
-            config=self._config().source, why=why, nav=[], title="Sign in to the console")
+            config=self._config().source if signed_out else None, why=why, nav=[] if signed_out else NAV,
+            title="Sign in to the console" if signed_out else "Action refused")
         return self._respond(html, status)
 
     def _page(self, build: Callable[[web.Request], dict[str, Any]]) -> Callable[[web.Request], Awaitable[Any]]:
