@@ -145,8 +145,9 @@ def test_a_skipped_newsletter_shows_under_its_reason_and_the_totals_match_status
     reason.click()
     expect(page.locator("#skipped-live")).to_contain_text("deals.eml")
     page.goto(bridge.url + "/skipped")
-    shown = {(cells[0], cells[1]): (int(cells[2]), int(cells[3])) for cells in (
-        row.locator("td").all_inner_texts() for row in page.locator("#skipped-live table").first.locator("tbody tr").all())}
+    rows = page.locator("#skipped-live table").first.locator("tbody tr").all()
+    shown = {(cells[0], cells[1]): (int(cells[2]), int(cells[3]))
+             for cells in (row.locator("td").all_inner_texts() for row in rows)}
     status = bridge.status()
     assert shown == {(s["connector"], s["reason"]): (s["total"], s["today"]) for s in status["skip_totals"]}
     assert len(shown) == 2
@@ -209,7 +210,27 @@ def test_without_the_token_every_page_and_action_is_refused(bridge, browser, pag
     anonymous.close()
 
 
-def test_no_secret_appears_in_any_page(bridge, page) -> None:
+def _a_week_of_history(store: Store) -> None:
+    """Sent rows over the last 7 days (a day's rhythm) and a backlog the daemon leaves for tomorrow:
+    what the Overview looks like after a while, for its picture and its numbers."""
+    now = time.time()
+    sent = "INSERT INTO outbox (connector, source_key, priority, state, body, created_at, next_attempt_at, sent_at," \
+           " omi_id, label) VALUES ('letters', ?, 10, 'sent', ?, ?, ?, ?, ?, ?)"
+    waiting = "INSERT INTO outbox (connector, source_key, priority, body, created_at, next_attempt_at, label)" \
+              " VALUES ('letters', ?, 10, ?, ?, ?, ?)"
+    with store.transaction() as conn:
+        for hour in range(1, 168):
+            for n in range(max(0, 6 - abs(hour % 24 - 12) // 2) + hour % 3):
+                at = now - hour * 3600 + n * 60
+                body = json.dumps({"text": f"Earlier note {hour}-{n}", "text_source": "other_text"})
+                conn.execute(sent, (f"old-{hour}-{n}", body, at, at, at, f"omi-{hour}-{n}", f"thread 'Week {hour}'"))
+        for n in range(40):
+            conn.execute(waiting, (f"later-{n}", json.dumps({"text": f"later {n}"}), now, now + 86400,
+                                   f"email thread 'Later {n}'"))
+
+
+def test_no_secret_appears_in_any_page_and_the_overview_counts_as_status_does(bridge, page) -> None:
+    _a_week_of_history(bridge.store)
     token = token_file(bridge.folder / "state.db").read()["token"]
     for name, path in PAGES.items():
         page.goto(bridge.url + path)
@@ -217,3 +238,9 @@ def test_no_secret_appears_in_any_page(bridge, page) -> None:
         assert API_KEY not in html and token not in html, name
         if name in ("overview", "source"):
             screenshot(page, name)
+    page.goto(bridge.url + "/")
+    status = bridge.status()
+    cards = page.locator(".card .big").all_inner_texts()
+    assert cards[1:] == [str(status["outbox"]["sent"]), str(status["backlog"]["live"] + status["backlog"]["backfill"]),
+                         str(status["outbox"]["dead"])]
+    assert status["backlog"]["backfill"] == 40

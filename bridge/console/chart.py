@@ -43,13 +43,21 @@ def delivered_chart(counts: list[int], now: float, waiting: int, eta_seconds: fl
     now_x = LEFT + plot_w
     parts.append(f'<line class="now" x1="{now_x:.1f}" x2="{now_x:.1f}" y1="{TOP}" y2="{TOP + plot_h}"/>')
     parts.append(f'<text class="axis" x="{now_x + 3:.1f}" y="{HEIGHT - 6}">now</text>')
-    if waiting and eta_seconds:  # the backlog falling to nothing by its estimate
+    if waiting and eta_seconds:  # the hours until the backlog is through, on the bars' time scale
         future_w = (WIDTH - LEFT - 8) * FUTURE
-        parts.append(f'<polygon class="drain" points="{now_x:.1f},{TOP} {now_x + future_w:.1f},{TOP + plot_h} '
-                     f'{now_x:.1f},{TOP + plot_h}"/>')
-        parts.append(f'<text class="axis" x="{now_x + 4:.1f}" y="{TOP + 12}">{waiting} waiting</text>')
+        drain_w = min(max(eta_seconds / 3600 * bar, 2.0), future_w)
+        parts.append(f'<rect class="drain" x="{now_x:.1f}" y="{TOP}" width="{drain_w:.1f}" height="{plot_h}"/>')
+        parts.append(f'<text class="axis" x="{now_x + 4:.1f}" y="{TOP + 12}">{waiting} waiting,</text>')
+        parts.append(f'<text class="axis" x="{now_x + 4:.1f}" y="{TOP + 26}">through in about</text>')
+        parts.append(f'<text class="axis" x="{now_x + 4:.1f}" y="{TOP + 40}">{escape(_duration(eta_seconds))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _duration(seconds: float) -> str:
+    from bridge.status import format_duration
+
+    return format_duration(seconds)
 
 
 def _drain_words(waiting: int, eta_seconds: float | None) -> str:
@@ -57,6 +65,4 @@ def _drain_words(waiting: int, eta_seconds: float | None) -> str:
         return "; nothing waiting"
     if eta_seconds is None:
         return f"; {waiting} waiting"
-    from bridge.status import format_duration
-
-    return escape(f"; {waiting} waiting, delivered in about {format_duration(eta_seconds)}")
+    return escape(f"; {waiting} waiting, delivered in about {_duration(eta_seconds)}")
