@@ -202,7 +202,7 @@ def test_without_the_token_every_page_and_action_is_refused(bridge, browser, pag
         page.get_by_role("button", name="go").click()
     assert "Sign in to the console" in page.content()
     assert bridge.store.counts()["dead"] == 1
-    anonymous = browser.new_context()
+    anonymous = browser.new_context(viewport={"width": 1200, "height": 600})
     tab = anonymous.new_page()
     tab.goto(bridge.url + "/problems")
     expect(tab.get_by_role("heading", name="Sign in to the console")).to_be_visible()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from bridge.console import queries
 from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
+from bridge.limits import format_window
 from bridge.status import collect, format_duration, limit_text
 
 if TYPE_CHECKING:
@@ -157,8 +158,10 @@ class Console:
         backlog = info["backlog"]
         waiting = backlog["live"] + backlog["backfill"]
         limit = backlog["limit"]
+        window = limit["window_seconds"]
         return {
             "template": "overview.html", "title": "Overview", "info": info,
+            "used": len(self.store.request_times("write", now - window)), "window": format_window(window),
             "limit": limit_text(limit["count"], limit["window_seconds"], limit["source"]),
             "chart": delivered_chart(queries.delivered_per_hour(self.store, now), now, waiting,
                                      backlog["eta_seconds"]),
@@ -167,11 +170,13 @@ class Console:
     def _activity(self, request: web.Request) -> dict[str, Any]:
         source = request.query.get("source") or None
         search = request.query.get("q", "").strip()
-        before = _number(request.query.get("before"))
-        rows = queries.activity(self.store, source=source, search=search, before=before)
+        day = _day(request.query.get("day", ""))
+        before = _number(request.query.get("before")) or (day and (day + timedelta(days=1)).timestamp())
+        rows = queries.activity(self.store, source=source, search=search, before=before or None)
         older = rows[-1]["sent_at"] if len(rows) == queries.PAGE and not search else None
         return {"template": "activity.html", "title": "Activity", "rows": rows, "source": source, "q": search,
-                "sources": list(self._config().connectors), "older": older}
+                "day": request.query.get("day", "") if day else "", "sources": list(self._config().connectors),
+                "older": older}
 
     def _conversation(self, request: web.Request) -> dict[str, Any]:
         row_id = _number(request.query.get("id"))
@@ -203,7 +208,7 @@ class Console:
         if row is None:
             return {"status": 404, "title": "Not found", "why": "No source of that name is configured."}
         totals = [t for t in info["skip_totals"] if t["connector"] == name]
-        return {"template": "source.html", "title": name, "c": row, "counts": queries.source_counts(self.store, name),
+        return {"template": "source.html", "title": f"Source: {name}", "c": row, "counts": queries.source_counts(self.store, name),
                 "totals": totals, "advice": _advice(row["last_error"]),
                 "recent": queries.activity(self.store, source=name, limit=10)}
 
@@ -221,5 +226,13 @@ class Console:
 def _number(value: str | None) -> float | None:
     try:
         return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _day(value: str) -> datetime | None:
+    """A date field's "2026-12-01" as that day's local midnight."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").astimezone() if value else None
     except ValueError:
         return None
