@@ -208,9 +208,11 @@ class Console:
         if row is None:
             return {"status": 404, "title": "Not found", "why": "No source of that name is configured."}
         totals = [t for t in info["skip_totals"] if t["connector"] == name]
-        return {"template": "source.html", "title": f"Source: {name}", "c": row, "counts": queries.source_counts(self.store, name),
+        return {"template": "source.html", "title": f"Source: {name}", "c": row,
+                "counts": queries.source_counts(self.store, name),
                 "totals": totals, "advice": _advice(row["last_error"]),
-                "recent": queries.activity(self.store, source=name, limit=10)}
+                "recent": queries.activity(self.store, source=name, limit=10),
+                "history": queries.health_history(self.store, name)}
 
     # -- actions ----------------------------------------------------------------------------
 

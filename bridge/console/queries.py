@@ -11,8 +11,8 @@ from typing import Any
 from bridge.connector import reason_kind
 from bridge.store import Store
 
-__all__ = ["PAGE", "activity", "conversation", "dead_rows", "delivered_per_hour", "fts_query", "reasons_of_kind",
-           "skipped_items", "source_counts"]
+__all__ = ["PAGE", "activity", "conversation", "dead_rows", "delivered_per_hour", "fts_query", "health_history",
+           "reasons_of_kind", "skipped_items", "source_counts"]
 
 PAGE = 50  # rows a list shows at a time
 
@@ -111,3 +111,9 @@ def source_counts(store: Store, source: str) -> dict[str, int]:
     for row in store.rows("SELECT state, count(*) AS n FROM outbox WHERE connector = ? GROUP BY state", [source]):
         counts[row["state"]] = row["n"]
     return counts
+
+
+def health_history(store: Store, source: str, limit: int = 20) -> list[dict[str, Any]]:
+    """A source's changes of state, newest first: when it started failing and why, when it recovered."""
+    return store.rows("SELECT at, state, reason FROM source_changes WHERE connector = ? ORDER BY id DESC LIMIT ?",
+                      [source, limit])

@@ -1,5 +1,5 @@
-"""What the console's Activity page searches: the FTS5 index the v6 migration builds over what was
-sent, kept by the outbox's triggers, and a person's words taken literally."""
+"""What the console reads that the v6 migration adds: the FTS5 index over what was sent (kept by
+the outbox's triggers; a person's words taken literally), and each source's health history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 from bridge import store as store_module
-from bridge.console.queries import activity, fts_query
+from bridge.console.queries import activity, fts_query, health_history
 from bridge.store import Store
 
 
@@ -46,3 +46,15 @@ def test_words_typed_into_the_search_box_are_never_syntax() -> None:
         activity(store, search=typed)  # no FTS5 syntax error
     assert [r["label"] for r in activity(store, search="near and")] == ["note"]
     assert fts_query("   ") is None
+
+
+def test_a_source_s_health_history_holds_each_change_of_state_with_its_reason() -> None:
+    store = Store()
+    store.source_ok("mail")
+    store.source_failed("mail", "the server refused the password")
+    store.source_failed("mail", "the server refused the password")  # still failing: no new change
+    store.source_ok("mail")
+    store.source_failed("other", "unreachable")
+    assert [(h["state"], h["reason"]) for h in health_history(store, "mail")] == [
+        ("recovered", None), ("failing", "the server refused the password")]
+    assert [h["state"] for h in health_history(store, "other")] == ["failing"]
