@@ -8,6 +8,7 @@ numbers ``status`` also shows come from ``bridge.status.collect``, the one place
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -15,10 +16,12 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from bridge.console import queries
 from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
+from bridge.console.signin import SignIns
 from bridge.limits import format_window
 from bridge.status import collect, format_duration, limit_text
 
@@ -42,7 +45,8 @@ HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
-NAV = [("/", "Overview"), ("/activity", "Activity"), ("/skipped", "Skipped"), ("/problems", "Problems")]
+NAV = [("/", "Overview"), ("/activity", "Activity"), ("/skipped", "Skipped"), ("/problems", "Problems"),
+       ("/signin", "Sign in")]
 STATIC = {"/static/console.css": "text/css", "/static/console.js": "text/javascript"}
 
 
@@ -55,6 +59,13 @@ def _when(ts: float | None) -> str:
 
 def _iso_when(value: str | None) -> str:
     return _when(datetime.fromisoformat(value).timestamp()) if value else "-"
+
+
+def _links(text: str) -> Markup:
+    """Text with its web addresses as links (the provider's sign-in page), every part escaped."""
+    parts = re.split(r"(https?://[^\s<>\"']+)", text)
+    return Markup("").join(Markup('<a href="{0}">{0}</a>').format(part) if n % 2 else escape(part)
+                           for n, part in enumerate(parts))
 
 
 def _advice(error: str | None) -> str:
@@ -73,18 +84,21 @@ class Console:
         self.store = store
         self._wake = wake  # the dispatcher, after Retry
         self.guard = Guard(config().state_path)
+        self.signins = SignIns(config)
         self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration)
+        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links)
         folder = resources.files("bridge.console") / "static"
         self._static = {path: (folder / path.rsplit("/", 1)[1]).read_bytes() for path in STATIC}
 
     def install(self, listener: Listener) -> None:
         pages = {"/": self._overview, "/activity": self._activity, "/conversation": self._conversation,
-                 "/skipped": self._skipped, "/problems": self._problems, "/source": self._source}
+                 "/skipped": self._skipped, "/problems": self._problems, "/source": self._source,
+                 "/signin": self._signin}
         for path, build in pages.items():
             listener.route("GET", path, self._page(build), replace=True)
         listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)
+        listener.route("POST", "/signin/start", self._action(self._start_signin), replace=True)
         listener.route("GET", LOGIN_PATH, self._login, replace=True)
         for path in STATIC:
             listener.route("GET", path, self._file, replace=True)
@@ -214,6 +228,11 @@ class Console:
                 "recent": queries.activity(self.store, source=name, limit=10),
                 "history": queries.health_history(self.store, name)}
 
+    def _signin(self, request: web.Request) -> dict[str, Any]:
+        name = request.query.get("name", "")
+        return {"template": "signin.html", "title": "Sign in", "offered": self.signins.offered(), "name": name,
+                "attempt": self.signins.attempt(name), "problem": request.query.get("problem")}
+
     # -- actions ----------------------------------------------------------------------------
 
     def _retry(self, form: dict[str, str]) -> str:
@@ -223,6 +242,17 @@ class Console:
         if revived:
             self._wake()
         return f"/problems?revived={revived}"
+
+    def _start_signin(self, form: dict[str, str]) -> str:
+        name = str(form.get("name", ""))
+        problem = self.signins.start(name)
+        return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+def _query(**values: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: v for k, v in values.items() if v})
 
 
 def _number(value: str | None) -> float | None:
