@@ -25,7 +25,7 @@ from tests.test_service import free_port
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).parent.parent / "docs"
 PAGES = {"overview": "/", "activity": "/activity", "skipped": "/skipped", "problems": "/problems",
-         "source": "/source?name=drop", "conversation": "/conversation?id=1"}
+         "source": "/source?name=drop", "conversation": "/conversation?id=1", "signin": "/signin"}
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -206,7 +206,7 @@ def test_without_the_token_every_page_and_action_is_refused(bridge, browser, pag
     tab = anonymous.new_page()
     tab.goto(bridge.url + "/problems")
     expect(tab.get_by_role("heading", name="Sign in to the console")).to_be_visible()
-    screenshot(tab, "sign-in")
+    screenshot(tab, "signed-out")
     anonymous.close()
 
 
