@@ -83,9 +83,9 @@ def reading(sink: PreviewSink) -> Iterator[None]:
     if not sys.stderr.isatty():
         yield
         return
-    from tqdm import tqdm
+    from bridge.progress import Bar
 
-    with tqdm(desc=f"{sink.name}: reading", unit=" item", leave=False) as bar:
+    with Bar(desc=f"{sink.name}: reading", unit=" item", leave=False) as bar:
         sink.on_items = bar.update
         yield
 

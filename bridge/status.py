@@ -225,6 +225,10 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
     last_skipped = store.rows(
         "SELECT connector, source_key, reason, ref, created_at FROM skipped ORDER BY id DESC LIMIT 10"
     )
+    delivered = store.rows(
+        "SELECT id, connector, label, source_key, omi_id, sent_at FROM outbox WHERE sent_at IS NOT NULL"
+        " ORDER BY sent_at DESC LIMIT 5"
+    )
     pause = store.pause_until()
     now = datetime.now().timestamp()
     return {
@@ -239,6 +243,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
         "dead": dead,
         "skip_totals": skips,  # by connector and kind of reason, all time and today
         "skipped": [{**s, "created_at": _when(s["created_at"])} for s in last_skipped],  # the last ten
+        "delivered": [{**d, "sent_at": _when(d["sent_at"])} for d in delivered],  # the last five
     }
 
 
@@ -324,6 +329,12 @@ def render(info: dict[str, Any]) -> str:
                         [[s["connector"], s["reason"], f"{s['total']:,}", f"{s['today']:,}"]
                          for s in info["skip_totals"]],
                         shrink=[(1, 24), (0, 12)])
+    if info["delivered"]:
+        lines += ["", "last delivered:"]
+        lines += _table(["sent", "connector", "conversation", "omi id"],
+                        [[d["sent_at"][5:16].replace("T", " "), d["connector"], d["label"] or d["source_key"],
+                          d["omi_id"]] for d in info["delivered"]],
+                        shrink=[(2, 24), (3, 12), (1, 12)])
     if info["skipped"]:
         lines += ["", "last skipped items:"]
         lines += _table(["connector", "item", "reason"],

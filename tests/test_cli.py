@@ -134,6 +134,9 @@ def test_status_retry_and_dead_rows(tmp_path, fake_omi):
     assert '422: {"detail": "injected 422"}' in status.stdout and f"file {refused}" in status.stdout
     data = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
     assert data["outbox"]["dead"] == 1 and data["dead"][0]["label"] == f"file {refused}"
+    # and the delivered one can be found there too, with Omi's id
+    assert [(d["label"], d["omi_id"]) for d in data["delivered"]] == [(f"file {delivered}", conversation["id"])]
+    assert conversation["id"] in status.stdout
     dead_id = data["dead"][0]["id"]
 
     assert run_cli("retry", "-c", str(config)).returncode == 2  # neither ids nor --all

@@ -32,13 +32,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
-from tqdm import tqdm
 
 from bridge.config import ConfigPath, TimeZoneName
 from bridge.connector import ConnectorConfig, Sink, file_sha256, files_checked
 from bridge.errors import SourceError
 from bridge.groups import Assembler, Group, GroupPolicy, Item, day_end
 from bridge.models import PRIORITY_BACKFILL, Conversation
+from bridge.progress import Bar
 from bridge.zips import DamagedMember
 
 __all__ = ["Chat", "ChatExportConfig", "ChatExportConnector", "Skipper", "render_day"]
@@ -199,8 +199,8 @@ class ChatExportConnector:
                 if not taken.covers(item):
                     yield item
 
-        items = tqdm(new(chat.items), desc=f"{self.name}: {chat.place}", unit=" msg", leave=False,
-                     disable=not sys.stderr.isatty(), mininterval=0.5)
+        items = Bar(new(chat.items), desc=f"{self.name}: {chat.place}", unit=" msg", leave=False,
+                    disable=not sys.stderr.isatty(), mininterval=0.5)
         added = assembler.add_many(items, by_day=True)
         sent_days = taken.edge_days(self.tz)  # a day with messages already sent: this is more of it
         closed = 0

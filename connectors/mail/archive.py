@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
-from tqdm import tqdm
 
 from bridge.config import ConfigPath
 from bridge.connector import Sink, files_checked
 from bridge.errors import SourceError
 from bridge.groups import GroupPolicy
 from bridge.models import PRIORITY_BACKFILL, Conversation, Skip
+from bridge.progress import Bar
 from connectors.mail.selection import MailSelection, MyThreads
 from connectors.mail.text import MailJob, MailPiece, convert, decode_header, not_mail_reason, parse_headers
 from connectors.mail.threads import Into, close_threads, take
@@ -110,7 +110,7 @@ class _Archive:
         # my mail anywhere in the archive, not only in what is new since the last poll
         mine = self._my_threads(self._items(None)) if self.config.backfill == "replied" and items else None
         batch: list[Any] = []
-        with tqdm(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
+        with Bar(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
             for n, (position, load) in enumerate(items, start=1):
                 if sink.closing:
                     return

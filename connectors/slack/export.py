@@ -22,13 +22,13 @@ import zipfile
 from typing import Any, Literal, NamedTuple
 
 from pydantic import Field
-from tqdm import tqdm
 
 from bridge.config import ConfigPath, GroupedConfig
 from bridge.connector import Sink, file_sha256
 from bridge.errors import SourceError
 from bridge.groups import Group
 from bridge.models import PRIORITY_BACKFILL, Conversation
+from bridge.progress import Bar
 from bridge.zips import DamagedMember, member_name, open_zip, read_member
 from connectors.slack.render import message_item, record_problem, render_group
 
@@ -80,8 +80,8 @@ class SlackExportConnector:
             days = _day_files(archive)
             added = 0
             show = sys.stderr.isatty() and len(channels) > 3
-            for channel in tqdm(sorted(channels.values(), key=lambda c: c.name), desc=self.name, unit="channel",
-                                disable=not show):
+            for channel in Bar(sorted(channels.values(), key=lambda c: c.name), desc=self.name, unit="channel",
+                               disable=not show):
                 files = next((days[f] for f in channel.folders if f in days), [])
                 items = (message_item(channel.id, message, include_bots=self.config.include_bots,
                                       include_joins=self.config.include_joins, bot_users=bots)
