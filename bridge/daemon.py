@@ -379,6 +379,17 @@ class Bridge:
         body = await asyncio.to_thread(self.metrics.render)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
+    def _install_console(self) -> None:
+        """The web console's pages on the listener; a console that cannot start (its token file
+        cannot be written) is said in one line and the daemon runs on without it."""
+        assert self.listener is not None
+        try:
+            from bridge.console import Console  # Jinja2 and the templates, only when serving
+
+            Console(lambda: self.config, self.store, self._wake_threadsafe).install(self.listener)
+        except Exception as exc:
+            log.warning("the web console is off: %s", one_line(exc))
+
     async def _start_listener(self) -> None:
         """Serve HTTP. The default address being taken (a second daemon, another program) is said
         in one line and the daemon runs on without the console; an address the person set that
@@ -421,9 +432,7 @@ class Bridge:
         if self.listener is not None:
             self.listener.route("GET", "/healthz", self._healthz)
             self.listener.route("GET", "/metrics", self._metrics)
-            from bridge.console import Console  # Jinja2 and the templates, only when serving
-
-            Console(lambda: self.config, self.store, self._wake_threadsafe).install(self.listener)
+            self._install_console()
             await self._start_listener()
         self._scheduler.start()
         for name in self.connectors:
