@@ -23,7 +23,7 @@ from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
 from bridge.console.signin import SignIns
 from bridge.limits import format_window
-from bridge.status import collect, format_duration, limit_text
+from bridge.status import collect, format_duration, limit_text, local_midnight, skip_totals
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -202,7 +202,7 @@ class Console:
     def _skipped(self, request: web.Request) -> dict[str, Any]:
         source = request.query.get("source") or None
         kind = request.query.get("reason") or None
-        totals = collect(self._config(), self.store)["skip_totals"]
+        totals = skip_totals(self.store, local_midnight().timestamp())  # what collect gives status, alone
         reasons = queries.reasons_of_kind(self.store, source, kind) if kind else None
         items = queries.skipped_items(self.store, source=source, reasons=reasons)
         return {"template": "skipped.html", "title": "Skipped", "totals": totals, "items": items,
