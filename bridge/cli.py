@@ -1,4 +1,4 @@
-"""omi-bridge run | check | status | retry | preview | plan | login.
+"""omi-bridge run | check | status | retry | preview | plan | login | console.
 
 Exit codes: 0 done, 1 runtime failure, 2 bad config or usage.
 """
@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", parents=[common],
                           help="what every source costs in Omi writes and how long delivery takes; sends nothing")
     plan.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.add_parser("console", parents=[common], help="print the address of the web console, with its sign-in token")
     login = sub.add_parser("login", parents=[common],
                            help="sign a connector's account in (OAuth2 mail, Matrix); tokens go to the state directory")
     login.add_argument("name", metavar="NAME", help="the connector, as in [connectors.NAME]")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     redact = Redactor(secrets_of(config))
     setup_logging(args.log_level, redact, args.log_format)
     command = {"run": _run, "check": _check, "status": _status, "retry": _retry, "preview": _preview,
-               "plan": _plan, "login": _login}
+               "plan": _plan, "login": _login, "console": _console}
     try:
         return command[args.command](args, config, redact)
     except KeyboardInterrupt:
@@ -367,6 +368,20 @@ def _plan(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     finally:
         if store is not None:
             store.close()
+    return EXIT_OK
+
+
+def _console(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
+    """The link that signs a browser in to the console: the token it carries is the one secret
+    this prints, on purpose (run it as the user the bridge runs as)."""
+    from bridge.console.auth import console_link
+
+    if not config.http.listen:
+        print('omi-bridge console: the console is off ([http] listen = ""); set listen = "127.0.0.1:8080"',
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Open this address in a browser on this machine (the daemon serves it while it runs):\n"
+          f"{console_link(config.http.listen, config.state_path)}")
     return EXIT_OK
 
 

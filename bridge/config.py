@@ -38,7 +38,7 @@ from pydantic import (
 from bridge.connector import ConnectorConfig
 from bridge.errors import ConfigError
 from bridge.groups import GroupPolicy
-from bridge.http import parse_listen
+from bridge.http import DEFAULT_LISTEN, parse_listen
 from bridge.registry import connector_types, load_connector_type
 
 __all__ = [
@@ -148,14 +148,22 @@ class StateConfig(BaseModel):
 class HttpConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    listen: str | None = Field(default=None, description='"127.0.0.1:8080"; off when unset')
+    # on by default for the web console; a default address that is taken is said once and skipped,
+    # one the person set is a start-up error (see Bridge.run_forever)
+    listen: str = Field(default=DEFAULT_LISTEN,
+                        description='"host:port" of the console, /healthz and /metrics; "" turns it off')
 
     @field_validator("listen")
     @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _address(cls, value: str) -> str:
+        if value.strip():
             parse_listen(value)
-        return value
+        return value.strip()
+
+    @property
+    def chosen(self) -> bool:
+        """The person set ``listen`` (rather than leaving the default)."""
+        return "listen" in self.model_fields_set
 
 
 # what a secret without a value holds when the command does not need it: never a real secret
@@ -249,7 +257,7 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
         validated = _validate(model, table, where, context, problems)
         if validated is not None:
             connectors[name] = validated
-            if getattr(validated, "needs_http_listener", False) and http is not None and http.listen is None:
+            if getattr(validated, "needs_http_listener", False) and http is not None and not http.listen:
                 problems.append(f'{where}.mode: "http" needs the daemon\'s listener: set [http] listen')
 
     # variables left unset where no secret is: an error for every command, listed first

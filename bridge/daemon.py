@@ -379,6 +379,33 @@ class Bridge:
         body = await asyncio.to_thread(self.metrics.render)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
+    def _install_console(self) -> None:
+        """The web console's pages on the listener; a console that cannot start (its token file
+        cannot be written) is said in one line and the daemon runs on without it."""
+        assert self.listener is not None
+        try:
+            from bridge.console import Console  # Jinja2 and the templates, only when serving
+
+            Console(lambda: self.config, self.store, self._wake_threadsafe).install(self.listener)
+        except Exception as exc:
+            log.warning("the web console is off: %s", one_line(exc))
+
+    async def _start_listener(self) -> None:
+        """Serve HTTP. The default address being taken (a second daemon, another program) is said
+        in one line and the daemon runs on without the console; an address the person set that
+        cannot be served stays a start-up error."""
+        assert self.listener is not None
+        try:
+            await self.listener.start()
+        except OSError as exc:
+            await self.listener.stop()
+            if self.config.http.chosen:
+                raise
+            log.warning("the web console is off: %s:%d cannot be served (%s); set [http] listen to another"
+                        " address, or listen = \"\" to silence this", self.listener.host, self.listener.port,
+                        exc.strerror or one_line(exc))
+            self.listener = None
+
     async def run_once(self) -> DrainResult:
         """Poll every connector once (again after a short wait for items not ready yet, such as
         files still settling), then send until nothing is due within a minute."""
@@ -405,7 +432,8 @@ class Bridge:
         if self.listener is not None:
             self.listener.route("GET", "/healthz", self._healthz)
             self.listener.route("GET", "/metrics", self._metrics)
-            await self.listener.start()
+            self._install_console()
+            await self._start_listener()
         self._scheduler.start()
         for name in self.connectors:
             self._start_connector(name)

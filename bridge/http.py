@@ -1,7 +1,7 @@
-"""The daemon's optional HTTP listener (``[http] listen = "127.0.0.1:8080"``).
+"""The daemon's HTTP listener (``[http] listen``, 127.0.0.1:8080 unless set; ``""`` turns it off).
 
-One aiohttp server for everything served over HTTP: Slack's Events API endpoint in http mode,
-and the operator's endpoints. Routes can be added while it runs (a connector adds its own when
+One aiohttp server for everything served over HTTP: the web console, Slack's Events API endpoint
+in http mode, and the operator's endpoints. Routes can be added while it runs (a connector adds its own when
 it starts), so requests go through one catch-all handler that looks the route up.
 """
 
@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # aiohttp is imported when the listener starts: the config needs parse_listen only
     from aiohttp import web
 
-__all__ = ["Handler", "Listener", "parse_listen"]
+__all__ = ["DEFAULT_LISTEN", "Handler", "Listener", "parse_listen"]
 
 log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:8080"  # the web console, when [http] listen is not set
 
 Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 

@@ -114,9 +114,12 @@ class StateFile:
                     f"({len(self.MIGRATIONS)}); upgrade omi-bridge"
                 )
             for script in self.MIGRATIONS[version:]:
-                for statement in script.split(";"):
-                    if statement.strip():
+                statement = ""
+                for part in script.split(";"):  # a trigger's body holds ";" too: whole statements only
+                    statement += part + ";"
+                    if sqlite3.complete_statement(statement):
                         conn.execute(statement)
+                        statement = ""
             conn.execute(f"PRAGMA user_version = {len(self.MIGRATIONS)}")
 
     def probe_write(self, timeout: float) -> None:

@@ -24,8 +24,10 @@ def fake_omi() -> Iterator[FakeOmi]:
 FAST = {"timeout": 5, "retry_initial": 0.2, "retry_max": 2, "reconcile_delay": 0, "auth_recheck": 1}
 
 
-def write_config(folder: Path, omi_url: str, *, connectors: str | None = None, **omi: object) -> Path:
-    """A config for tests: fast retries, no reconcile wait, a spool in ``folder/spool``."""
+def write_config(folder: Path, omi_url: str, *, connectors: str | None = None, listen: str = "", **omi: object) -> Path:
+    """A config for tests: fast retries, no reconcile wait, a spool in ``folder/spool``. No HTTP
+    listener unless ``listen`` says where (the default 127.0.0.1:8080 would be fought over by the
+    daemons of tests running side by side); ``listen_on`` sets one later."""
     if connectors is None:
         connectors = '[connectors.drop]\ntype = "spool"\npath = "spool"\npoll_interval = 0.5\nsettle_seconds = 0\n'
     settings = {**FAST, **omi}
@@ -33,9 +35,16 @@ def write_config(folder: Path, omi_url: str, *, connectors: str | None = None, *
     path = folder / "config.toml"
     path.write_text(
         f'[omi]\napi_key = "${{OMI_API_KEY}}"\nbase_url = "{omi_url}"\n{lines}\n'
-        f'[state]\npath = "state.db"\n\n{connectors}'
+        f'[http]\nlisten = "{listen}"\n\n[state]\npath = "state.db"\n\n{connectors}'
     )
     return path
+
+
+def listen_on(config: Path, listen: str) -> None:
+    """Give a config made by ``write_config`` an HTTP listener at ``listen`` ("127.0.0.1:PORT")."""
+    text = config.read_text()
+    assert '[http]\nlisten = ""' in text
+    config.write_text(text.replace('[http]\nlisten = ""', f'[http]\nlisten = "{listen}"', 1))
 
 
 def bridge_env(**extra: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests import dovecot as dv
-from tests.conftest import bridge_env, drop_files, run_cli, start_daemon, wait_until, write_config
+from tests.conftest import bridge_env, drop_files, listen_on, run_cli, start_daemon, wait_until, write_config
 from tests.fake_oauth import FakeAuthServer
 
 pytestmark = pytest.mark.slow
@@ -182,7 +182,7 @@ def test_a_revoked_sign_in_fails_that_source_only_and_a_new_login_recovers_it_wi
     connectors = oauth_table(server, auth, name="work-mail", poll_interval=1, folders=["INBOX"]) + (
         '[connectors.drop]\ntype = "spool"\npath = "spool"\npoll_interval = 0.5\nsettle_seconds = 0\n')
     config = write_config(tmp_path, fake_omi.url, connectors=connectors)
-    config.write_text(config.read_text().replace("[state]", f'[http]\nlisten = "127.0.0.1:{port}"\n\n[state]'))
+    listen_on(config, f"127.0.0.1:{port}")
     said = login_by_device_code(config, auth, "work-mail")
     log = tmp_path / "daemon.log"
     daemon = start_daemon(config, log)
@@ -221,7 +221,7 @@ def test_a_new_login_wakes_the_signed_out_idle_at_once_not_after_its_back_off(tm
     port = _free_port()
     auth.access_lifetime = 2  # stale by the daemon's start: it refreshes, and is refused, with no IMAP login
     config = write_config(tmp_path, fake_omi.url, connectors=oauth_table(server, auth, idle=True, folders=["INBOX"]))
-    config.write_text(config.read_text().replace("[state]", f'[http]\nlisten = "127.0.0.1:{port}"\n\n[state]'))
+    listen_on(config, f"127.0.0.1:{port}")
     said = login_by_device_code(config, auth)
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0  # the first start: mail from now on
     auth.revoke("alice")

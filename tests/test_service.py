@@ -24,7 +24,7 @@ from bridge.cli import _client
 from bridge.config import load_config
 from bridge.daemon import Bridge
 from bridge.store import Store
-from tests.conftest import API_KEY, bridge_env, drop_files, wait_until, write_config
+from tests.conftest import API_KEY, bridge_env, drop_files, listen_on, wait_until, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "packaging" / "omi-bridge.service"
@@ -175,7 +175,7 @@ def free_port() -> int:
 
 
 def with_listener(config: Path, port: int) -> None:
-    config.write_text(config.read_text().replace("[state]", f'[http]\nlisten = "127.0.0.1:{port}"\n\n[state]'))
+    listen_on(config, f"127.0.0.1:{port}")
 
 
 def start(config: Path, log: Path, *extra: str, **env: str) -> subprocess.Popen:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import run_cli, start_daemon, wait_until, write_config
+from tests.conftest import listen_on, run_cli, start_daemon, wait_until, write_config
 from tests.fake_omi import FakeOmi
 from tests.fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
@@ -51,7 +51,7 @@ def slack_config(folder: Path, omi: FakeOmi, slack: FakeSlack, *, mode: str = "s
     )
     config = write_config(folder, omi.url, connectors=connectors)
     if listen:
-        config.write_text(config.read_text().replace("[state]", f'[http]\nlisten = "{listen}"\n\n[state]'))
+        listen_on(config, listen)
     return config
 
 

@@ -169,7 +169,7 @@ def test_a_state_file_of_the_first_schema_is_upgraded_in_place(tmp_path):
     conn.close()
     store = Store(path)
     assert store.cursor("imap") == {"uid": 7}
-    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert store.rows("SELECT count(*) AS n FROM groups")[0]["n"] == 0
 
 

@@ -1,0 +1,270 @@
+"""The console's pages and actions, served on the daemon's HTTP listener.
+
+Every page is rendered on the server (Jinja2) and reads without JavaScript; the small script in
+static/console.js refreshes the parts marked ``data-live`` by fetching the same page again. The
+numbers ``status`` also shows come from ``bridge.status.collect``, the one place they are counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from bridge.console import queries
+from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
+from bridge.console.chart import delivered_chart
+from bridge.console.signin import SignIns
+from bridge.limits import format_window
+from bridge.status import collect, format_duration, limit_text, local_midnight, skip_totals
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bridge.config import Config
+    from bridge.http import Listener
+    from bridge.store import Store
+
+__all__ = ["Console"]
+
+# nothing from elsewhere, no inline script or style; frames and other sites' forms shut out
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self';"
+                               " frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # not no-referrer: under it a browser sends "Origin: null" with a form's POST, which the
+    # origin check must refuse; same-origin keeps addresses from leaving for other sites
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+NAV = [("/", "Overview"), ("/activity", "Activity"), ("/skipped", "Skipped"), ("/problems", "Problems"),
+       ("/signin", "Sign in")]
+STATIC = {"/static/console.css": "text/css", "/static/console.js": "text/javascript"}
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    at = datetime.fromtimestamp(ts).astimezone()
+    return f"{at:%H:%M:%S}" if at.date() == datetime.now().astimezone().date() else f"{at:%Y-%m-%d %H:%M}"
+
+
+def _iso_when(value: str | None) -> str:
+    return _when(datetime.fromisoformat(value).timestamp()) if value else "-"
+
+
+def _links(text: str) -> Markup:
+    """Text with its web addresses as links (the provider's sign-in page), every part escaped."""
+    parts = re.split(r"(https?://[^\s<>\"']+)", text)
+    return Markup("").join(Markup('<a href="{0}">{0}</a>').format(part) if n % 2 else escape(part)
+                           for n, part in enumerate(parts))
+
+
+def _advice(error: str | None) -> str:
+    """What a person can do about a failing source, from its error."""
+    text = (error or "").lower()
+    if "omi-bridge login" in text or "sign in" in text or "signed in" in text:
+        return "Sign in again: omi-bridge login NAME on the machine (the source recovers by itself)."
+    if "password" in text or "authentication failed" in text or "authenticationfailed" in text:
+        return "The password was refused: correct it in the config, then systemctl reload omi-bridge."
+    return "The bridge keeps retrying by itself; the error says what it met."
+
+
+class Console:
+    def __init__(self, config: Callable[[], Config], store: Store, wake: Callable[[], None]) -> None:
+        self._config = config
+        self.store = store
+        self._wake = wake  # the dispatcher, after Retry
+        self.guard = Guard(config().state_path)
+        self.signins = SignIns(config)
+        self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
+                               trim_blocks=True, lstrip_blocks=True)
+        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links)
+        folder = resources.files("bridge.console") / "static"
+        self._static = {path: (folder / path.rsplit("/", 1)[1]).read_bytes() for path in STATIC}
+
+    def install(self, listener: Listener) -> None:
+        pages = {"/": self._overview, "/activity": self._activity, "/conversation": self._conversation,
+                 "/skipped": self._skipped, "/problems": self._problems, "/source": self._source,
+                 "/signin": self._signin}
+        for path, build in pages.items():
+            listener.route("GET", path, self._page(build), replace=True)
+        listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)
+        listener.route("POST", "/signin/start", self._action(self._start_signin), replace=True)
+        listener.route("GET", LOGIN_PATH, self._login, replace=True)
+        for path in STATIC:
+            listener.route("GET", path, self._file, replace=True)
+
+    # -- the gate ---------------------------------------------------------------------------
+
+    def _respond(self, html: str, status: int = 200) -> web.Response:
+        from aiohttp import web
+
+        return web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
+
+    def _refused(self, status: int = 401, why: str | None = None) -> web.Response:
+        signed_out = status == 401
+        html = self.env.get_template("refused.html").render(
+            config=self._config().source if signed_out else None, why=why, nav=[] if signed_out else NAV,
+            title="Sign in to the console" if signed_out else "Action refused")
+        return self._respond(html, status)
+
+    def _page(self, build: Callable[[web.Request], dict[str, Any]]) -> Callable[[web.Request], Awaitable[Any]]:
+        async def page(request: web.Request) -> web.StreamResponse:
+            if not self.guard.signed_in(request):
+                return self._refused()
+            context = await asyncio.to_thread(build, request)
+            if "status" in context:
+                return self._respond(self.env.get_template("refused.html").render(nav=NAV, **context),
+                                     context["status"])
+            html = self.env.get_template(context.pop("template")).render(
+                nav=NAV, csrf=self.guard.csrf, path=request.path, **context)
+            return self._respond(html)
+
+        return page
+
+    def _action(self, act: Callable[[dict[str, str]], str]) -> Callable[[web.Request], Awaitable[Any]]:
+        async def action(request: web.Request) -> web.StreamResponse:
+            from aiohttp import web
+
+            if not self.guard.signed_in(request):
+                return self._refused()
+            if not self.guard.same_origin(request):
+                return self._refused(403, "This action came from another site, or without saying where from.")
+            form = dict(await request.post())
+            if not self.guard.form_ok(form):
+                return self._refused(403, "This form is out of date: open the page again and repeat the action.")
+            where = await asyncio.to_thread(act, form)
+            raise web.HTTPSeeOther(where, headers=HEADERS)
+
+        return action
+
+    async def _login(self, request: web.Request) -> web.StreamResponse:
+        """The printed link: the token for a cookie, then the clean address."""
+        from aiohttp import web
+
+        if not self.guard.token_matches(request.query.get("token", "")):
+            return self._refused(401, "That link's token is not this console's (it may have been replaced).")
+        response = web.HTTPSeeOther("/", headers=HEADERS)
+        response.set_cookie(COOKIE, self.guard.session, httponly=True, samesite="Strict", path="/",
+                            secure=request.headers.get("X-Forwarded-Proto") == "https")
+        return response
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        from aiohttp import web
+
+        return web.Response(body=self._static[request.path], content_type=STATIC[request.path],
+                            headers={**HEADERS, "Cache-Control": "max-age=300"})
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def _overview(self, request: web.Request) -> dict[str, Any]:
+        info = collect(self._config(), self.store)
+        now = time.time()
+        backlog = info["backlog"]
+        waiting = backlog["live"] + backlog["backfill"]
+        limit = backlog["limit"]
+        window = limit["window_seconds"]
+        return {
+            "template": "overview.html", "title": "Overview", "info": info,
+            "used": len(self.store.request_times("write", now - window)), "window": format_window(window),
+            "limit": limit_text(limit["count"], limit["window_seconds"], limit["source"]),
+            "chart": delivered_chart(queries.delivered_per_hour(self.store, now), now, waiting,
+                                     backlog["eta_seconds"]),
+        }
+
+    def _activity(self, request: web.Request) -> dict[str, Any]:
+        source = request.query.get("source") or None
+        search = request.query.get("q", "").strip()
+        day = _day(request.query.get("day", ""))
+        before = _number(request.query.get("before")) or (day and (day + timedelta(days=1)).timestamp())
+        rows = queries.activity(self.store, source=source, search=search, before=before or None)
+        older = rows[-1]["sent_at"] if len(rows) == queries.PAGE and not search else None
+        return {"template": "activity.html", "title": "Activity", "rows": rows, "source": source, "q": search,
+                "day": request.query.get("day", "") if day else "", "sources": list(self._config().connectors),
+                "older": older}
+
+    def _conversation(self, request: web.Request) -> dict[str, Any]:
+        row_id = _number(request.query.get("id"))
+        row = queries.conversation(self.store, int(row_id)) if row_id is not None else None
+        if row is None:
+            return {"status": 404, "title": "Not found", "why": "No conversation has that number."}
+        return {"template": "conversation.html", "title": row["label"] or row["source_key"], "row": row}
+
+    def _skipped(self, request: web.Request) -> dict[str, Any]:
+        source = request.query.get("source") or None
+        kind = request.query.get("reason") or None
+        totals = skip_totals(self.store, local_midnight().timestamp())  # what collect gives status, alone
+        reasons = queries.reasons_of_kind(self.store, source, kind) if kind else None
+        items = queries.skipped_items(self.store, source=source, reasons=reasons)
+        return {"template": "skipped.html", "title": "Skipped", "totals": totals, "items": items,
+                "source": source, "reason": kind, "grand": sum(t["total"] for t in totals)}
+
+    def _problems(self, request: web.Request) -> dict[str, Any]:
+        info = collect(self._config(), self.store)
+        failing = [{**c, "advice": _advice(c["last_error"])} for c in info["connectors"] if c["state"] == "failing"]
+        return {"template": "problems.html", "title": "Problems", "info": info, "failing": failing,
+                "dead": queries.dead_rows(self.store), "revived": request.query.get("revived")}
+
+    def _source(self, request: web.Request) -> dict[str, Any]:
+        name = request.query.get("name", "")
+        config = self._config()
+        info = collect(config, self.store)
+        row = next((c for c in info["connectors"] if c["name"] == name), None)
+        if row is None:
+            return {"status": 404, "title": "Not found", "why": "No source of that name is configured."}
+        totals = [t for t in info["skip_totals"] if t["connector"] == name]
+        return {"template": "source.html", "title": f"Source: {name}", "c": row,
+                "counts": queries.source_counts(self.store, name),
+                "totals": totals, "advice": _advice(row["last_error"]),
+                "recent": queries.activity(self.store, source=name, limit=10),
+                "history": queries.health_history(self.store, name)}
+
+    def _signin(self, request: web.Request) -> dict[str, Any]:
+        name = request.query.get("name", "")
+        return {"template": "signin.html", "title": "Sign in", "offered": self.signins.offered(), "name": name,
+                "attempt": self.signins.attempt(name), "problem": request.query.get("problem")}
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def _retry(self, form: dict[str, str]) -> str:
+        """What ``omi-bridge retry`` does: dead rows back to pending, then the dispatcher wakes."""
+        ids = None if form.get("all") else [int(form["id"])] if str(form.get("id", "")).isdigit() else []
+        revived = self.store.revive(ids) if ids is None or ids else 0
+        if revived:
+            self._wake()
+        return f"/problems?revived={revived}"
+
+    def _start_signin(self, form: dict[str, str]) -> str:
+        name = str(form.get("name", ""))
+        problem = self.signins.start(name)
+        return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+def _query(**values: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({k: v for k, v in values.items() if v})
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _day(value: str) -> datetime | None:
+    """A date field's "2026-12-01" as that day's local midnight."""
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").astimezone() if value else None
+    except ValueError:
+        return None
