@@ -49,7 +49,7 @@ def test_builtin_connectors_are_found_through_the_entry_point_group(kind):
 
 
 @pytest.mark.parametrize("command", ["run", "run -c", "--once", "check", "status", "retry", "preview", "plan",
-                                     "login"])
+                                     "login", "console"])
 def test_every_command_is_in_the_readme(command):
     assert f"omi-bridge {command}" in README or command in README
 
