@@ -1,6 +1,7 @@
 """The web console in a real browser (Debian's Chromium driven by Playwright) against the real
 daemon, the fake Omi, a spool and a folder of .eml files. One daemon and one browser serve the
-module; each test drops its own files. Each page's screenshot is saved in docs/ for the README."""
+module; each test drops its own files. Each page's screenshot is saved (in docs/, for the README,
+with OMI_BRIDGE_SCREENSHOTS=docs)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +25,10 @@ from tests.fake_omi import FakeOmi
 from tests.test_service import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-DOCS = Path(__file__).parent.parent / "docs"
+# the pictures the README shows: written to docs/ when OMI_BRIDGE_SCREENSHOTS=docs (refreshing them
+# is a choice, not a side effect of every run), else beside the test run's other temporary files
+DOCS = (Path(__file__).parent.parent / "docs" if os.environ.get("OMI_BRIDGE_SCREENSHOTS") == "docs"
+        else Path(tempfile.gettempdir()) / "omi-bridge-screenshots")
 PAGES = {"overview": "/", "activity": "/activity", "skipped": "/skipped", "problems": "/problems",
          "source": "/source?name=drop", "conversation": "/conversation?id=1", "signin": "/signin"}
 
@@ -115,6 +120,7 @@ def page(browser: Browser, bridge: Bridge, link: str) -> Iterator[Page]:
 
 
 def screenshot(tab: Page, name: str) -> None:
+    DOCS.mkdir(exist_ok=True)
     tab.screenshot(path=str(DOCS / f"console-{name}.png"), full_page=True)
 
 
