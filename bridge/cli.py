@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:
-        from bridge.daemon import one_line
+        from bridge.errors import one_line
 
         log.debug("failure", exc_info=True)
         print(redact(f"omi-bridge {args.command}: {one_line(exc)}"), file=sys.stderr)
@@ -140,7 +140,8 @@ def _run(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 async def _run_async(args: argparse.Namespace, config: Config, lock: StateLock) -> int:
     import asyncio
 
-    from bridge.daemon import Bridge, build_connectors, install_signal_handlers
+    from bridge.daemon import Bridge, install_signal_handlers
+    from bridge.registry import build_connectors
     from bridge.store import Store
 
     store = Store(config.state_path)
@@ -194,7 +195,9 @@ async def _once(bridge: Bridge, config: Config, store: Store) -> int:
 def _check(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     import asyncio
 
-    from bridge.daemon import build_connectors, call, one_line
+    from bridge.connector import call
+    from bridge.errors import one_line
+    from bridge.registry import build_connectors
 
     print(f"config: ok ({config.source}, {len(config.connectors)} connector(s))")
     problem = _state_problem(config.state_path)
@@ -253,7 +256,7 @@ def _stored_pause(config: Config) -> str | None:
 async def _check_omi(config: Config) -> tuple[bool, str]:
     import httpx
 
-    from bridge.daemon import one_line
+    from bridge.errors import one_line
     from bridge.health import key_problem
 
     client = _client(config)
@@ -312,8 +315,8 @@ def _retry(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     import asyncio
 
-    from bridge.connector import PreviewSink
-    from bridge.daemon import call, one_line
+    from bridge.connector import PreviewSink, call
+    from bridge.errors import one_line
     from bridge.plan import reading
 
     store = _existing_store(config)
@@ -347,7 +350,7 @@ def _preview(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
 
 def _usable_connectors(config: Config, *, tell: bool = True) -> dict[str, Connector]:
     """The connectors whose secrets have values; with ``tell``, a line on stderr for each other."""
-    from bridge.daemon import build_connector
+    from bridge.registry import build_connector
 
     usable = {}
     for name in config.connectors:
@@ -389,7 +392,7 @@ def _login(args: argparse.Namespace, config: Config, redact: Redactor) -> int:
     import asyncio
     import inspect
 
-    from bridge.daemon import build_connector
+    from bridge.registry import build_connector
 
     if args.name not in config.connectors:
         known = ", ".join(config.connectors) or "none"

@@ -26,7 +26,9 @@ and handed over with ``sink.close_group``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import logging
 import re
 import threading
@@ -43,8 +45,18 @@ from bridge.groups import Assembler, Changes, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
 from bridge.store import KEEP, Intake, Store
 
-__all__ = ["Connector", "ConnectorConfig", "Live", "PreviewSink", "Sink", "Skip", "file_sha256", "files_checked",
-           "reason_kind"]
+__all__ = [
+    "Connector",
+    "ConnectorConfig",
+    "Live",
+    "PreviewSink",
+    "Sink",
+    "Skip",
+    "call",
+    "file_sha256",
+    "files_checked",
+    "reason_kind",
+]
 
 log = logging.getLogger(__name__)
 
@@ -326,3 +338,10 @@ def files_checked(source: Path, found: str, strays: dict[str, str], total: int, 
     named = [f"{name} ({reason})" for name, reason in list(strays.items())[:NAMED]]
     more = f" and {len(strays) - NAMED} more" if len(strays) > NAMED else ""
     return f"{source}: {found}; {label}: {', '.join(named)}{more}"
+
+
+async def call(function: Any, *args: Any) -> Any:
+    """Run a connector method: a coroutine on the loop, a plain function in a worker thread."""
+    if inspect.iscoroutinefunction(function):
+        return await function(*args)
+    return await asyncio.to_thread(function, *args)

@@ -16,7 +16,8 @@ answer into a row state (sent, pending with a next attempt, dead).
 
 from __future__ import annotations
 
-__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError", "StateBusy", "StateUnwritable"]
+__all__ = ["BridgeError", "ConfigError", "SkipItem", "SourceAuthError", "SourceError", "StateBusy", "StateUnwritable",
+           "one_line"]
 
 
 class BridgeError(Exception):
@@ -62,3 +63,11 @@ class SkipItem(BridgeError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception in one line: ours by their message, others with their type."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, BridgeError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -92,7 +92,8 @@ def reading(sink: PreviewSink) -> Iterator[None]:
 
 def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dict:
     """Read every source; the plan as a dict (what ``--json`` prints)."""
-    from bridge.daemon import call, one_line
+    from bridge.connector import call
+    from bridge.errors import one_line
 
     sources = []
     for name in config.connectors:

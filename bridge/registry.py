@@ -11,9 +11,10 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from bridge.config import Config
     from bridge.connector import Connector
 
-__all__ = ["GROUP", "connector_types", "load_connector_type"]
+__all__ = ["GROUP", "build_connector", "build_connectors", "connector_types", "load_connector_type"]
 
 GROUP = "omi_bridge.connectors"
 
@@ -28,3 +29,18 @@ def load_connector_type(name: str) -> type[Connector]:
     for ep in entry_points(group=GROUP, name=name):
         return ep.load()
     raise KeyError(name)
+
+
+def build_connectors(config: Config) -> dict[str, Connector]:
+    return {name: build_connector(config, name) for name in config.connectors}
+
+
+def build_connector(config: Config, name: str) -> Connector:
+    """The connector ``config`` names; one that signs in (omi-bridge login) keeps its tokens by the state."""
+    from bridge.tokens import TokenFile, tokens_dir
+
+    cfg = config.connectors[name]
+    connector = load_connector_type(cfg.type)(name, cfg)
+    if hasattr(connector, "tokens"):
+        connector.tokens = TokenFile(tokens_dir(config.state_path) / f"{name}.json")
+    return connector

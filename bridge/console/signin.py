@@ -69,7 +69,8 @@ class SignIns:
         return None
 
     def _run(self, config: Config, name: str, attempt: Attempt) -> None:
-        from bridge.daemon import build_connector, one_line
+        from bridge.errors import one_line
+        from bridge.registry import build_connector
 
         redact = Redactor(secrets_of(config))
         try:
