@@ -169,6 +169,8 @@ def _authored(body: str, subject: str, languages: tuple[str, ...]) -> str:
     except Exception:  # a parser bug must not lose the mail: keep the whole text
         return body
     text = authored.text
+    if not text.strip():  # whatever the cut, it never leaves nothing: a leak is better than a loss
+        return body
     forwarded = authored.history_subject
     said = subject.lower() + text.lower()
     if (forwarded and (authored.forward or _FORWARD_PREFIX.match(subject))
@@ -220,6 +222,22 @@ def _enriched_to_text(text: str, richtext: bool) -> str:
     return "<".join(_TAG.sub("", part) for part in parts)
 
 
+_MIME_TYPE = re.compile(r"^[a-z0-9][\w!#$&^.+-]*/[\w!#$&^.+-]+$")
+_HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)?<(?:!doctype\s+html|html|head|body|div|p|table|br|span|meta|font)\b",
+                         re.IGNORECASE | re.DOTALL)
+_HR = re.compile(r"<hr\b[^>]*>", re.IGNORECASE)
+_HR_TEXT = "<div>" + "_" * 32 + "</div>"
+
+
+def _sniffed(declared: str, payload: bytes) -> str:
+    """The type of a part whose Content-Type is broken ("text/plain>", "<html>", "text"), read as
+    mail clients do: HTML when it says so or its text opens with a tag, else plain text (RFC 2045's
+    default). A type that is no type (say "application") names no text part."""
+    if "html" in declared or _HTML_START.match(payload[:1024]):
+        return "text/html"
+    return "text/plain"
+
+
 class _Parts:
     """Collects the first non-empty text/plain, the first text/html, the first text/enriched or
     text/richtext, and attachment names."""
@@ -231,6 +249,8 @@ class _Parts:
         self.attachments: list[str] = []
 
     def add(self, ctype: str, disposition: str, name: str | None, payload: bytes | None, charset: str | None) -> None:
+        if not _MIME_TYPE.match(ctype):
+            ctype = _sniffed(ctype, payload or b"")
         if disposition == "attachment" or (name and not ctype.startswith("text/")):
             self.attachments.append(f"{name or 'unnamed'} ({ctype})")
         elif ctype == "text/plain" and self.plain is None:
@@ -249,7 +269,8 @@ class _Parts:
             return self.plain, self.attachments
         if self.html is not None:
             try:
-                return get_text(self.html), self.attachments
+                # inscriptis drops <hr>; as a line it still parts a reply from the history under it
+                return get_text(_HR.sub(_HR_TEXT, self.html)), self.attachments
             except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
                 return re.sub(r"<[^>]+>", " ", self.html), self.attachments
         return self.enriched or "", self.attachments
@@ -287,7 +308,9 @@ def _body(msg: Message) -> tuple[str, list[str]]:
         payload = part.get_payload(decode=True)
         if payload is None:
             payload = str(part.get_payload() or "").encode("utf-8", "replace")
-        parts.add(part.get_content_type(), str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower(),
+        declared = str(part.get("Content-Type", "") or "").split(";")[0].strip().lower()
+        ctype = part.get_content_type() if not declared or _MIME_TYPE.match(declared) else declared
+        parts.add(ctype, str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower(),
                   _filename(part), payload, part.get_content_charset())
     return parts.text()
 
