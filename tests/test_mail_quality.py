@@ -44,7 +44,7 @@ def test_fast_mime_path_agrees_with_the_stdlib_on_the_quality_corpus(case):
     except Exception:
         return  # the stdlib takes what the fast parser refuses
     slow = _body(parse(raw))
-    assert (fast[0].strip(), fast[1]) == (slow[0].strip(), slow[1])
+    assert (fast[0].strip(), fast[1], fast[2]) == (slow[0].strip(), slow[1], slow[2])
 
 
 def _every_test_mail():
@@ -69,9 +69,9 @@ def test_no_mail_that_had_text_delivers_an_empty_body(languages):
         if not_mail_reason(raw):  # an Outlook .msg, a binary: no mail, no text
             continue
         try:
-            text, _ = _body_fast(raw)
+            text, _, _ = _body_fast(raw)
         except Exception:
-            text, _ = _body(parse(raw))
+            text, _, _ = _body(parse(raw))
         if not text.strip():
             continue
         try:

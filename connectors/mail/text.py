@@ -2,8 +2,10 @@
 
 The text is a short header block (Subject, From, To, Cc, Date) and the body: text/plain when a
 non-empty one exists, else the HTML part laid out as text by inscriptis (no tags, no style or
-script). Quoted replies and signatures are cut by mail-parser-reply in the configured languages;
-attachments are named, not inlined. Headers are parsed by the stdlib (compat32, decoding RFC 2047
+script); a part whose Content-Type is broken is sniffed as clients do. Quoted replies and signatures
+are cut (connectors.mail.replies), and a cut that would leave nothing keeps the whole text;
+attachments are named, not inlined; invitations (text/calendar, .ics) are rendered as text
+(connectors.mail.invitation). Headers are parsed by the stdlib (compat32, decoding RFC 2047
 ourselves); the body's MIME tree by fast-mail-parser, with the stdlib parser as the fallback for
 anything it refuses (broken base64, say).
 """
@@ -30,6 +32,7 @@ from inscriptis import get_text
 from bridge.errors import SkipItem
 from bridge.models import PRIORITY_LIVE, Conversation, Skip, as_utc
 from bridge.text import decode_declared
+from connectors.mail.invitation import render_calendar
 from connectors.mail.replies import author_text
 
 __all__ = [
@@ -222,6 +225,7 @@ def _enriched_to_text(text: str, richtext: bool) -> str:
     return "<".join(_TAG.sub("", part) for part in parts)
 
 
+_CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")
 _MIME_TYPE = re.compile(r"^[a-z0-9][\w!#$&^.+-]*/[\w!#$&^.+-]+$")
 _HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)?<(?:!doctype\s+html|html|head|body|div|p|table|br|span|meta|font)\b",
                          re.IGNORECASE | re.DOTALL)
@@ -247,10 +251,16 @@ class _Parts:
         self.html: str | None = None
         self.enriched: str | None = None
         self.attachments: list[str] = []
+        self.events: list[str] = []  # invitations rendered as text
+        self._seen_events: set[tuple[str, str]] = set()
 
     def add(self, ctype: str, disposition: str, name: str | None, payload: bytes | None, charset: str | None) -> None:
         if not _MIME_TYPE.match(ctype):
             ctype = _sniffed(ctype, payload or b"")
+        if ctype in _CALENDAR_TYPES or (name or "").lower().endswith((".ics", ".vcs")):
+            calendar = decode_declared(payload or b"", charset).encode("utf-8")
+            if rendered := render_calendar(calendar, None, self._seen_events):  # None: the machine's zone
+                self.events.append(rendered)
         if disposition == "attachment" or (name and not ctype.startswith("text/")):
             self.attachments.append(f"{name or 'unnamed'} ({ctype})")
         elif ctype == "text/plain" and self.plain is None:
@@ -264,22 +274,24 @@ class _Parts:
         elif not ctype.startswith(("text/", "multipart/", "message/")) and name:
             self.attachments.append(f"{name} ({ctype})")
 
-    def text(self) -> tuple[str, list[str]]:
+    def text(self) -> tuple[str, list[str], str]:
+        """The body's text, the attachments named, and the invitations rendered."""
+        events = "\n\n".join(self.events)
         if self.plain is not None:
-            return self.plain, self.attachments
+            return self.plain, self.attachments, events
         if self.html is not None:
             try:
                 # inscriptis drops <hr>; as a line it still parts a reply from the history under it
-                return get_text(_HR.sub(_HR_TEXT, self.html)), self.attachments
+                return get_text(_HR.sub(_HR_TEXT, self.html)), self.attachments, events
             except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
-                return re.sub(r"<[^>]+>", " ", self.html), self.attachments
-        return self.enriched or "", self.attachments
+                return re.sub(r"<[^>]+>", " ", self.html), self.attachments, events
+        return self.enriched or "", self.attachments, events
 
 
 _CHARSET = re.compile(r"""charset\s*=\s*"?([^";\s]+)""", re.IGNORECASE)
 
 
-def _body_fast(raw: bytes) -> tuple[str, list[str]]:
+def _body_fast(raw: bytes) -> tuple[str, list[str], str]:
     """The body through fast-mail-parser's MIME tree (Rust, ~20x the stdlib's speed). It hands
     over transfer-decoded bytes, so the charset chain is still ours. Raises on what it cannot
     parse (broken base64, say); the caller then uses the stdlib."""
@@ -299,7 +311,7 @@ def _body_fast(raw: bytes) -> tuple[str, list[str]]:
     return parts.text()
 
 
-def _body(msg: Message) -> tuple[str, list[str]]:
+def _body(msg: Message) -> tuple[str, list[str], str]:
     """The body through the stdlib parser: slower, and takes anything."""
     parts = _Parts()
     for part in msg.walk():
@@ -398,11 +410,13 @@ def _read_body(msg: Message, raw: bytes, hint: str | None, bulk: str | None, ski
     if skip_automated and bulk:
         raise SkipItem(bulk)
     try:
-        body, attachments = _body_fast(raw)
+        body, attachments, events = _body_fast(raw)
     except Exception:
-        body, attachments = _body(parse(raw))
+        body, attachments, events = _body(parse(raw))
     subject = decode_header(msg.get("Subject"), hint)
     body = _authored(body.replace("\r\n", "\n"), subject, tuple(reply_languages)).strip()
+    if events:  # after the cut: an event's "Organizer:" lines are not a quoted header block
+        body = (body + "\n\n" if body else "") + events
     body = _BLANK_LINES.sub("\n\n", body)
     if not body and not attachments and not subject:  # a subject alone is the message
         raise SkipItem("no text in the message")

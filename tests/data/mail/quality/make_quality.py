@@ -456,6 +456,125 @@ case("history-below-bottom-quote", "bottom_answer_then_name_wrote", mail("Re: Sl
      "Sent them just now.\n\nCarol Jones wrote:\n\nThe slides need the new logo.\n", n=115),
      ["Sent them just now."], ["Can you send the slides", "The slides need the new logo", "Carol Jones wrote"])
 
+# 5. invitations: the event rendered into the text (text/calendar inline, or an .ics attachment)
+
+
+def ics(method: str, event: str, *, zone: str = "") -> str:
+    """An iCalendar file as calendar servers write it: CRLF lines, a PRODID, one VEVENT."""
+    lines = ["BEGIN:VCALENDAR", "PRODID:-//Example Corp//Calendar 2.1//EN", "VERSION:2.0", "CALSCALE:GREGORIAN",
+             f"METHOD:{method}", *([zone] if zone else []), "BEGIN:VEVENT", *event.strip().split("\n"), "END:VEVENT",
+             "END:VCALENDAR"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def invitation(subject: str, n: int, calendar: str, method: str, *, plain: str = "", html: str = "",
+               attach: bool = False) -> bytes:
+    """An invitation as Gmail and Outlook send it: text and HTML (often next to empty), the
+    calendar as an alternative, and in Gmail's case the same calendar again as invite.ics."""
+    calendar_b64 = base64.encodebytes(calendar.encode()).decode()
+    body = ("--alt\nContent-Type: text/plain; charset=\"UTF-8\"\n\n" + plain + "\n"
+            "--alt\nContent-Type: text/html; charset=\"UTF-8\"\n\n" + (html or "<div></div>") + "\n"
+            f"--alt\nContent-Type: text/calendar; charset=\"UTF-8\"; method={method}\nContent-Transfer-Encoding: 7bit\n\n"
+            + calendar + "\n--alt--\n")
+    if attach:
+        body = ("--mixed\nContent-Type: multipart/alternative; boundary=\"alt\"\n\n" + body + "\n"
+                "--mixed\nContent-Type: application/ics; name=\"invite.ics\"\n"
+                "Content-Disposition: attachment; filename=\"invite.ics\"\nContent-Transfer-Encoding: base64\n\n"
+                + calendar_b64 + "--mixed--\n")
+        ctype = 'multipart/mixed; boundary="mixed"'
+    else:
+        ctype = 'multipart/alternative; boundary="alt"'
+    head = (f"From: Carol Jones <carol@example.net>\nTo: Bob Miller <bob@example.org>, Alice Example <alice@example.com>\n"
+            f"Date: Tue, 03 Nov 2026 10:{n % 60:02d}:00 +0100\nSubject: {subject}\nMessage-ID: <q{n}@example.net>\n"
+            f"MIME-Version: 1.0\nContent-Type: {ctype}\n\n")
+    return (head + body).encode()
+
+
+GMAIL_EVENT = """DTSTART:20261110T130000Z
+DTEND:20261110T143000Z
+DTSTAMP:20261103T090000Z
+ORGANIZER;CN=Carol Jones:mailto:carol@example.net
+UID:4kq8s0pl1example@google.com
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN=Bob Miller;X-NUM-GUESTS=0:mailto:bob@example.org
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=TRUE;CN=Carol Jones;X-NUM-GUESTS=0:mailto:carol@example.net
+CREATED:20261103T090000Z
+DESCRIPTION:
+LAST-MODIFIED:20261103T090000Z
+LOCATION:Room 4.12
+SEQUENCE:0
+STATUS:CONFIRMED
+SUMMARY:Quarterly planning
+TRANSP:OPAQUE"""
+case("invitation", "gmail_invitation_empty_text", invitation("Invitation: Quarterly planning @ Tue Nov 10, 2026 2pm - "
+     "3:30pm (CET) (bob@example.org)", 117, ics("REQUEST", GMAIL_EVENT), "REQUEST", attach=True),
+     ["Invitation: Quarterly planning", "10 Nov 2026", "Where: Room 4.12", "Organizer: Carol Jones <carol@example.net>",
+      "Bob Miller <bob@example.org>", "invite.ics"], ["BEGIN:VEVENT", "mailto:"])
+OUTLOOK_ZONE = """BEGIN:VTIMEZONE
+TZID:W. Europe Standard Time
+BEGIN:STANDARD
+DTSTART:16010101T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE"""
+OUTLOOK_CANCEL = """ORGANIZER;CN=Carol Jones:mailto:carol@example.net
+ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE;CN=Bob Miller:mailto:bob@example.org
+DESCRIPTION;LANGUAGE=en-US:The supplier moved their visit\\; we will find a new date.\\n
+UID:040000008200E00074C5B7101A82E00800000000C0FFEE0000000000000000001000000
+SUMMARY;LANGUAGE=en-US:Canceled: Supplier review
+DTSTART;TZID=W. Europe Standard Time:20261112T100000
+DTEND;TZID=W. Europe Standard Time:20261112T110000
+CLASS:PUBLIC
+PRIORITY:1
+DTSTAMP:20261103T091500Z
+TRANSP:TRANSPARENT
+STATUS:CANCELLED
+SEQUENCE:1
+LOCATION;LANGUAGE=en-US:Meeting room Oslo
+X-MICROSOFT-CDO-BUSYSTATUS:FREE
+X-MICROSOFT-CDO-IMPORTANCE:2"""
+case("invitation", "outlook_cancellation_with_text", invitation("Canceled: Supplier review", 118,
+     ics("CANCEL", OUTLOOK_CANCEL, zone=OUTLOOK_ZONE), "CANCEL",
+     plain="The supplier moved their visit; we will find a new date.\n"),
+     ["The supplier moved their visit; we will find a new date.", "Cancelled event: Canceled: Supplier review",
+      "12 Nov 2026", "Where: Meeting room Oslo"], ["BEGIN:VCALENDAR", "X-MICROSOFT"])
+UPDATED = GMAIL_EVENT.replace("SEQUENCE:0", "SEQUENCE:2").replace("Room 4.12", "Room 2.01 (ground floor)")
+case("invitation", "updated_invitation_with_html_text", invitation("Updated invitation: Quarterly planning", 119,
+     ics("REQUEST", UPDATED), "REQUEST", html="<p>The room changed, see below.</p>"),
+     ["The room changed, see below.", "Updated invitation: Quarterly planning", "Where: Room 2.01 (ground floor)"])
+ALL_DAY = """UID:20261103-offsite@example.org
+DTSTAMP:20261103T090000Z
+DTSTART;VALUE=DATE:20261201
+DTEND;VALUE=DATE:20261203
+SUMMARY:Team offsite
+LOCATION:Lakeside Lodge\\, Hall B
+ORGANIZER;CN="Dana Lee":mailto:dana@example.org"""
+case("invitation", "ics_attachment_only_all_day", (
+     "From: Dana Lee <dana@example.org>\nTo: Alice Example <alice@example.com>\nDate: Tue, 03 Nov 2026 11:20:00 +0100\n"
+     "Subject: Offsite\nMessage-ID: <q120@example.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"m\"\n\n"
+     "--m\nContent-Type: text/plain; charset=utf-8\n\n\n--m\nContent-Type: text/calendar; charset=utf-8; name=\"offsite.ics\"\n"
+     "Content-Disposition: attachment; filename=\"offsite.ics\"\n\n" + ics("PUBLISH", ALL_DAY) + "\n--m--\n").encode(),
+     ["Event: Team offsite", "Tue 1 Dec 2026 to Wed 2 Dec 2026 (all day)", "Where: Lakeside Lodge, Hall B",
+      "Organizer: Dana Lee <dana@example.org>"])
+REPLY = """DTSTART:20261110T130000Z
+DTEND:20261110T143000Z
+DTSTAMP:20261103T100000Z
+ORGANIZER;CN=Carol Jones:mailto:carol@example.net
+UID:4kq8s0pl1example@google.com
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN=Bob Miller;X-NUM-GUESTS=0:mailto:bob@example.org
+SEQUENCE:0
+SUMMARY:Quarterly planning"""
+case("invitation", "accepted_reply", invitation("Accepted: Quarterly planning @ Tue Nov 10, 2026 2pm - 3:30pm (CET)", 121,
+     ics("REPLY", REPLY), "REPLY", plain="Bob Miller has accepted this invitation.\n"),
+     ["Answer to the invitation: Quarterly planning", "Answer: Bob Miller <bob@example.org> accepted"])
+
 
 def main() -> None:
     for old in HERE.glob("*.eml"):
