@@ -12,6 +12,7 @@ anything it refuses (broken base64, say).
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import email.utils
@@ -60,6 +61,30 @@ MESSAGE_ID = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 def parse(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=compat32)
+
+
+# a line in the header block that is no field ("Name:") and not folded (no leading space or tab)
+_UNFOLDED = re.compile(rb"\n(?![ \t]|[!-9;-~]+:|\r?\n)")
+_FIELD_LINE = re.compile(rb"\n[!-9;-~]+:")
+
+
+def unfolded(raw: bytes) -> bytes:
+    """``raw`` with header lines that a sender folded without the leading space or tab RFC 5322
+    asks for joined to the header above them, as mail clients read them. Otherwise the stdlib
+    ends the header block there, and the rest of the headers, the MIME boundaries and raw
+    quoted-printable become the body. Only a line with more fields below it is a fold: a body
+    that starts without an empty line after the headers stays the body."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    found = _UNFOLDED.search(head)
+    if found is None or _FIELD_LINE.search(head, found.end()) is None:
+        return raw
+    lines = head.split(b"\n")
+    last_field = max(n for n, line in enumerate(lines) if _FIELD_LINE.match(b"\n" + line))
+    repaired = [lines[0]] + [b" " + line if n <= last_field and line and line[:1] not in b" \t"
+                             and not _FIELD_LINE.match(b"\n" + line) else line
+                             for n, line in enumerate(lines[1:], start=1)]
+    return b"\n".join(repaired) + raw[len(head):]
 
 
 def parse_headers(raw: bytes) -> Message:
@@ -124,13 +149,45 @@ def _header_bytes(data: bytes, hint: str | None = None) -> str:
             return data.decode(label)
         except (LookupError, UnicodeDecodeError):
             pass
-    if sum(1 for byte in data if byte > 127) >= 8:
-        import charset_normalizer
+    import charset_normalizer
 
+    if sum(1 for byte in data if byte > 127) >= 8:
         best = charset_normalizer.from_bytes(data).best()
         if best is not None:
             return str(best)
-    return decode_declared(data, "windows-1252")
+    try:
+        return data.decode("windows-1252")
+    except UnicodeDecodeError:  # bytes windows-1252 leaves undefined: not it, whatever the length
+        best = charset_normalizer.from_bytes(data).best()
+        return str(best) if best is not None else data.decode("latin-1")  # never U+FFFD in a name
+
+
+_CHARSET_BYTES = re.compile(rb"""charset\s*=\s*["']?([\w.:-]{2,40})""", re.IGNORECASE)
+
+
+def _header_charset(raw: bytes, declared: object) -> str | None:
+    """The charset raw 8-bit headers are most likely in: the top-level one declared; else, when
+    the headers hold bytes that are not UTF-8, the first a part declares (mailers write raw
+    headers in their body's charset); else one detected from the headers and the body together
+    (a name alone is too short to tell Big5 from Shift_JIS)."""
+    if isinstance(declared, str):
+        return declared
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    if head.isascii():
+        return None
+    try:
+        head.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    if found := _CHARSET_BYTES.search(raw, len(head), len(head) + 65536):
+        return found.group(1).decode("ascii")
+    import charset_normalizer
+
+    eight_bit = b"\n".join(line for line in head.split(b"\n") if not line.isascii())
+    best = charset_normalizer.from_bytes(eight_bit + b"\n" + raw[len(head): len(head) + 8192]).best()
+    return best.encoding if best is not None else None
 
 
 def message_key(msg: Message, raw: bytes) -> str:
@@ -304,11 +361,31 @@ def _body_fast(raw: bytes) -> tuple[str, list[str], str]:
             return
         header = (part.headers.get("Content-Type") or [""])[0]
         charset = _CHARSET.search(header)
+        name = part.filename or None
+        if name and "=?" in name:  # an encoded word it left as written (unquoted: name==?utf-8?B?...?=)
+            name = decode_header(name)
+        content = _odd_base64((part.headers.get("Content-Transfer-Encoding") or [""])[0], part.content)
         parts.add((part.content_type or "text/plain").lower(), (part.disposition or "").lower(),
-                  part.filename or None, part.content, charset.group(1) if charset else None)
+                  name, content, charset.group(1) if charset else None)
 
     walk(fast_mail_parser.parse_email_tree(raw))
     return parts.text()
+
+
+_BASE64_LINES = re.compile(rb"[A-Za-z0-9+/=\r\n]+")  # base64 text: no spaces within its lines
+
+
+def _odd_base64(encoding: str, payload: bytes | None) -> bytes | None:
+    """``payload`` base64-decoded when its transfer encoding names base64 in a way the parsers
+    miss (" Base64 ", '"base64"', "base-64"), as mail clients still read it; else as it is."""
+    if not payload or encoding.lower() == "base64":  # the parsers decoded that one
+        return payload
+    if encoding.strip(" \t\"';").lower().replace("-", "") != "base64" or not _BASE64_LINES.fullmatch(payload.strip()):
+        return payload
+    try:
+        return base64.b64decode(re.sub(rb"\s", b"", payload) + b"==")
+    except ValueError:
+        return payload
 
 
 def _body(msg: Message) -> tuple[str, list[str], str]:
@@ -320,6 +397,7 @@ def _body(msg: Message) -> tuple[str, list[str], str]:
         payload = part.get_payload(decode=True)
         if payload is None:
             payload = str(part.get_payload() or "").encode("utf-8", "replace")
+        payload = _odd_base64(str(part.get("Content-Transfer-Encoding", "") or ""), payload)
         declared = str(part.get("Content-Type", "") or "").split(";")[0].strip().lower()
         ctype = part.get_content_type() if not declared or _MIME_TYPE.match(declared) else declared
         parts.add(ctype, str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower(),
@@ -453,9 +531,9 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
     try:
         if reason := not_mail_reason(raw):
             raise SkipItem(reason)
+        original, raw = raw, unfolded(raw)
         msg = parse_headers(raw)
-        hint = msg.get_param("charset")  # for raw 8-bit headers
-        hint = hint if isinstance(hint, str) else None
+        hint = _header_charset(raw, msg.get_param("charset"))  # for raw 8-bit headers
         sender = decode_header(msg.get("From"), hint)
         bulk = automated_reason(msg)
         # before the body is read: a mail left out costs only its headers
@@ -464,7 +542,7 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
             raise SkipItem(reason)
         subject, body = _read_body(msg, raw, hint, bulk, skip_automated, reply_languages, gmail_labels)
         started = _date(msg, internaldate)
-        key = message_key(msg, raw)
+        key = message_key(msg, original)  # the key of the mail as stored, whatever was repaired
         if gmail_id and not key.startswith("mid:"):  # no Message-ID: Gmail's id is the same in every label
             key = f"gmid:{gmail_id}"
         references = [*MESSAGE_ID.findall(str(msg.get("References", "") or "")),

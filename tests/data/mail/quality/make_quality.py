@@ -575,6 +575,56 @@ case("invitation", "accepted_reply", invitation("Accepted: Quarterly planning @ 
      ics("REPLY", REPLY), "REPLY", plain="Bob Miller has accepted this invitation.\n"),
      ["Answer to the invitation: Quarterly planning", "Answer: Bob Miller <bob@example.org> accepted"])
 
+# 12. a header folded without a leading space or tab: read as clients do, not as the end of headers
+
+case("folded-headers", "subject_folded_without_space", b"From: Bob Miller <bob@example.org>\n"
+     b"To: Alice Example <alice@example.com>\nSubject: Quarterly report for the board meeting and the notes from\n"
+     b"the call on Monday\nDate: Tue, 03 Nov 2026 10:22:00 +0100\nMessage-ID: <q121@example.org>\nMIME-Version: 1.0\n"
+     b'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n'
+     b"The report is in the board folder.\n\n--b1\nContent-Type: text/html; charset=utf-8\n"
+     b"Content-Transfer-Encoding: quoted-printable\n\n<html><body><p style=3D\"margin:0\">The report is in the board "
+     b"folder.</p></body></html>\n\n--b1--\n",
+     ["Subject: Quarterly report for the board meeting and the notes from the call on Monday",
+      "The report is in the board folder."], ["--b1", "Content-Type", "style=3D", "MIME-Version"])
+case("folded-headers", "to_list_folded_without_space", b"From: Bob Miller <bob@example.org>\n"
+     b"To: Alice Example <alice@example.com>, Carol Jones <carol@example.net>,\nDana Lee <dana@example.org>\n"
+     b"Subject: Rota\nDate: Tue, 03 Nov 2026 10:23:00 +0100\nMessage-ID: <q122@example.org>\n"
+     b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+     + base64.encodebytes(b"Dana takes Saturday, Carol Sunday.\n"),
+     ["Dana Lee <dana@example.org>", "Dana takes Saturday, Carol Sunday."], ["Content-Transfer-Encoding", "RGFuYS"])
+
+# 13. names and charsets: encoded words where parsers leave them, undeclared legacy charsets, odd encodings
+
+
+def attachment_mail(n: int, disposition: bytes) -> bytes:
+    return (b"From: Bob Miller <bob@example.org>\nTo: alice@example.com\nDate: Tue, 03 Nov 2026 10:30:00 +0100\n"
+            b"Subject: Files\nMessage-ID: <q" + str(n).encode() + b"@example.org>\nMIME-Version: 1.0\n"
+            b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n'
+            b"The files for Monday.\n--b\n" + disposition + b"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n")
+
+
+NAME_B64 = base64.b64encode("Отчёт за ноябрь.pdf".encode()).decode()
+case("names-and-charsets", "unquoted_encoded_word_file_name", attachment_mail(123, (
+     f"Content-Type: application/pdf; name==?utf-8?B?{NAME_B64}?=\n"
+     f"Content-Disposition: attachment; filename==?utf-8?B?{NAME_B64}?=").encode()),
+     ["The files for Monday.", "Отчёт за ноябрь.pdf"], ["=?utf-8?"])
+case("names-and-charsets", "undeclared_big5_header_and_body", "From: 陳大文 <chan@example.com.tw>\n".encode("big5")
+     + b"To: alice@example.com\nDate: Tue, 03 Nov 2026 10:31:00 +0800\nMessage-ID: <q124@example.com.tw>\n"
+     + "Subject: 會議記錄與下週的安排\n".encode("big5") + b"Content-Type: text/plain\n\n"
+     + "明天下午三點開會，請大家準時參加，謝謝。\n".encode("big5"),
+     ["From: 陳大文", "Subject: 會議記錄與下週的安排", "明天下午三點開會，請大家準時參加"], ["\ufffd"])
+case("names-and-charsets", "shift_jis_sender_in_multipart", "From: 佐々木 <sasaki@example.jp>\n".encode("shift_jis")
+     + b"To: alice@example.com\nDate: Tue, 03 Nov 2026 10:32:00 +0900\nMessage-ID: <q125@example.jp>\nSubject: Meeting\n"
+     + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
+     + b"Content-Type: text/plain; charset=Shift_JIS\n\n" + "明日の会議は十時からです。\n".encode("shift_jis") + b"--b--\n",
+     ["From: 佐々木", "明日の会議は十時からです。"], ["\ufffd"])
+for n, encoding in ((126, b" Base64 "), (127, b'"base64"'), (128, b"base-64")):
+    case("names-and-charsets", f"transfer_encoding_{n - 125}_written_oddly", b"From: Bob Miller <bob@example.org>\n"
+         b"To: alice@example.com\nDate: Tue, 03 Nov 2026 10:33:00 +0100\nSubject: Transfer\nMessage-ID: <q"
+         + str(n).encode() + b"@example.org>\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: "
+         + encoding + b"\n\n" + base64.encodebytes("Die Überweisung ist raus, danke.\n".encode()),
+         ["Die Überweisung ist raus, danke."], ["RGllIM"])
+
 
 def main() -> None:
     for old in HERE.glob("*.eml"):
