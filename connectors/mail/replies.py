@@ -93,6 +93,9 @@ _INTRO = re.compile(
     r"^[^\n]{0,200}?(?:写道|作成|작성하였습니다|작성|のメッセージ)\s?[:\uff1a]$|"
     r"^[^\n]{0,200}?<?[^\s<>@]+@[^\s<>@]+>?\)?\s?:$",  # "2014-03-20 8:48 GMT+01:00 Rémi <remi@example.com>:"
     re.IGNORECASE)
+# what a line opening old mail without a colon on it or the next starts with: separators, rules,
+# Gmail's dated header ("2013/7/20 Sam <sam@...>"), Zoho's "---- On ... wrote ----"
+_MARKS = frozenset("-_=*0123456789")
 # Gmail's old header, a date and a sender with no "wrote" or colon: "2013/7/20 Sam via List <list@...>"
 _DATED_SENDER = re.compile(r"^\d{4}[/.-]\d{1,2}[/.-]\d{1,2}\s[^<>\n]{1,120}<[^\s<>@]+@[^\s<>@]+>$")
 _ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -175,28 +178,39 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
     written = 0  # lines the author wrote above: what opens old mail now ends their part
     quoted = False  # a quote stood above: the mail answers by quoting
     i = 0
-    while i < len(lines):
+    count = len(lines)
+    while i < count:
         line = lines[i]
-        opens = 0  # lines of a header (separator, attribution, header block) that opens old mail here
-        prefix: list[str] = []  # the lines of that header above line i
         if not line:
             kept.append(line)
-        elif line[0] == ">":  # quoted (lines are stripped)
+            i += 1
+            continue
+        if line[0] == ">":  # quoted (lines are stripped)
             quoted = True
-        elif _SEPARATOR.match(line) or (_RULE.match(line) and _block_at(lines, i + 1, ruled=True)):
+            i += 1
+            continue
+        following_line = lines[i + 1] if i + 1 < count else ""
+        if line[0] not in _MARKS and not _colon(line) and not _colon(following_line):
+            kept.append(line)  # prose (most lines): nothing else to look for
+            written += 1
+            i += 1
+            continue
+        opens = 0  # lines of a header (separator, attribution, header block) that opens old mail here
+        prefix: list[str] = []  # the lines of that header above line i
+        if _SEPARATOR.match(line) or (_RULE.match(line) and _block_at(lines, i + 1, ruled=True)):
             opens = 1
-        elif wrapped := _attribution_into_quote(lines, i, wrote):
+        elif following_line[:1] == ">" and (wrapped := _attribution_into_quote(lines, i, wrote)):
             if not _next_text(lines, i + wrapped).startswith(">") and _next_text(lines, i + wrapped):
                 opens = wrapped  # its old mail follows unquoted
             else:
                 i += wrapped  # the header of the quote below it
                 continue
-        elif _DATED_SENDER.match(line):  # "2013/7/20 Name via List <list@...>": Gmail's header, no colon
+        elif line[0].isdigit() and line[-1] == ">" and _DATED_SENDER.match(line):  # Gmail's, no colon
             if _next_text(lines, i + 1).startswith(">"):
                 i += 1
                 continue
             opens = 1
-        elif _colon(line) or (i + 1 < len(lines) and _colon(lines[i + 1])):  # headers end with one
+        elif _colon(line) or _colon(following_line):  # headers end with one
             if (found := wrote.match(text, offsets[i])) is not None:
                 end = _line_of(offsets, found.end() - 1) + 1
                 following = _next_text(lines, end)
@@ -220,11 +234,8 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
                     opens = 1
                 prefix = header
         if opens == 0:
-            kept.extend(prefix)
-            written += len(prefix)
-            if line and line[0] != ">":
-                kept.append(line)
-                written += 1
+            kept += [*prefix, line]
+            written += len(prefix) + 1
             i += 1
             continue
         if written:

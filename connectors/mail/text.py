@@ -310,14 +310,17 @@ class _Parts:
         self.attachments: list[str] = []
         self.events: list[str] = []  # invitations rendered as text
         self._seen_events: set[tuple[str, str]] = set()
+        self._calendars: set[bytes] = set()
 
     def add(self, ctype: str, disposition: str, name: str | None, payload: bytes | None, charset: str | None) -> None:
         if not _MIME_TYPE.match(ctype):
             ctype = _sniffed(ctype, payload or b"")
         if ctype in _CALENDAR_TYPES or (name or "").lower().endswith((".ics", ".vcs")):
             calendar = decode_declared(payload or b"", charset).encode("utf-8")
-            if rendered := render_calendar(calendar, None, self._seen_events):  # None: the machine's zone
-                self.events.append(rendered)
+            if calendar not in self._calendars:  # Gmail sends the same file inline and as invite.ics
+                self._calendars.add(calendar)
+                if rendered := render_calendar(calendar, None, self._seen_events):  # None: the machine's zone
+                    self.events.append(rendered)
         if disposition == "attachment" or (name and not ctype.startswith("text/")):
             self.attachments.append(f"{name or 'unnamed'} ({ctype})")
         elif ctype == "text/plain" and self.plain is None:
