@@ -184,3 +184,21 @@ def test_an_invitation_is_rendered_in_the_readers_zone_once_per_event():
     assert render_calendar(cancelled.encode(), ZoneInfo("Asia/Tokyo")).startswith(
         "Cancelled event: Quarterly planning\nWhen: Tue 10 Nov 2026 22:00-23:30 (JST)")
     assert render_calendar(b"BEGIN:VCALENDAR\r\nthis is not a calendar") == ""
+
+
+def test_a_broken_type_naming_no_text_stays_an_attachment():
+    raw = (b"From: Bob <bob@example.org>\nTo: alice@example.com\nSubject: Scan\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nThe scan.\n'
+           b'--b\nContent-Type: application; name="scan.pdf"\nContent-Transfer-Encoding: base64\n\n'
+           b"JVBERi0xLjQKAAEC\n--b--\n")
+    text = email_to_conversation(raw).text
+    assert text.endswith("The scan.\n\nAttachments: scan.pdf (application/octet-stream)")
+
+
+def test_only_a_header_line_with_fields_below_it_is_a_fold():
+    from connectors.mail.text import unfolded
+
+    body_without_blank_line = b"From: Bob <bob@example.org>\nSubject: Lunch\nSee you at noon.\nBob\n"
+    assert unfolded(body_without_blank_line) == body_without_blank_line
+    folded = b"Subject: A long\nsubject\nFrom: Bob <bob@example.org>\n\nBody\nline: two\n"
+    assert unfolded(folded) == b"Subject: A long\n subject\nFrom: Bob <bob@example.org>\n\nBody\nline: two\n"

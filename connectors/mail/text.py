@@ -293,9 +293,12 @@ _HR_TEXT = "<div>" + "_" * 32 + "</div>"
 def _sniffed(declared: str, payload: bytes) -> str:
     """The type of a part whose Content-Type is broken ("text/plain>", "<html>", "text"), read as
     mail clients do: HTML when it says so or its text opens with a tag, else plain text (RFC 2045's
-    default). A type that is no type (say "application") names no text part."""
+    default). One that names another kind ("application", "image/") or holds binary is no text."""
     if "html" in declared or _HTML_START.match(payload[:1024]):
         return "text/html"
+    if declared.lstrip("<\"' ").startswith(("application", "image", "audio", "video", "model", "font")) \
+            or b"\x00" in payload[:4096]:
+        return "application/octet-stream"
     return "text/plain"
 
 
