@@ -20,6 +20,14 @@ HEADERS = [
     "Den mån 2 nov. 2026 kl 10:00 skrev Bob <bob@example.org>:",
     "2026年11月2日周一 10:00，Bob <bob@example.org> 写道：",  # noqa: RUF001
     "Bob Miller wrote:",
+    "Dne út 3. 11. 2026 8:01 uživatel Bob <bob@example.org> napsal:",
+    "În lun., 2 nov. 2026 la 10:00, Bob <bob@example.org> a scris:",
+    "Στις Δευ 2 Νοε 2026 στις 10:00 π.μ., ο/η Bob <bob@example.org> έγραψε:",  # noqa: RUF001
+    "Bob <bob@example.org> ezt írta (időpont: 2026. nov. 2., H, 10:00):",
+    "Wiadomość napisana przez Bob <bob@example.org> w dniu 02.11.2026, o godz. 10:00:",
+    "Bob <bob@example.org> schrieb am Mo., 2. Nov. 2026, 10:00:",
+    "---- On Mon, 02 Nov 2026 10:00:00 +0100 Bob <bob@example.org> wrote ----",
+    "2026/11/2 Bob via Some List <list@example.org>",
 ]
 PROSE = [
     "Sounds good, see you on Friday at the usual place.",

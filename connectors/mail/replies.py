@@ -73,7 +73,8 @@ _MORE_WROTE = [
     rf"^(?:În|Pe)\s{_MIDDLE}\sa scris\s?:$",  # Romanian
     rf"^Στις\s{_MIDDLE}\sέγραψε\s?:$",  # Greek  # noqa: RUF001
     rf"^Wiadomość napisana przez\s{_MIDDLE}\sw dniu\s{_MIDDLE}:$",  # Polish Apple Mail
-    rf"^{_MIDDLE}\sezt írta(?:\s?\([^\n]{{0,80}}\))?\s?:$",  # Hungarian Gmail: "... ezt írta (időpont: ...):"
+    # Hungarian Gmail: "Name <address> ezt írta (időpont: ...):", one line (its date may wrap)
+    r"^[^\n]{1,200}?\sezt írta(?:\s?\([^)]{0,120}\))?\s?:$",
     # German Gmail: "Name <address> schrieb am Di., 16. Mai 2017 um 10:20:" (entities left by HTML mail too)
     r"^[^\n]{0,120}?(?:<|&lt;|\()[^\s<>@&]+@[^\s<>@&]+(?:>|&gt;|\))\s+schrieb am\s[^\n]{4,80}:$",
     # Zimbra's "- Le 2021-04-09 23:25, Name a écrit :" and Zoho's "---- On ... wrote ----"
