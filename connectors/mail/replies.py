@@ -245,7 +245,8 @@ def author_text(body: str, languages: tuple[str, ...]) -> Authored:
         # Nothing written above: no reply to cut. A forward without a comment, a header block
         # pasted at the top, an attribution over unquoted lines: what was shared is that mail,
         # its header lines too. Reading goes on: its own quotes and older mail are still cut.
-        kept.extend(" ".join(header.split()) for header in [*prefix, *lines[i:i + opens]])  # "Date: \tMon"
+        kept.extend(" ".join(header.split()) for header in [*prefix, *lines[i:i + opens]]  # "Date: \tMon"
+                    if not _RULE.match(header))  # Outlook's line of underscores says nothing
         i += opens
     while kept and (not kept[-1] or _RULE.match(kept[-1])):
         kept.pop()

@@ -344,6 +344,12 @@ case("forward-no-comment", "gmail_forward_of_a_reply", mail("Fwd: Venue", "-----
      ["From: Carol Jones", "Subject: Re: Venue", "The hall is free on the 12th, 200 EUR for the evening."],
      ["Is the hall free on the 12th?"])
 
+case("forward-no-comment", "outlook_forward_no_comment", mail("FW: Quarterly numbers", "\n\n"
+     "________________________________\nFrom: Carol Jones <carol@example.net>\nSent: Monday, November 2, 2026 8:00 AM\n"
+     "To: Bob Miller <bob@example.org>\nSubject: Quarterly numbers\n\nRevenue is down 4%, costs are flat.\n", n=129),
+     ["From: Carol Jones <carol@example.net>", "Sent: Monday, November 2, 2026 8:00 AM", "Revenue is down 4%, costs are flat."],
+     ["________"])
+
 # 2. a mail that opens with an attribution, unquoted lines under it
 
 case("attribution-at-top", "attribution_then_unquoted_lines", mail("Re: Shifts", 'On 2 Nov 2026 21:14, "Carol Jones" '
