@@ -9,11 +9,17 @@ A quote model, not a cut at the first quote. Reading a plain-text body line by l
 - a history block ends the author's part: an Outlook-style header block ("From: / Sent: / To:",
   in every language the library knows), a "-----Original Message-----" or "Forwarded message"
   separator, Apple Mail's "Begin forwarded message:". Of a forwarded block, its Subject is kept;
+- what opens old mail before the author wrote anything (a forward without a comment, a header
+  block pasted at the top, an attribution over unquoted lines) is not history: it is what the
+  mail shares, kept with its header lines, and reading goes on below it;
+- under an answer to a quote, a header block without a date or a bare "Name wrote:" over
+  unquoted lines opens older mail too;
 - every other line is the author's, in place: a greeting above a quote, answers written between
   quoted lines, a reply under the quote.
 
 Then the signature and disclaimers are cut from what is left, as mail-parser-reply finds them in
-the configured languages, with hyphen lists kept (a "- item" line is not a signature).
+the configured languages, with hyphen lists kept (a "- item" line is not a signature), and a
+sign-off word ends the text only where no sentence follows it ("Tak" over a Danish answer).
 
 Quote headers and history blocks are recognised in every language mail-parser-reply has patterns
 for: a German quote header in an English user's mailbox is as common as the quote it introduces,
