@@ -3,7 +3,8 @@
     python -m benchmarks.mail_quality [--corpus tests/data/mail/quality] [--languages en] [-v]
 
 Runs every message of the text-quality corpus (see tests/data/mail/quality/make_quality.py)
-through the mail converter with the connector's default settings and prints, per category:
+through the mail converter with the connector's default settings (a case may name its own
+reply_languages) and prints, per category:
 fragments kept of those that must be kept, fragments leaked of those that must be gone, and
 fragments lost (the keep fragments missing, a message skipped that should not be, or one sent
 that should be skipped). ``-v`` lists every miss. To compare with an older checkout, run this
@@ -33,7 +34,7 @@ def score(corpus: Path, languages: tuple[str, ...]) -> tuple[dict[str, dict[str,
         counts = totals[case["category"]]
         counts["messages"] += 1
         try:
-            text = email_to_conversation(raw, reply_languages=languages).text
+            text = email_to_conversation(raw, reply_languages=case.get("languages") or languages).text
         except SkipItem as exc:
             text, reason = None, exc.reason
         if case["skip"]:

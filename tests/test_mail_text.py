@@ -162,3 +162,43 @@ def test_subject_only_mail_is_delivered_and_nothing_at_all_is_skipped():
     assert conversation.text.startswith("Subject: Call me about the lease")
     with pytest.raises(SkipItem, match="no text"):
         email_to_conversation(b"Message-ID: <e@x>\nContent-Type: text/plain\n\n  \n")
+
+
+def test_an_invitation_is_rendered_in_the_readers_zone_once_per_event():
+    from zoneinfo import ZoneInfo
+
+    from connectors.mail.invitation import render_calendar
+
+    calendar = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\n"
+                "UID:plan-1@example.net\r\nSEQUENCE:0\r\nDTSTAMP:20261103T090000Z\r\nDTSTART:20261110T130000Z\r\n"
+                "DTEND:20261110T143000Z\r\nSUMMARY:Quarterly planning\r\nLOCATION:Room 4.12\r\n"
+                "ORGANIZER;CN=Carol Jones:mailto:carol@example.net\r\n"
+                "ATTENDEE;PARTSTAT=NEEDS-ACTION;CN=Bob Miller:mailto:bob@example.org\r\nEND:VEVENT\r\n"
+                "END:VCALENDAR\r\n")
+    seen: set = set()
+    text = render_calendar(calendar.encode(), ZoneInfo("Europe/Berlin"), seen)
+    assert text == ("Invitation: Quarterly planning\nWhen: Tue 10 Nov 2026 14:00-15:30 (CET)\nWhere: Room 4.12\n"
+                    "Organizer: Carol Jones <carol@example.net>\nAttendees: Bob Miller <bob@example.org>")
+    assert render_calendar(calendar.encode(), ZoneInfo("Europe/Berlin"), seen) == ""  # the same event as invite.ics
+    cancelled = calendar.replace("METHOD:REQUEST", "METHOD:CANCEL")
+    assert render_calendar(cancelled.encode(), ZoneInfo("Asia/Tokyo")).startswith(
+        "Cancelled event: Quarterly planning\nWhen: Tue 10 Nov 2026 22:00-23:30 (JST)")
+    assert render_calendar(b"BEGIN:VCALENDAR\r\nthis is not a calendar") == ""
+
+
+def test_a_broken_type_naming_no_text_stays_an_attachment():
+    raw = (b"From: Bob <bob@example.org>\nTo: alice@example.com\nSubject: Scan\nMIME-Version: 1.0\n"
+           b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\nThe scan.\n'
+           b'--b\nContent-Type: application; name="scan.pdf"\nContent-Transfer-Encoding: base64\n\n'
+           b"JVBERi0xLjQKAAEC\n--b--\n")
+    text = email_to_conversation(raw).text
+    assert text.endswith("The scan.\n\nAttachments: scan.pdf (application/octet-stream)")
+
+
+def test_only_a_header_line_with_fields_below_it_is_a_fold():
+    from connectors.mail.text import unfolded
+
+    body_without_blank_line = b"From: Bob <bob@example.org>\nSubject: Lunch\nSee you at noon.\nBob\n"
+    assert unfolded(body_without_blank_line) == body_without_blank_line
+    folded = b"Subject: A long\nsubject\nFrom: Bob <bob@example.org>\n\nBody\nline: two\n"
+    assert unfolded(folded) == b"Subject: A long\n subject\nFrom: Bob <bob@example.org>\n\nBody\nline: two\n"

@@ -20,6 +20,14 @@ HEADERS = [
     "Den mån 2 nov. 2026 kl 10:00 skrev Bob <bob@example.org>:",
     "2026年11月2日周一 10:00，Bob <bob@example.org> 写道：",  # noqa: RUF001
     "Bob Miller wrote:",
+    "Dne út 3. 11. 2026 8:01 uživatel Bob <bob@example.org> napsal:",
+    "În lun., 2 nov. 2026 la 10:00, Bob <bob@example.org> a scris:",
+    "Στις Δευ 2 Νοε 2026 στις 10:00 π.μ., ο/η Bob <bob@example.org> έγραψε:",  # noqa: RUF001
+    "Bob <bob@example.org> ezt írta (időpont: 2026. nov. 2., H, 10:00):",
+    "Wiadomość napisana przez Bob <bob@example.org> w dniu 02.11.2026, o godz. 10:00:",
+    "Bob <bob@example.org> schrieb am Mo., 2. Nov. 2026, 10:00:",
+    "---- On Mon, 02 Nov 2026 10:00:00 +0100 Bob <bob@example.org> wrote ----",
+    "2026/11/2 Bob via Some List <list@example.org>",
 ]
 PROSE = [
     "Sounds good, see you on Friday at the usual place.",
@@ -99,9 +107,10 @@ def test_header_like_prose_is_not_a_history_block():
 
 
 def test_forwarded_block_reports_its_subject():
-    body = "---------- Forwarded message ---------\nFrom: Shop\nDate: Mon\nSubject: Your order 42\nTo: me\n\nold"
+    body = ("FYI.\n\n---------- Forwarded message ---------\nFrom: Shop\nDate: Mon\nSubject: Your order 42\nTo: me"
+            "\n\nold")
     authored = author_text(body, ("en",))
-    assert (authored.text, authored.history_subject, authored.forward) == ("", "Your order 42", True)
+    assert (authored.text, authored.history_subject, authored.forward) == ("FYI.", "Your order 42", True)
     outlook = author_text("See below.\n\nFrom: Bob\nSent: Monday\nSubject: Numbers\n\nold", ("en",))
     assert (outlook.history_subject, outlook.forward) == ("Numbers", False)
 
@@ -161,3 +170,39 @@ def test_a_header_block_names_a_sender_and_a_date_in_capitalised_fields(body, ke
 ])
 def test_app_footers_and_dash_signed_names_are_cut(body, kept):
     assert author_text(body, ("en",)).text == kept
+
+
+@pytest.mark.parametrize("body", [
+    # a forward without a comment: the forwarded mail, its header lines too (its own quotes still go)
+    "---------- Forwarded message ---------\nFrom: Shop\nDate: Mon\nSubject: Your order 42\nTo: me\n\nShipped today."
+    "\n\nOn Sun, Bob <bob@example.org> wrote:\n> Where is my order?",
+    # a header block pasted above the greeting
+    "Od: Carol <carol@example.net>\nWysłano: poniedziałek\nTemat: Grafik\n\nDzień dobry,\nShipped today.",
+    # an attribution over unquoted lines, nothing written above it
+    'On 2 Nov 2026 21:14, "Carol" <carol@example.net> wrote:\n\nShipped today.',
+])
+def test_what_opens_old_mail_at_the_top_is_the_mail_itself(body):
+    text = author_text(body, ("en",)).text
+    assert text.splitlines()[0] == body.splitlines()[0]
+    assert "Shipped today." in text
+    assert "Where is my order" not in text
+
+
+@pytest.mark.parametrize(("body", "kept"), [
+    ("Hej Bob,\n\nTak\n\nJeg kan godt komme på fredag, og jeg tager kagen med.\n\nHilsen\nAlice",
+     "Hej Bob,\n\nTak\n\nJeg kan godt komme på fredag, og jeg tager kagen med."),
+    ("Hej.\nTak for din mail.\nMødet er flyttet til torsdag i lokale fire.\nMvh\nAlice",
+     "Hej.\nTak for din mail.\nMødet er flyttet til torsdag i lokale fire."),
+    ("Hej.\nTak\nAlice Jensen\nACME A/S, Vesterbrogade 12.", "Hej."),  # an address line is not writing
+])
+def test_a_sign_off_word_ends_the_text_only_where_no_writing_follows(body, kept):
+    assert author_text(body, ("da",)).text == kept
+
+
+@pytest.mark.parametrize("history", [
+    "From: Carol\nTo: Bob\nSubject: Slides\n\nThe old words.",  # no date: a block under an answered quote
+    "Carol Jones wrote:\n\nThe old words.",  # no address: a "wrote:" under an answered quote
+    "Le lun. 2 nov. 2026 à 21:14, Carol\n> a écrit :\n\nThe old words.",  # wrapped into the quote
+])
+def test_older_mail_below_an_answer_to_a_quote_is_cut(history):
+    assert author_text(f"> Slides?\n\nSent them.\n\n{history}", ("en",)).text == "Sent them."

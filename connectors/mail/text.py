@@ -2,14 +2,17 @@
 
 The text is a short header block (Subject, From, To, Cc, Date) and the body: text/plain when a
 non-empty one exists, else the HTML part laid out as text by inscriptis (no tags, no style or
-script). Quoted replies and signatures are cut by mail-parser-reply in the configured languages;
-attachments are named, not inlined. Headers are parsed by the stdlib (compat32, decoding RFC 2047
+script); a part whose Content-Type is broken is sniffed as clients do. Quoted replies and signatures
+are cut (connectors.mail.replies), and a cut that would leave nothing keeps the whole text;
+attachments are named, not inlined; invitations (text/calendar, .ics) are rendered as text
+(connectors.mail.invitation). Headers are parsed by the stdlib (compat32, decoding RFC 2047
 ourselves); the body's MIME tree by fast-mail-parser, with the stdlib parser as the fallback for
 anything it refuses (broken base64, say).
 """
 
 from __future__ import annotations
 
+import base64
 import email
 import email.header
 import email.utils
@@ -30,6 +33,7 @@ from inscriptis import get_text
 from bridge.errors import SkipItem
 from bridge.models import PRIORITY_LIVE, Conversation, Skip, as_utc
 from bridge.text import decode_declared
+from connectors.mail.invitation import render_calendar
 from connectors.mail.replies import author_text
 
 __all__ = [
@@ -57,6 +61,30 @@ MESSAGE_ID = re.compile(r"<([^<>\s]+@[^<>\s]+)>")
 
 def parse(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=compat32)
+
+
+# a line in the header block that is no field ("Name:") and not folded (no leading space or tab)
+_UNFOLDED = re.compile(rb"\n(?![ \t]|[!-9;-~]+:|\r?\n)")
+_FIELD_LINE = re.compile(rb"\n[!-9;-~]+:")
+
+
+def unfolded(raw: bytes) -> bytes:
+    """``raw`` with header lines that a sender folded without the leading space or tab RFC 5322
+    asks for joined to the header above them, as mail clients read them. Otherwise the stdlib
+    ends the header block there, and the rest of the headers, the MIME boundaries and raw
+    quoted-printable become the body. Only a line with more fields below it is a fold: a body
+    that starts without an empty line after the headers stays the body."""
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    found = _UNFOLDED.search(head)
+    if found is None or _FIELD_LINE.search(head, found.end()) is None:
+        return raw
+    lines = head.split(b"\n")
+    last_field = max(n for n, line in enumerate(lines) if _FIELD_LINE.match(b"\n" + line))
+    repaired = [lines[0]] + [b" " + line if n <= last_field and line and line[:1] not in b" \t"
+                             and not _FIELD_LINE.match(b"\n" + line) else line
+                             for n, line in enumerate(lines[1:], start=1)]
+    return b"\n".join(repaired) + raw[len(head):]
 
 
 def parse_headers(raw: bytes) -> Message:
@@ -121,13 +149,45 @@ def _header_bytes(data: bytes, hint: str | None = None) -> str:
             return data.decode(label)
         except (LookupError, UnicodeDecodeError):
             pass
-    if sum(1 for byte in data if byte > 127) >= 8:
-        import charset_normalizer
+    import charset_normalizer
 
+    if sum(1 for byte in data if byte > 127) >= 8:
         best = charset_normalizer.from_bytes(data).best()
         if best is not None:
             return str(best)
-    return decode_declared(data, "windows-1252")
+    try:
+        return data.decode("windows-1252")
+    except UnicodeDecodeError:  # bytes windows-1252 leaves undefined: not it, whatever the length
+        best = charset_normalizer.from_bytes(data).best()
+        return str(best) if best is not None else data.decode("latin-1")  # never U+FFFD in a name
+
+
+_CHARSET_BYTES = re.compile(rb"""charset\s*=\s*["']?([\w.:-]{2,40})""", re.IGNORECASE)
+
+
+def _header_charset(raw: bytes, declared: object) -> str | None:
+    """The charset raw 8-bit headers are most likely in: the top-level one declared; else, when
+    the headers hold bytes that are not UTF-8, the first a part declares (mailers write raw
+    headers in their body's charset); else one detected from the headers and the body together
+    (a name alone is too short to tell Big5 from Shift_JIS)."""
+    if isinstance(declared, str):
+        return declared
+    end = _HEADER_END.search(raw)
+    head = raw[: end.start()] if end else raw
+    if head.isascii():
+        return None
+    try:
+        head.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    if found := _CHARSET_BYTES.search(raw, len(head), len(head) + 65536):
+        return found.group(1).decode("ascii")
+    import charset_normalizer
+
+    eight_bit = b"\n".join(line for line in head.split(b"\n") if not line.isascii())
+    best = charset_normalizer.from_bytes(eight_bit + b"\n" + raw[len(head): len(head) + 8192]).best()
+    return best.encoding if best is not None else None
 
 
 def message_key(msg: Message, raw: bytes) -> str:
@@ -169,6 +229,8 @@ def _authored(body: str, subject: str, languages: tuple[str, ...]) -> str:
     except Exception:  # a parser bug must not lose the mail: keep the whole text
         return body
     text = authored.text
+    if not text.strip():  # whatever the cut, it never leaves nothing: a leak is better than a loss
+        return body
     forwarded = authored.history_subject
     said = subject.lower() + text.lower()
     if (forwarded and (authored.forward or _FORWARD_PREFIX.match(subject))
@@ -220,6 +282,26 @@ def _enriched_to_text(text: str, richtext: bool) -> str:
     return "<".join(_TAG.sub("", part) for part in parts)
 
 
+_CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics")
+_MIME_TYPE = re.compile(r"^[a-z0-9][\w!#$&^.+-]*/[\w!#$&^.+-]+$")
+_HTML_START = re.compile(rb"\s*(?:<!--.*?-->\s*)?<(?:!doctype\s+html|html|head|body|div|p|table|br|span|meta|font)\b",
+                         re.IGNORECASE | re.DOTALL)
+_HR = re.compile(r"<hr\b[^>]*>", re.IGNORECASE)
+_HR_TEXT = "<div>" + "_" * 32 + "</div>"
+
+
+def _sniffed(declared: str, payload: bytes) -> str:
+    """The type of a part whose Content-Type is broken ("text/plain>", "<html>", "text"), read as
+    mail clients do: HTML when it says so or its text opens with a tag, else plain text (RFC 2045's
+    default). One that names another kind ("application", "image/") or holds binary is no text."""
+    if "html" in declared or _HTML_START.match(payload[:1024]):
+        return "text/html"
+    if declared.lstrip("<\"' ").startswith(("application", "image", "audio", "video", "model", "font")) \
+            or b"\x00" in payload[:4096]:
+        return "application/octet-stream"
+    return "text/plain"
+
+
 class _Parts:
     """Collects the first non-empty text/plain, the first text/html, the first text/enriched or
     text/richtext, and attachment names."""
@@ -229,8 +311,19 @@ class _Parts:
         self.html: str | None = None
         self.enriched: str | None = None
         self.attachments: list[str] = []
+        self.events: list[str] = []  # invitations rendered as text
+        self._seen_events: set[tuple[str, str]] = set()
+        self._calendars: set[bytes] = set()
 
     def add(self, ctype: str, disposition: str, name: str | None, payload: bytes | None, charset: str | None) -> None:
+        if not _MIME_TYPE.match(ctype):
+            ctype = _sniffed(ctype, payload or b"")
+        if ctype in _CALENDAR_TYPES or (name or "").lower().endswith((".ics", ".vcs")):
+            calendar = decode_declared(payload or b"", charset).encode("utf-8")
+            if calendar not in self._calendars:  # Gmail sends the same file inline and as invite.ics
+                self._calendars.add(calendar)
+                if rendered := render_calendar(calendar, None, self._seen_events):  # None: the machine's zone
+                    self.events.append(rendered)
         if disposition == "attachment" or (name and not ctype.startswith("text/")):
             self.attachments.append(f"{name or 'unnamed'} ({ctype})")
         elif ctype == "text/plain" and self.plain is None:
@@ -244,21 +337,24 @@ class _Parts:
         elif not ctype.startswith(("text/", "multipart/", "message/")) and name:
             self.attachments.append(f"{name} ({ctype})")
 
-    def text(self) -> tuple[str, list[str]]:
+    def text(self) -> tuple[str, list[str], str]:
+        """The body's text, the attachments named, and the invitations rendered."""
+        events = "\n\n".join(self.events)
         if self.plain is not None:
-            return self.plain, self.attachments
+            return self.plain, self.attachments, events
         if self.html is not None:
             try:
-                return get_text(self.html), self.attachments
+                # inscriptis drops <hr>; as a line it still parts a reply from the history under it
+                return get_text(_HR.sub(_HR_TEXT, self.html)), self.attachments, events
             except Exception:  # inscriptis on broken markup: fall back to tag-stripped text
-                return re.sub(r"<[^>]+>", " ", self.html), self.attachments
-        return self.enriched or "", self.attachments
+                return re.sub(r"<[^>]+>", " ", self.html), self.attachments, events
+        return self.enriched or "", self.attachments, events
 
 
 _CHARSET = re.compile(r"""charset\s*=\s*"?([^";\s]+)""", re.IGNORECASE)
 
 
-def _body_fast(raw: bytes) -> tuple[str, list[str]]:
+def _body_fast(raw: bytes) -> tuple[str, list[str], str]:
     """The body through fast-mail-parser's MIME tree (Rust, ~20x the stdlib's speed). It hands
     over transfer-decoded bytes, so the charset chain is still ours. Raises on what it cannot
     parse (broken base64, say); the caller then uses the stdlib."""
@@ -271,14 +367,34 @@ def _body_fast(raw: bytes) -> tuple[str, list[str]]:
             return
         header = (part.headers.get("Content-Type") or [""])[0]
         charset = _CHARSET.search(header)
+        name = part.filename or None
+        if name and "=?" in name:  # an encoded word it left as written (unquoted: name==?utf-8?B?...?=)
+            name = decode_header(name)
+        content = _odd_base64((part.headers.get("Content-Transfer-Encoding") or [""])[0], part.content)
         parts.add((part.content_type or "text/plain").lower(), (part.disposition or "").lower(),
-                  part.filename or None, part.content, charset.group(1) if charset else None)
+                  name, content, charset.group(1) if charset else None)
 
     walk(fast_mail_parser.parse_email_tree(raw))
     return parts.text()
 
 
-def _body(msg: Message) -> tuple[str, list[str]]:
+_BASE64_LINES = re.compile(rb"[A-Za-z0-9+/=\r\n]+")  # base64 text: no spaces within its lines
+
+
+def _odd_base64(encoding: str, payload: bytes | None) -> bytes | None:
+    """``payload`` base64-decoded when its transfer encoding names base64 in a way the parsers
+    miss (" Base64 ", '"base64"', "base-64"), as mail clients still read it; else as it is."""
+    if not payload or encoding.lower() == "base64":  # the parsers decoded that one
+        return payload
+    if encoding.strip(" \t\"';").lower().replace("-", "") != "base64" or not _BASE64_LINES.fullmatch(payload.strip()):
+        return payload
+    try:
+        return base64.b64decode(re.sub(rb"\s", b"", payload) + b"==")
+    except ValueError:
+        return payload
+
+
+def _body(msg: Message) -> tuple[str, list[str], str]:
     """The body through the stdlib parser: slower, and takes anything."""
     parts = _Parts()
     for part in msg.walk():
@@ -287,7 +403,10 @@ def _body(msg: Message) -> tuple[str, list[str]]:
         payload = part.get_payload(decode=True)
         if payload is None:
             payload = str(part.get_payload() or "").encode("utf-8", "replace")
-        parts.add(part.get_content_type(), str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower(),
+        payload = _odd_base64(str(part.get("Content-Transfer-Encoding", "") or ""), payload)
+        declared = str(part.get("Content-Type", "") or "").split(";")[0].strip().lower()
+        ctype = part.get_content_type() if not declared or _MIME_TYPE.match(declared) else declared
+        parts.add(ctype, str(part.get("Content-Disposition", "") or "").split(";")[0].strip().lower(),
                   _filename(part), payload, part.get_content_charset())
     return parts.text()
 
@@ -375,11 +494,13 @@ def _read_body(msg: Message, raw: bytes, hint: str | None, bulk: str | None, ski
     if skip_automated and bulk:
         raise SkipItem(bulk)
     try:
-        body, attachments = _body_fast(raw)
+        body, attachments, events = _body_fast(raw)
     except Exception:
-        body, attachments = _body(parse(raw))
+        body, attachments, events = _body(parse(raw))
     subject = decode_header(msg.get("Subject"), hint)
     body = _authored(body.replace("\r\n", "\n"), subject, tuple(reply_languages)).strip()
+    if events:  # after the cut: an event's "Organizer:" lines are not a quoted header block
+        body = (body + "\n\n" if body else "") + events
     body = _BLANK_LINES.sub("\n\n", body)
     if not body and not attachments and not subject:  # a subject alone is the message
         raise SkipItem("no text in the message")
@@ -416,9 +537,9 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
     try:
         if reason := not_mail_reason(raw):
             raise SkipItem(reason)
+        original, raw = raw, unfolded(raw)
         msg = parse_headers(raw)
-        hint = msg.get_param("charset")  # for raw 8-bit headers
-        hint = hint if isinstance(hint, str) else None
+        hint = _header_charset(raw, msg.get_param("charset"))  # for raw 8-bit headers
         sender = decode_header(msg.get("From"), hint)
         bulk = automated_reason(msg)
         # before the body is read: a mail left out costs only its headers
@@ -427,7 +548,7 @@ def email_to_piece(raw: bytes, *, internaldate: datetime | None = None, skip_aut
             raise SkipItem(reason)
         subject, body = _read_body(msg, raw, hint, bulk, skip_automated, reply_languages, gmail_labels)
         started = _date(msg, internaldate)
-        key = message_key(msg, raw)
+        key = message_key(msg, original)  # the key of the mail as stored, whatever was repaired
         if gmail_id and not key.startswith("mid:"):  # no Message-ID: Gmail's id is the same in every label
             key = f"gmid:{gmail_id}"
         references = [*MESSAGE_ID.findall(str(msg.get("References", "") or "")),

@@ -27,6 +27,7 @@ class Case:
     keep: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     skip: str | None = None
+    languages: list[str] | None = None  # reply_languages, when not the connector's default ["en"]
 
 
 def mail(subject: str, body: str, *, sender: str = "Bob Miller <bob@example.org>", ctype: str = "text/plain",
@@ -40,8 +41,9 @@ def mail(subject: str, body: str, *, sender: str = "Bob Miller <bob@example.org>
 CASES: list[Case] = []
 
 
-def case(category: str, name: str, raw: bytes, keep: list[str], gone: list[str] = (), skip: str | None = None) -> None:
-    CASES.append(Case(f"{len(CASES) + 1:02d}_{name}", category, raw, list(keep), list(gone), skip))
+def case(category: str, name: str, raw: bytes, keep: list[str], gone: list[str] = (), skip: str | None = None,
+         languages: list[str] | None = None) -> None:
+    CASES.append(Case(f"{len(CASES) + 1:02d}_{name}", category, raw, list(keep), list(gone), skip, languages))
 
 
 def q(text: str, level: int = 1) -> str:
@@ -110,7 +112,7 @@ case("quote-first", "quote_first_several_answers", mail("Re: Trip", "> Train or 
      ["Train.", "Sunday morning."], ["Train or car", "Which day"])
 case("quote-first", "quote_first_only_quote_has_subject", mail("Call me about the lease", "> On Monday you said\n"
      "> the lease ends in March.\n", n=15),
-     ["Call me about the lease"], ["the lease ends in March"])
+     ["Call me about the lease", "the lease ends in March"])  # nothing else written: the quote is kept (issue 26)
 
 # -- top-posted replies, client by client and language by language -------------------------------
 
@@ -174,7 +176,7 @@ case("forwarded", "gmail_forward_with_comment", mail("Fwd: Invoice 2026-118", "C
 case("forwarded", "apple_forward_renamed_subject", mail("for the trip", "Begin forwarded message:\n\n"
      "From: Airline <noreply@airline.example>\nSubject: Your booking ABC123\nDate: 2 November 2026 at 08:00:00 CET\n"
      "To: Bob Miller <bob@example.org>\n\nYour flight leaves at 06:40 from gate B12.\n", n=41),
-     ["Forwarded: Your booking ABC123"], ["Your flight leaves at 06:40", "Begin forwarded message"])
+     ["Subject: Your booking ABC123", "From: Airline", "Your flight leaves at 06:40 from gate B12."])
 case("forwarded", "outlook_forward", mail("FW: Quarterly numbers", "See the numbers below, we need to talk.\n\n"
      "________________________________\nFrom: Carol <carol@example.net>\nSent: Monday, November 2, 2026 8:00 AM\n"
      "To: Bob Miller <bob@example.org>\nSubject: Quarterly numbers\n\nRevenue is down 4%.\n", n=42),
@@ -182,7 +184,7 @@ case("forwarded", "outlook_forward", mail("FW: Quarterly numbers", "See the numb
 case("forwarded", "forward_de_no_comment", mail("WG: Termin", "-------- Weitergeleitete Nachricht --------\n"
      "Betreff: Zahnarzttermin am Donnerstag\nDatum: Mon, 2 Nov 2026 08:00:00 +0100\nVon: Praxis <praxis@example.de>\n"
      "An: Bob Miller <bob@example.org>\n\nIhr Termin ist am Donnerstag um 9 Uhr.\n", n=43),
-     ["Forwarded: Zahnarzttermin am Donnerstag"], ["Ihr Termin ist am Donnerstag", "Weitergeleitete Nachricht"])
+     ["Betreff: Zahnarzttermin am Donnerstag", "Von: Praxis", "Ihr Termin ist am Donnerstag um 9 Uhr."])
 
 # -- signatures are cut; lists are not signatures -------------------------------------------------
 
@@ -305,6 +307,329 @@ case("signatures-and-lists", "sent_from_my_desk_is_prose", mail("Phones", "Here 
      ["Sent from my desk, which is easier than from my phone."])
 case("signatures-and-lists", "dash_name_sign_off", mail("Question", "How do I reset the router?\n\n-Priya Raman\n", n=82),
      ["How do I reset the router?"], ["-Priya Raman"])
+
+# -- mail the project had never seen (issue 26): written here in the shapes clients produce -------
+# 1. a forward without a comment: what was shared is the forwarded mail, headers and text
+
+case("forward-no-comment", "thunderbird_forward_folded_subject", mail("Fwd: Boiler service",
+     "\n-------- Forwarded Message --------\nSubject: \tBoiler service on Thursday and the key for the cellar, please\n"
+     " read before Wednesday\nDate: \tMon, 2 Nov 2026 09:14:00 +0100\nFrom: \tCarol Jones <carol@example.net>\n"
+     "To: \tBob Miller <bob@example.org>\n\n\n\nThe technician comes Thursday between 8 and 10. Leave the cellar key "
+     "with the neighbour.\n", n=83),
+     ["Subject: Boiler service on Thursday", "read before Wednesday", "From: Carol Jones", "Date: Mon, 2 Nov 2026",
+      "The technician comes Thursday between 8 and 10."])
+THUNDERBIRD_HTML_FORWARD = (
+    '<html>\n  <head>\n    <meta http-equiv="content-type" content="text/html; charset=UTF-8">\n  </head>\n  <body>\n'
+    '    <p><br>\n    </p>\n    <div class="moz-forward-container"><br>\n      <br>\n'
+    '      -------- Forwarded Message --------\n'
+    '      <table class="moz-email-headers-table" cellspacing="0" cellpadding="0" border="0">\n        <tbody>\n'
+    '          <tr>\n            <th valign="BASELINE" nowrap="nowrap" align="RIGHT">Subject:\n            </th>\n'
+    '            <td>Re: Parking permits for the new office</td>\n          </tr>\n'
+    '          <tr>\n            <th valign="BASELINE" nowrap="nowrap" align="RIGHT">Date: </th>\n'
+    '            <td>Mon, 2 Nov 2026 09:14:00 +0100</td>\n          </tr>\n'
+    '          <tr>\n            <th valign="BASELINE" nowrap="nowrap" align="RIGHT">From: </th>\n'
+    '            <td>Carol Jones <a class="moz-txt-link-rfc2396E" href="mailto:carol@example.net">'
+    '&lt;carol@example.net&gt;</a></td>\n          </tr>\n'
+    '          <tr>\n            <th valign="BASELINE" nowrap="nowrap" align="RIGHT">To: </th>\n'
+    '            <td>Bob Miller <a class="moz-txt-link-rfc2396E" href="mailto:bob@example.org">'
+    '&lt;bob@example.org&gt;</a></td>\n          </tr>\n        </tbody>\n      </table>\n      <br>\n      <br>\n'
+    '      <p>Six permits are approved; pick them up at reception from Monday.</p>\n    </div>\n  </body>\n</html>\n')
+case("forward-no-comment", "thunderbird_html_forward", mail("Fwd: Re: Parking permits for the new office",
+     THUNDERBIRD_HTML_FORWARD, ctype="text/html", n=84),
+     ["Six permits are approved; pick them up at reception from Monday.", "Carol Jones", "Mon, 2 Nov 2026"])
+case("forward-no-comment", "gmail_forward_of_a_reply", mail("Fwd: Venue", "---------- Forwarded message ---------\n"
+     "From: Carol Jones <carol@example.net>\nDate: Mon, Nov 2, 2026 at 9:14 AM\nSubject: Re: Venue\n"
+     "To: Bob Miller <bob@example.org>\n\n\nThe hall is free on the 12th, 200 EUR for the evening.\n\n"
+     "On Sun, Nov 1, 2026 at 6:00 PM Bob Miller <bob@example.org> wrote:\n> Is the hall free on the 12th?\n", n=85),
+     ["From: Carol Jones", "Subject: Re: Venue", "The hall is free on the 12th, 200 EUR for the evening."],
+     ["Is the hall free on the 12th?"])
+
+case("forward-no-comment", "outlook_forward_no_comment", mail("FW: Quarterly numbers", "\n\n"
+     "________________________________\nFrom: Carol Jones <carol@example.net>\nSent: Monday, November 2, 2026 8:00 AM\n"
+     "To: Bob Miller <bob@example.org>\nSubject: Quarterly numbers\n\nRevenue is down 4%, costs are flat.\n", n=129),
+     ["From: Carol Jones <carol@example.net>", "Sent: Monday, November 2, 2026 8:00 AM", "Revenue is down 4%, costs are flat."],
+     ["________"])
+
+# 2. a mail that opens with an attribution, unquoted lines under it
+
+case("attribution-at-top", "attribution_then_unquoted_lines", mail("Re: Shifts", 'On 2 Nov 2026 21:14, "Carol Jones" '
+     "<carol@example.net> wrote:\n\nI can take the early shift on Saturday, and Dana takes the late one.\n", n=86),
+     ["I can take the early shift on Saturday, and Dana takes the late one."])
+case("attribution-at-top", "attribution_wrapped_then_unquoted_lines", mail("Re: Shifts", "On Mon, Nov 2, 2026 at 9:14 PM "
+     "Carol Jones <\ncarol@example.net> wrote:\nThe rota for December is in the shared folder.\n", n=87),
+     ["The rota for December is in the shared folder."])
+
+# 3. a header block pasted at the very top, before the greeting
+
+case("header-block-at-top", "pasted_polish_block_before_greeting", mail("Grafik", "Od: Carol Jones <carol@example.net>\n"
+     "Wysłano: poniedziałek, 2 listopada 2026 21:14\nDo: Bob Miller\nTemat: Grafik\n\nDzień dobry,\n\n"
+     "przesyłam grafik na grudzień. Proszę o potwierdzenie do piątku.\n\nPozdrawiam\nCarol\n", n=88),
+     ["Dzień dobry,", "przesyłam grafik na grudzień. Proszę o potwierdzenie do piątku."])
+case("header-block-at-top", "pasted_block_then_reply_then_quote", mail("Re: Offer", "From: Carol Jones <carol@example.net>\n"
+     "Sent: Monday, November 2, 2026 9:14 PM\nTo: Bob Miller\nSubject: Offer\n\nHi Bob, this is the offer we got, "
+     "what do you think?\n\nOn Sun, Nov 1, 2026 at 6:00 PM Bob Miller <bob@example.org> wrote:\n"
+     "> Did the supplier answer yet?\n", n=89),
+     ["Hi Bob, this is the offer we got, what do you think?"], ["Did the supplier answer yet?"])
+
+# 4. a broken Content-Type: read as clients do (sniff text or HTML)
+
+case("broken-content-type", "text_plain_with_stray_bracket", mail("Minutes", "The board approved the budget.\n",
+     ctype="text/plain>", n=90), ["The board approved the budget."])
+case("broken-content-type", "html_tag_as_content_type", mail("Newsletter draft", "<html><body><p>The draft is "
+     "<b>ready</b> for review.</p></body></html>\n", ctype="<html>", n=91),
+     ["The draft is ready for review."], ["<p>", "<b>"])
+case("broken-content-type", "html_body_without_type", b"From: Bob Miller <bob@example.org>\nTo: alice@example.com\n"
+     b"Date: Tue, 03 Nov 2026 10:32:00 +0100\nSubject: Agenda\nMessage-ID: <q92@example.org>\nMIME-Version: 1.0\n"
+     b"Content-Type: text\n\n<!DOCTYPE html><html><body><div>Agenda: budget, then hiring.</div></body></html>\n",
+     ["Agenda: budget, then hiring."], ["<div>", "DOCTYPE"])
+
+# 6. sign-off words end the text only at its end
+
+case("sign-off-words", "danish_tak_before_the_answer", mail("Re: Fredag", "Hej Bob,\n\nTak\n\nJeg kan godt komme på "
+     "fredag kl. 10, og jeg tager kagen med.\n\nHilsen\nAlice\n", n=93),
+     ["Hej Bob,", "Jeg kan godt komme på fredag kl. 10, og jeg tager kagen med."], ["Hilsen\nAlice"], languages=["da"])
+case("sign-off-words", "danish_tak_for_sentence", mail("Re: Møde", "Hej Bob,\n\nTak for din mail.\n"
+     "Mødet er flyttet til torsdag, lokale 4.\n\nMvh\nAlice\n", n=94),
+     ["Tak for din mail.", "Mødet er flyttet til torsdag, lokale 4."], languages=["da"])
+case("sign-off-words", "english_thanks_before_more", mail("Re: Numbers", "Hi Bob,\n\nThanks,\n\nthe numbers look right; "
+     "please send them to Dana before noon.\n\nBest regards,\nAlice\n", n=95),
+     ["the numbers look right; please send them to Dana before noon."])
+
+# 8. attribution lines in more languages and clients
+
+TOPLINE = "Agreed, let's do that."
+ANSWER_OLD = "Shall we move the review to Thursday?"
+
+
+def unseen(name: str, header: str, quoted: bool, n: int, *, under: bool = False) -> None:
+    history = q(ANSWER_OLD) if quoted else ANSWER_OLD
+    gap = "\n" if under else "\n\n"
+    case("attribution-languages", name, mail("Re: Review", f"{TOPLINE}\n{gap}{header}\n{'' if quoted else chr(10)}"
+         f"{history}\n", n=n), [TOPLINE], [ANSWER_OLD, header[-25:]])
+
+
+unseen("czech_gmail_napsal", "Dne út 3. 11. 2026 8:01 uživatel Bob Miller <bob@example.org> napsal:", False, 96)
+unseen("romanian_a_scris", "În lun., 2 nov. 2026 la 21:14, Bob Miller <bob@example.org> a scris:", False, 97)
+unseen("greek_egrapse", "Στις Δευ 2 Νοε 2026 στις 9:14 μ.μ., ο/η Bob Miller <bob@example.org> έγραψε:", False, 98)
+unseen("arabic_kataba", "في 2/11/2026 9:14 م، Bob Miller كتب:", True, 99)
+unseen("polish_apple_mail", "Wiadomość napisana przez Bob Miller <bob@example.org> w dniu 02.11.2026, o godz. 21:14:",
+       False, 100)
+unseen("ukrainian_napysav", "02.11.2026 21:14, Bob Miller написав:", True, 101)
+unseen("hungarian_irta", "Bob Miller <bob@example.org> ezt írta (időpont: 2026. nov. 2., H, 21:14):", False, 102)
+unseen("german_gmail_schrieb_am", "Bob Miller <bob@example.org> schrieb am Mo., 2. Nov. 2026 um 21:14:", False, 103)
+unseen("german_gmail_schrieb_am_entities_under_text",
+       "Bob Miller &lt;bob@example.org&gt; schrieb am Mo., 2. Nov. 2026, 21:14:", False, 104, under=True)
+unseen("zimbra_le_a_ecrit", "- Le 2026-11-02 21:14, Bob Miller a écrit :", False, 105)
+unseen("list_digest_via", "2026/11/2 Bob Miller via Review Group <review@example.org>", True, 106)
+unseen("zoho_dashes_wrote", "---- On Mon, 02 Nov 2026 21:14:00 +0100 Bob Miller <bob@example.org> wrote ----", False, 107)
+
+# 9. an attribution wrapped over two lines whose last line was quoted, older mail unquoted below
+
+case("attribution-wrapped", "wrapped_attribution_quoted_tail", mail("Re: Boat", "Booked for Sunday.\n\n"
+     "Le lun. 2 nov. 2026 à 21:14, Bob Miller\n> a écrit :\n\nCan you book the boat for Sunday?\n\n"
+     "Bob\n", n=108), ["Booked for Sunday."], ["Can you book the boat", "a écrit"])
+
+# 10. separators: Danish, header blocks wrapped onto two lines, an HTML rule
+
+case("separators", "danish_oprindelig_besked", mail("SV: Station", "Det passer fint.\n\n-------- Oprindelig besked --------\n"
+     "Fra: Bob Miller <bob@example.org>\nDato: 02.11.2026 21.14\nTil: Alice Example\nEmne: Station\n\n"
+     "Meet at the station at 8?\n", n=109), ["Det passer fint."], ["Meet at the station", "Oprindelig besked"])
+case("separators", "norwegian_block_on_two_lines", mail("SV: Station", "Det passer bra.\n\n"
+     "Fra: Bob Miller <bob@example.org> Sendt: mandag 2. november 2026 21:14\nTil: Alice Example Emne: Stasjon\n\n"
+     "Meet at the station at 8?\n", n=110), ["Det passer bra."], ["Meet at the station", "Sendt: mandag"])
+case("separators", "finnish_block_on_two_lines", mail("VS: Asema", "Sopii hyvin.\n\n"
+     "Lähettäjä: Bob Miller <bob@example.org> Lähetetty: maanantai 2. marraskuuta 2026 21.14\n"
+     "Vastaanottaja: Alice Example Aihe: Asema\n\nMeet at the station at 8?\n", n=111),
+     ["Sopii hyvin."], ["Meet at the station", "Lähetetty:"])
+case("separators", "html_rule_between_reply_and_history", mail("RE: Station", '<html><body><div dir="ltr">'
+     "Thanks, that works for me.</div>\n<hr style=\"display:inline-block;width:98%\" tabindex=\"-1\">\n"
+     '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif" style="font-size:11pt"><b>From:</b> '
+     "Bob Miller &lt;bob@example.org&gt;<br><b>To:</b> Alice Example<br><b>Subject:</b> Station</font>"
+     "<div>&nbsp;</div></div><div>Meet at the station at 8?</div></body></html>\n", ctype="text/html", n=112),
+     ["Thanks, that works for me."], ["Meet at the station", "Subject: Station"])
+
+# 11. unquoted history below a bottom-quoted part
+
+case("history-below-bottom-quote", "bottom_answer_then_unquoted_block", mail("Re: Slides", "Bob Miller wrote:\n"
+     "> Can you send the slides?\n\nSent them just now.\n\nFrom: Carol Jones\nTo: Bob Miller\n"
+     "Subject: Slides for Monday\n\nThe slides need the new logo.\n", n=113),
+     ["Sent them just now."], ["Can you send the slides", "The slides need the new logo", "Subject: Slides for"])
+case("history-below-bottom-quote", "bottom_answer_then_unquoted_attribution", mail("Re: Slides", "> Can you send the slides?"
+     "\n\nSent them just now.\n\nCarol Jones <carol@example.net> schrieb am So., 1. Nov. 2026, 18:00:\n\n"
+     "The slides need the new logo.\n", n=114),
+     ["Sent them just now."], ["Can you send the slides", "The slides need the new logo"])
+case("history-below-bottom-quote", "bottom_answer_then_name_wrote", mail("Re: Slides", "> Can you send the slides?\n\n"
+     "Sent them just now.\n\nCarol Jones wrote:\n\nThe slides need the new logo.\n", n=115),
+     ["Sent them just now."], ["Can you send the slides", "The slides need the new logo", "Carol Jones wrote"])
+
+# 5. invitations: the event rendered into the text (text/calendar inline, or an .ics attachment)
+
+
+def ics(method: str, event: str, *, zone: str = "") -> str:
+    """An iCalendar file as calendar servers write it: CRLF lines, a PRODID, one VEVENT."""
+    lines = ["BEGIN:VCALENDAR", "PRODID:-//Example Corp//Calendar 2.1//EN", "VERSION:2.0", "CALSCALE:GREGORIAN",
+             f"METHOD:{method}", *([zone] if zone else []), "BEGIN:VEVENT", *event.strip().split("\n"), "END:VEVENT",
+             "END:VCALENDAR"]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def invitation(subject: str, n: int, calendar: str, method: str, *, plain: str = "", html: str = "",
+               attach: bool = False) -> bytes:
+    """An invitation as Gmail and Outlook send it: text and HTML (often next to empty), the
+    calendar as an alternative, and in Gmail's case the same calendar again as invite.ics."""
+    calendar_b64 = base64.encodebytes(calendar.encode()).decode()
+    body = ("--alt\nContent-Type: text/plain; charset=\"UTF-8\"\n\n" + plain + "\n"
+            "--alt\nContent-Type: text/html; charset=\"UTF-8\"\n\n" + (html or "<div></div>") + "\n"
+            f"--alt\nContent-Type: text/calendar; charset=\"UTF-8\"; method={method}\nContent-Transfer-Encoding: 7bit\n\n"
+            + calendar + "\n--alt--\n")
+    if attach:
+        body = ("--mixed\nContent-Type: multipart/alternative; boundary=\"alt\"\n\n" + body + "\n"
+                "--mixed\nContent-Type: application/ics; name=\"invite.ics\"\n"
+                "Content-Disposition: attachment; filename=\"invite.ics\"\nContent-Transfer-Encoding: base64\n\n"
+                + calendar_b64 + "--mixed--\n")
+        ctype = 'multipart/mixed; boundary="mixed"'
+    else:
+        ctype = 'multipart/alternative; boundary="alt"'
+    head = (f"From: Carol Jones <carol@example.net>\nTo: Bob Miller <bob@example.org>, Alice Example <alice@example.com>\n"
+            f"Date: Tue, 03 Nov 2026 10:{n % 60:02d}:00 +0100\nSubject: {subject}\nMessage-ID: <q{n}@example.net>\n"
+            f"MIME-Version: 1.0\nContent-Type: {ctype}\n\n")
+    return (head + body).encode()
+
+
+GMAIL_EVENT = """DTSTART:20261110T130000Z
+DTEND:20261110T143000Z
+DTSTAMP:20261103T090000Z
+ORGANIZER;CN=Carol Jones:mailto:carol@example.net
+UID:4kq8s0pl1example@google.com
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE;CN=Bob Miller;X-NUM-GUESTS=0:mailto:bob@example.org
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;RSVP=TRUE;CN=Carol Jones;X-NUM-GUESTS=0:mailto:carol@example.net
+CREATED:20261103T090000Z
+DESCRIPTION:
+LAST-MODIFIED:20261103T090000Z
+LOCATION:Room 4.12
+SEQUENCE:0
+STATUS:CONFIRMED
+SUMMARY:Quarterly planning
+TRANSP:OPAQUE"""
+case("invitation", "gmail_invitation_empty_text", invitation("Invitation: Quarterly planning @ Tue Nov 10, 2026 2pm - "
+     "3:30pm (CET) (bob@example.org)", 117, ics("REQUEST", GMAIL_EVENT), "REQUEST", attach=True),
+     ["Invitation: Quarterly planning", "10 Nov 2026", "Where: Room 4.12", "Organizer: Carol Jones <carol@example.net>",
+      "Bob Miller <bob@example.org>", "invite.ics"], ["BEGIN:VEVENT", "mailto:"])
+OUTLOOK_ZONE = """BEGIN:VTIMEZONE
+TZID:W. Europe Standard Time
+BEGIN:STANDARD
+DTSTART:16010101T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE"""
+OUTLOOK_CANCEL = """ORGANIZER;CN=Carol Jones:mailto:carol@example.net
+ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE;CN=Bob Miller:mailto:bob@example.org
+DESCRIPTION;LANGUAGE=en-US:The supplier moved their visit\\; we will find a new date.\\n
+UID:040000008200E00074C5B7101A82E00800000000C0FFEE0000000000000000001000000
+SUMMARY;LANGUAGE=en-US:Canceled: Supplier review
+DTSTART;TZID=W. Europe Standard Time:20261112T100000
+DTEND;TZID=W. Europe Standard Time:20261112T110000
+CLASS:PUBLIC
+PRIORITY:1
+DTSTAMP:20261103T091500Z
+TRANSP:TRANSPARENT
+STATUS:CANCELLED
+SEQUENCE:1
+LOCATION;LANGUAGE=en-US:Meeting room Oslo
+X-MICROSOFT-CDO-BUSYSTATUS:FREE
+X-MICROSOFT-CDO-IMPORTANCE:2"""
+case("invitation", "outlook_cancellation_with_text", invitation("Canceled: Supplier review", 118,
+     ics("CANCEL", OUTLOOK_CANCEL, zone=OUTLOOK_ZONE), "CANCEL",
+     plain="The supplier moved their visit; we will find a new date.\n"),
+     ["The supplier moved their visit; we will find a new date.", "Cancelled event: Canceled: Supplier review",
+      "12 Nov 2026", "Where: Meeting room Oslo"], ["BEGIN:VCALENDAR", "X-MICROSOFT"])
+UPDATED = GMAIL_EVENT.replace("SEQUENCE:0", "SEQUENCE:2").replace("Room 4.12", "Room 2.01 (ground floor)")
+case("invitation", "updated_invitation_with_html_text", invitation("Updated invitation: Quarterly planning", 119,
+     ics("REQUEST", UPDATED), "REQUEST", html="<p>The room changed, see below.</p>"),
+     ["The room changed, see below.", "Updated invitation: Quarterly planning", "Where: Room 2.01 (ground floor)"])
+ALL_DAY = """UID:20261103-offsite@example.org
+DTSTAMP:20261103T090000Z
+DTSTART;VALUE=DATE:20261201
+DTEND;VALUE=DATE:20261203
+SUMMARY:Team offsite
+LOCATION:Lakeside Lodge\\, Hall B
+ORGANIZER;CN="Dana Lee":mailto:dana@example.org"""
+case("invitation", "ics_attachment_only_all_day", (
+     "From: Dana Lee <dana@example.org>\nTo: Alice Example <alice@example.com>\nDate: Tue, 03 Nov 2026 11:20:00 +0100\n"
+     "Subject: Offsite\nMessage-ID: <q120@example.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"m\"\n\n"
+     "--m\nContent-Type: text/plain; charset=utf-8\n\n\n--m\nContent-Type: text/calendar; charset=utf-8; name=\"offsite.ics\"\n"
+     "Content-Disposition: attachment; filename=\"offsite.ics\"\n\n" + ics("PUBLISH", ALL_DAY) + "\n--m--\n").encode(),
+     ["Event: Team offsite", "Tue 1 Dec 2026 to Wed 2 Dec 2026 (all day)", "Where: Lakeside Lodge, Hall B",
+      "Organizer: Dana Lee <dana@example.org>"])
+REPLY = """DTSTART:20261110T130000Z
+DTEND:20261110T143000Z
+DTSTAMP:20261103T100000Z
+ORGANIZER;CN=Carol Jones:mailto:carol@example.net
+UID:4kq8s0pl1example@google.com
+ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED;CN=Bob Miller;X-NUM-GUESTS=0:mailto:bob@example.org
+SEQUENCE:0
+SUMMARY:Quarterly planning"""
+case("invitation", "accepted_reply", invitation("Accepted: Quarterly planning @ Tue Nov 10, 2026 2pm - 3:30pm (CET)", 121,
+     ics("REPLY", REPLY), "REPLY", plain="Bob Miller has accepted this invitation.\n"),
+     ["Answer to the invitation: Quarterly planning", "Answer: Bob Miller <bob@example.org> accepted"])
+
+# 12. a header folded without a leading space or tab: read as clients do, not as the end of headers
+
+case("folded-headers", "subject_folded_without_space", b"From: Bob Miller <bob@example.org>\n"
+     b"To: Alice Example <alice@example.com>\nSubject: Quarterly report for the board meeting and the notes from\n"
+     b"the call on Monday\nDate: Tue, 03 Nov 2026 10:22:00 +0100\nMessage-ID: <q121@example.org>\nMIME-Version: 1.0\n"
+     b'Content-Type: multipart/alternative; boundary="b1"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n'
+     b"The report is in the board folder.\n\n--b1\nContent-Type: text/html; charset=utf-8\n"
+     b"Content-Transfer-Encoding: quoted-printable\n\n<html><body><p style=3D\"margin:0\">The report is in the board "
+     b"folder.</p></body></html>\n\n--b1--\n",
+     ["Subject: Quarterly report for the board meeting and the notes from the call on Monday",
+      "The report is in the board folder."], ["--b1", "Content-Type", "style=3D", "MIME-Version"])
+case("folded-headers", "to_list_folded_without_space", b"From: Bob Miller <bob@example.org>\n"
+     b"To: Alice Example <alice@example.com>, Carol Jones <carol@example.net>,\nDana Lee <dana@example.org>\n"
+     b"Subject: Rota\nDate: Tue, 03 Nov 2026 10:23:00 +0100\nMessage-ID: <q122@example.org>\n"
+     b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+     + base64.encodebytes(b"Dana takes Saturday, Carol Sunday.\n"),
+     ["Dana Lee <dana@example.org>", "Dana takes Saturday, Carol Sunday."], ["Content-Transfer-Encoding", "RGFuYS"])
+
+# 13. names and charsets: encoded words where parsers leave them, undeclared legacy charsets, odd encodings
+
+
+def attachment_mail(n: int, disposition: bytes) -> bytes:
+    return (b"From: Bob Miller <bob@example.org>\nTo: alice@example.com\nDate: Tue, 03 Nov 2026 10:30:00 +0100\n"
+            b"Subject: Files\nMessage-ID: <q" + str(n).encode() + b"@example.org>\nMIME-Version: 1.0\n"
+            b'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain; charset=utf-8\n\n'
+            b"The files for Monday.\n--b\n" + disposition + b"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n")
+
+
+NAME_B64 = base64.b64encode("Отчёт за ноябрь.pdf".encode()).decode()
+case("names-and-charsets", "unquoted_encoded_word_file_name", attachment_mail(123, (
+     f"Content-Type: application/pdf; name==?utf-8?B?{NAME_B64}?=\n"
+     f"Content-Disposition: attachment; filename==?utf-8?B?{NAME_B64}?=").encode()),
+     ["The files for Monday.", "Отчёт за ноябрь.pdf"], ["=?utf-8?"])
+case("names-and-charsets", "undeclared_big5_header_and_body", "From: 陳大文 <chan@example.com.tw>\n".encode("big5")
+     + b"To: alice@example.com\nDate: Tue, 03 Nov 2026 10:31:00 +0800\nMessage-ID: <q124@example.com.tw>\n"
+     + "Subject: 會議記錄與下週的安排\n".encode("big5") + b"Content-Type: text/plain\n\n"
+     + "明天下午三點開會，請大家準時參加，謝謝。\n".encode("big5"),
+     ["From: 陳大文", "Subject: 會議記錄與下週的安排", "明天下午三點開會，請大家準時參加"], ["\ufffd"])
+case("names-and-charsets", "shift_jis_sender_in_multipart", "From: 佐々木 <sasaki@example.jp>\n".encode("shift_jis")
+     + b"To: alice@example.com\nDate: Tue, 03 Nov 2026 10:32:00 +0900\nMessage-ID: <q125@example.jp>\nSubject: Meeting\n"
+     + b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n--b\n'
+     + b"Content-Type: text/plain; charset=Shift_JIS\n\n" + "明日の会議は十時からです。\n".encode("shift_jis") + b"--b--\n",
+     ["From: 佐々木", "明日の会議は十時からです。"], ["\ufffd"])
+for n, encoding in ((126, b" Base64 "), (127, b'"base64"'), (128, b"base-64")):
+    case("names-and-charsets", f"transfer_encoding_{n - 125}_written_oddly", b"From: Bob Miller <bob@example.org>\n"
+         b"To: alice@example.com\nDate: Tue, 03 Nov 2026 10:33:00 +0100\nSubject: Transfer\nMessage-ID: <q"
+         + str(n).encode() + b"@example.org>\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: "
+         + encoding + b"\n\n" + base64.encodebytes("Die Überweisung ist raus, danke.\n".encode()),
+         ["Die Überweisung ist raus, danke."], ["RGllIM"])
 
 
 def main() -> None:
