@@ -169,17 +169,19 @@ def test_files_that_are_not_exports_are_named_by_check_and_skipped_by_run_while_
     connector = WhatsAppConnector("chats", config)
     assert connector.check() == (
         f"{folder}: 1 export file(s); not read: WhatsApp Chat with Ben.txt (binary data, not a WhatsApp export), "
-        "notes.txt (no WhatsApp messages in it (is it an exported chat?))")
+        "notes.txt (no line starts with a date in a form I know; first line: 'Things to pack:'; set date_order "
+        "or tell us the phone's language)")
     store = Store(":memory:")
     assert [s["text"] for s in run(connector, store)] == ["WhatsApp chat with Anna, Sat 15 Mar 2025\nAnna (10:00): hi"]
     assert sorted((r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")) == [
         ("WhatsApp Chat with Ben.txt", "binary data, not a WhatsApp export"),
-        ("notes.txt", "no WhatsApp messages in it (is it an exported chat?)")]
+        ("notes.txt", "no line starts with a date in a form I know; first line: 'Things to pack:'; "
+                      "set date_order or tell us the phone's language")]
 
 
 def test_a_source_whose_only_file_is_not_an_export_fails_check(tmp_path):
     (tmp_path / "notes.txt").write_text("Things to pack:\n- passport\n")
-    with pytest.raises(SourceError, match=r"no readable WhatsApp export: notes\.txt: no WhatsApp messages in it"):
+    with pytest.raises(SourceError, match=r"no readable WhatsApp export: notes\.txt: no line starts with a date"):
         WhatsAppConnector("w", WhatsAppConfig(type="whatsapp", path=tmp_path / "notes.txt")).check()
     (tmp_path / "result.json").write_text('{"about": "not an export"}')
     with pytest.raises(SourceError, match=r"result\.json: not a Telegram export \(no messages and no chats list\)"):
