@@ -293,3 +293,68 @@ def test_the_year_of_dates_written_without_one_comes_from_dates_with_one(tmp_pat
     lines, _ = import_file(tmp_path, "WhatsApp Chat with Ravi.txt", content)
     assert [line for line in lines if line.startswith("WhatsApp")] == [
         "WhatsApp chat with Ravi, Sun 31 Dec 2023", "WhatsApp chat with Ravi, Mon 01 Jan 2024"]
+
+
+# iOS exports "without media" in each language, as the app words them: (how a line starts, the
+# encryption notice, photo, video, audio, contact card, sticker, document, "2 pages", GIF, "you
+# deleted", "was deleted", a place's word, the security code notice)
+IOS_WORDS = {
+    "en": ("[3/27/22, {}]", "Messages and calls are end-to-end encrypted. No one outside of this chat can read them.",
+           "image omitted", "video omitted", "audio omitted", "Contact card omitted", "sticker omitted",
+           "document omitted", "2 pages", "GIF omitted", "You deleted this message.", "This message was deleted.",
+           "Location", "Your security code with Mia changed. Tap to learn more."),
+    "de": ("[27.03.22, {}]", "Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt.", "Bild weggelassen",
+           "Video weggelassen", "Audio weggelassen", "Kontaktkarte ausgelassen", "Sticker weggelassen",
+           "Dokument weggelassen", "2 Seiten", "GIF weggelassen", "Du hast diese Nachricht gelöscht.",
+           "Diese Nachricht wurde gelöscht.", "Standort", "Deine Sicherheitsnummer für Mia hat sich geändert."),
+    "fr": ("[27/03/2022 {}]", "Les messages et les appels sont chiffrés de bout en bout.", "image absente",
+           "vidéo absente", "audio omis", "Fiche contact manquante", "sticker omis", "document manquant", "2 pages",
+           "GIF retiré", "Vous avez supprimé ce message.", "Ce message a été supprimé.", "Localisation",
+           "Votre code de sécurité avec Mia a changé."),
+    "pt-PT": ("[27/03/22 {}]", "As mensagens e chamadas são encriptadas ponto a ponto.", "imagem não revelada",
+              "vídeo não revelado", "ficheiro de áudio não revelado", "Contacto não revelado", "sticker não revelado",
+              "documento não revelado", "2 páginas", "GIF não revelada", "Apagou esta mensagem.",
+              "Esta mensagem foi apagada.", "Localização", "O seu código de segurança partilhado com Mia mudou."),
+    "ru": ("[27.03.2022, {}]", "Сообщения и звонки защищены сквозным шифрованием.", "изображение отсутствует",
+           "видео отсутствует", "аудиофайл отсутствует", "Карточка контакта отсутствует", "стикер не добавлен",
+           "документ отсутствует", "2 страницы", "GIF отсутствует", "Вы удалили данное сообщение.",
+           "Данное сообщение удалено.", "Местоположение", "Ваш код безопасности с контактом Mia изменился."),
+    "uk": ("[27.03.22, {}]", "Повідомлення й дзвінки захищено наскрізним шифруванням.", "зображення відсутнє",
+           "відео відсутнє", "аудіо відсутнє", "Картка контакту відсутня", "Наклейку не додано",
+           "документ пропущено", "2 сторінки", "GIF-анімацію пропущено", "Ви видалили це повідомлення.",
+           "Це повідомлення було видалено.", "Розташування", "Код безпеки з контактом Mia змінився."),
+    "ja": ("[2022/03/27 {}]", "メッセージと通話はエンドツーエンド暗号化されています。", "画像は含まれていません",
+           "ビデオは含まれていません", "音声は含まれていません", "連絡先カードを省略", "スタンプは含まれていません",
+           "ドキュメントは含まれていません", "ページ数: 2", "GIFは含まれていません", "このメッセージを削除しました。",
+           "このメッセージは削除されました。", "位置情報", "Miaとのセキュリティコードが変更されました。"),
+    "th": ("[27/3/2565 {}]", "ข้อความและการโทรได้รับการเข้ารหัสจากต้นทางถึงปลายทาง", "ไม่มีรูปภาพ", "วิดีโอถูกลบ",
+           "ไม่มีไฟล์เสียง", "บัตรรายชื่อที่ละเว้น", "ไม่มีสติกเกอร์", "ละเว้นเอกสาร", "2 หน้า", "ละเว้น GIF",
+           "คุณได้ลบข้อความนี้", "ข้อความนี้ถูกลบแล้ว", "ตำแหน่งที่ตั้ง", "รหัสความปลอดภัยของคุณกับ Mia มีการเปลี่ยนแปลง"),
+    "vi": ("[{}, 27/3/22]", "Tin nhắn và cuộc gọi được mã hóa đầu cuối.", "đã bỏ qua hình ảnh", "đã bỏ video",
+           "bỏ qua tệp âm thanh", "Bỏ qua thẻ liên lạc", "đã bỏ sticker", "đã bỏ qua tài liệu", "2 trang",
+           "Đã bỏ qua ảnh GIF", "Bạn đã xoá tin nhắn này.", "Tin nhắn này đã bị xóa.", "Vị trí",
+           "Mã bảo mật của bạn với Mia đã thay đổi."),
+}
+
+
+def ios_chat(words: tuple[str, ...]) -> str:
+    head, notice, photo, video, audio, contact, sticker, document, pages, gif, you_deleted, deleted, place, code = words
+    said = [("Mia", f"{LRM}{notice}"), ("Mia", "Hello from the lake"), ("Mia", f"{LRM}{photo}"),
+            ("Mia", f"{LRM}{video}"), ("Alex", f"{LRM}{audio}"), ("Mia", f"{LRM}{contact}"), ("Mia", f"{LRM}{sticker}"),
+            ("Mia", f"Plan.pdf • {LRM}{pages} {LRM}{document}"), ("Mia", f"{LRM}{gif}"),
+            ("Alex", f"{LRM}{you_deleted}"),
+            ("Mia", f"{LRM}{deleted}"), ("Mia", f"{LRM}{place}: https://maps.google.com/?q=52.52,13.40"),
+            ("Mia", "Café Luna (Berlin, Germany): https://foursquare.com/v/4b0588f3f964a520"), ("Mia", f"{LRM}{code}")]
+    return "".join(f"{head.format(f'21:{n + 40}:00')} {who}: {text}\n" for n, (who, text) in enumerate(said))
+
+
+@pytest.mark.parametrize("language", list(IOS_WORDS))
+def test_ios_placeholders_deletions_places_and_notices_in_each_language(tmp_path, language):
+    lines, skipped = import_file(tmp_path, "WhatsApp Chat - Mia.txt", ios_chat(IOS_WORDS[language]))
+    assert lines == ["WhatsApp chat with Mia, Sun 27 Mar 2022", "Mia (21:41): Hello from the lake",
+                     "Mia (21:42): [photo]", "Mia (21:43): [video]", "Alex (me, 21:44): [voice message]",
+                     "Mia (21:45): [contact]",
+                     "Mia (21:46): [sticker]", "Mia (21:47): [file: Plan.pdf]", "Mia (21:48): [GIF]",
+                     "Mia (21:51): [location: https://maps.google.com/?q=52.52,13.40]",
+                     "Mia (21:52): [location: Café Luna (Berlin, Germany), https://foursquare.com/v/4b0588f3f964a520]"]
+    assert skipped == []

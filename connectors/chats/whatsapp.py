@@ -470,7 +470,7 @@ _OMITTED = re.compile("^(?:(?P<before>.*?)\\s)??(?:" + "|".join(
     f"(?P<k{n}>{words})" for n, words in enumerate(OMITTED.values())) + ")\\s*$", re.I | re.S)
 # the last word of each placeholder: only a line ending so is looked at closely
 _OMITTED_ENDS = {words.rsplit(None, 1)[-1].lower() for phrases in OMITTED.values() for words in phrases.split("|")}
-_DOC_TITLE = re.compile(r"\s*•\s*(?:\d+\s*\S+)?\s*$")  # "Resume.pdf • 2 pages": the name is before the bullet
+_DOC_TITLE = re.compile(r"\s*•.*$", re.S)  # "Resume.pdf • 2 pages", "• ページ数: 2": the name is before
 _DOC_BEFORE_ATTACHED = re.compile(r"^[^\n<\u2039]*?•\s*(?:\d+\s*\S+\s*)?(?=[<\u2039])")
 # a poll: "POLL:" (or its translation: any one capitalised word and a colon), the question, "OPTION: ..." lines
 _POLL_HEAD = re.compile(rf"^(?:{POLL.pattern[1:-1]}|[^\W\d_a-z]{{3,24}}\s?:)$", re.I)

@@ -27,34 +27,41 @@ OMITTED = {
     "photo": _any("image omitted", "Bild weggelassen", "imagen omitida", "image absente", "imagem ocultada",
                   "imagem não revelada", "immagine omessa", "afbeelding weggelaten", "изображение отсутствует",
                   "obrázek vynechán", "gambar tidak disertakan", "görüntü dahil edilmedi", "छवि छोड़ी गई",
-                  "画像は含まれていません", "画像を省略", "ไม่ได้แนบรูปภาพ", "đã bỏ qua hình ảnh", "تم استبعاد الصورة"),
+                  "画像は含まれていません", "画像を省略", "ไม่ได้แนบรูปภาพ", "đã bỏ qua hình ảnh", "تم استبعاد الصورة",
+                  "зображення відсутнє", "ไม่มีรูปภาพ"),
     "video": _any("video omitted", "Video weggelassen", "video omitido", "vidéo absente", "vídeo ocultado",
                   "vídeo não revelado", "video omesso", "video weggelaten", "видео отсутствует", "video vynecháno",
                   "video tidak disertakan", "video dahil edilmedi", "वीडियो छोड़ा गया", "動画は含まれていません",
                   "動画を省略", "ไม่ได้แนบวิดีโอ", "đã bỏ qua video", "تم استبعاد الفيديو",
+                  "ビデオは含まれていません", "відео відсутнє", "วิดีโอถูกลบ", "đã bỏ video",
                   "[<\u2039]Video message omitted>", "[<\u2039]Videonachricht weggelassen>"),
     "voice message": _any("audio omitted", "Audio weggelassen", "audio omitido", "audio omis", "áudio ocultado",
                           "áudio não revelado", "audio omesso", "audio weggelaten", "аудио отсутствует",
                           "zvuk vynechán", "audio tidak disertakan", "ses dahil edilmedi", "ऑडियो छोड़ा गया",
                           "音声は含まれていません", "音声を省略", "ไม่ได้แนบเสียง", "đã bỏ qua âm thanh",
+                          "ficheiro de áudio não revelado", "аудиофайл отсутствует", "аудіо відсутнє",
+                          "ไม่มีไฟล์เสียง", "bỏ qua tệp âm thanh",
                           "تم استبعاد الصوت"),
     "sticker": _any("sticker omitted", "Sticker weggelassen", "sticker omitido", "sticker omis", "autocollant omis",
                     "figurinha omitida", "sticker não revelado", "sticker non incluso", "sticker omesso",
                     "sticker weggelaten", "стикер отсутствует", "nálepka vynechána", "stiker tidak disertakan",
                     "çıkartma dahil edilmedi", "स्टिकर छोड़ा गया", "スタンプは含まれていません", "ไม่ได้แนบสติกเกอร์",
-                    "đã bỏ qua nhãn dán", "تم استبعاد الملصق"),
+                    "đã bỏ qua nhãn dán", "تم استبعاد الملصق", "стикер не добавлен", "Наклейку не додано", "ไม่มีสติกเกอร์",
+                    "đã bỏ sticker"),
     "GIF": _any("GIF omitted", "GIF weggelassen", "GIF omitido", "GIF retiré", "GIF não revelada", "GIF esclusa",
                 "GIF omessa", "GIF weggelaten", "GIF отсутствует", "GIF vynechán", "GIF tidak disertakan",
                 "GIF dahil edilmedi", "GIF छोड़ा गया", "GIFは含まれていません", "ไม่ได้แนบ GIF", "đã bỏ qua GIF",
-                "تم استبعاد GIF"),
+                "تم استبعاد GIF", "GIF-анімацію пропущено", "ละเว้น GIF", "Đã bỏ qua ảnh GIF"),
     "file": _any("document omitted", "Dokument weggelassen", "documento omitido", "document omis", "documento omesso",
                  "documento não revelado", "document weggelaten", "документ отсутствует", "dokument vynechán",
                  "dokumen tidak disertakan", "belge dahil edilmedi", "दस्तावेज़ छोड़ा गया", "書類は含まれていません",
-                 "ไม่ได้แนบเอกสาร", "đã bỏ qua tài liệu", "تم استبعاد المستند"),
+                 "ไม่ได้แนบเอกสาร", "đã bỏ qua tài liệu", "تم استبعاد المستند", "document manquant",
+                 "ドキュメントは含まれていません", "документ пропущено", "ละเว้นเอกสาร"),
     "contact": _any("Contact card omitted", "Kontaktkarte ausgelassen", "tarjeta de contacto omitida",
                     "fiche contact manquante", "cartão do contato omitido", "contacto não revelado",
                     "scheda contatto omessa", "contactkaart weggelaten", "карточка контакта отсутствует",
-                    "kontakt vynechán", "kartu kontak tidak disertakan", "kişi kartı dahil edilmedi"),
+                    "kontakt vynechán", "kartu kontak tidak disertakan", "kişi kartı dahil edilmedi",
+                    "連絡先カードを省略", "Картка контакту відсутня", "บัตรรายชื่อที่ละเว้น", "Bỏ qua thẻ liên lạc"),
     "media": _any("[<\u2039]Media omitted>", "[<\u2039]Medien ausgeschlossen>", "[<\u2039]Medien weggelassen>",
                   "[<\u2039]Multimedia omitido>", "[<\u2039]Multimedia omitted>", "[<\u2039]Media Skipped>",
                   "[<\u2039]Médias omis>", "[<\u2039]Mídia oculta>", "[<\u2039]Mídia omitida>",
@@ -93,7 +100,10 @@ DELETED = re.compile(
     r"Pesan ini telah dihapus|Pesan ini dihapus|Anda menghapus pesan ini|Bu mesaj silindi|Bu mesajı sildiniz|"
     r"यह मैसेज डिलीट कर दिया गया|यह संदेश हटा दिया गया|आपने यह मैसेज डिलीट किया|आपने यह संदेश हटाया|"
     r"このメッセージは削除されました|メッセージを削除しました|ข้อความนี้ถูกลบแล้ว|คุณลบข้อความนี้แล้ว|"
-    r"Tin nhắn này đã bị xóa|Tin nhắn này đã bị thu hồi|Bạn đã xóa tin nhắn này|تم حذف هذه الرسالة|"
+    r"Tin nhắn này đã bị xóa|Tin nhắn này đã bị thu hồi|Bạn đã xóa tin nhắn này|Bạn đã xoá tin nhắn này|"
+    r"Tin nhắn này đã bị xoá|"
+    r"Ви видалили це повідомлення|Це повідомлення було видалено|このメッセージを削除しました|คุณได้ลบข้อความนี้|"
+    r"تم حذف هذه الرسالة|"
     r"لقد حذفت هذه الرسالة)"
     # "This message was deleted by admin Anna.", "Mensagem apagada por um admin (você)"
     r"(?:\s[^\n]{0,60})?\.?$", re.I)
@@ -129,7 +139,8 @@ CALLS = [(kind, re.compile(rf"^(?:{words})(?:[,•]\s*(?P<detail>.+?))?$", re.I)
 # "Pimlico Gardens (London): https://foursquare.com/v/..."
 LOCATION = re.compile(
     r"^(?:(?P<word>Location|Standort|Ubicación|Position|Localisation|Localização|Local|Posizione|Locatie|"
-    r"Местоположение|Геопозиция|Poloha|Lokasi|Konum|स्थान|位置情報|ตำแหน่ง|Vị trí|الموقع)|(?P<name>[^\n]{1,120}?))"
+    r"Местоположение|Геопозиция|Розташування|Poloha|Lokasi|Konum|स्थान|位置情報|"
+    r"ตำแหน่งที่ตั้ง|ตำแหน่ง|Vị trí|الموقع)|(?P<name>[^\n]{1,120}?))"
     r"\s?:\s?(?P<url>https?://(?:maps\.google\.[a-z.]+|maps\.apple\.com|foursquare\.com|goo\.gl/maps)\S*)$", re.I)
 
 # a poll's first line ("POLL:"), then its question, then "OPTION: Pizza (2 votes)" lines
@@ -142,12 +153,15 @@ NOTICE = re.compile(
     r"Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Los mensajes y las llamadas están cifrados|"
     r"Les messages et les appels sont chiffrés|As mensagens e as chamadas são protegidas|"
     r"I messaggi e le chiamate sono crittografati|Berichten en oproepen zijn end-to-end versleuteld|"
+    r"As mensagens e chamadas são|Повідомлення й дзвінки захищено|"
     r"Сообщения и звонки защищены|Zprávy a hovory jsou zabezpečeny|Pesan dan panggilan terenkripsi|"
     r"Mesajlar ve aramalar uçtan uca|संदेश और कॉल एंड-टू-एंड|メッセージと通話はエンドツーエンド|"
     r"ข้อความและการโทรได้รับการเข้ารหัส|Tin nhắn và cuộc gọi được mã hóa|الرسائل والمكالمات مشفرة|"
     r"Your security code with |Dein Sicherheitscode|Tu código de seguridad|Votre code de sécurité|"
     r"Seu código de segurança|Il tuo codice di sicurezza|Je beveiligingscode|Ваш код безопасности|"
-    r"Váš bezpečnostní kód|Kode keamanan Anda|Güvenlik kodunuz)", re.I)
+    r"Váš bezpečnostní kód|Kode keamanan Anda|Güvenlik kodunuz|Deine Sicherheitsnummer|O seu código de segurança|"
+    r"Код безпеки з контактом|Mã bảo mật của bạn với|รหัสความปลอดภัยของคุณกับ|"
+    r"[^\n]{1,60}?とのセキュリティコードが変更されました)", re.I)
 # a "name" that is the start of the app's line: "Anna changed the subject from “Plans: 2024”..."
 NOTICE_NAME = re.compile(r" (?:changed the subject|changed the group description|created group|hat den Betreff|"
                          r"hat die Gruppe|cambió el asunto|creó el grupo|a modifié le sujet|a créé le groupe|"
