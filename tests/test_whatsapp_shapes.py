@@ -162,10 +162,12 @@ SHAPES = [
         f"[27/03/2022, 21:50:25] Dmitry: Resume.pdf • {LRM}2 pages {LRM}document omitted\n"
         f"[27/03/2022, 21:50:43] Dmitry: {LRM}Template.docx {LRM}document omitted\n"
         f"[27/03/2022, 21:51:00] Dmitry: Plan • 3 pages {LRM}<attached: 00000031-Plan.pdf>\n"
-        f"[27/03/2022, 21:52:00] Dmitry: At the lake {LRM}image omitted\n",
+        f"[27/03/2022, 21:52:00] Dmitry: At the lake {LRM}image omitted\n"
+        f"[27/03/2022, 21:53:00] Dmitry: Some notes.txt {LRM}<attached: 00000046-Some notes.txt>\n",
         ["WhatsApp chat with Dmitry, Sun 27 Mar 2022", "Dmitry (21:50): [file: Some notes.txt]",
          "Dmitry (21:50): [file: Resume.pdf]", "Dmitry (21:50): [file: Template.docx]",
-         "Dmitry (21:51): [file: Plan.pdf]", "Dmitry (21:52): At the lake [photo]"],
+         "Dmitry (21:51): [file: Plan.pdf]", "Dmitry (21:52): At the lake [photo]",
+         "Dmitry (21:53): [file: Some notes.txt]"],
         id="11-ios-documents-and-captions"),
     pytest.param(
         "WhatsApp Chat - Oma.txt",
@@ -228,8 +230,10 @@ SHAPES = [
     pytest.param(
         "WhatsApp Chat - Turma.txt",
         f"[15/03/2025 10:00:00] Ana: {LRM}Mensagem apagada por um admin (você)\n"
-        "[15/03/2025 10:01:00] Bia: bom dia\n",
-        ["WhatsApp group “Turma”, Sat 15 Mar 2025", "Bia (10:01): bom dia"],
+        "[15/03/2025 10:01:00] Bia: bom dia\n"
+        "[15/03/2025 10:02:00] Bia: Mensagem apagada sem querer, desculpa\n",  # a person's words
+        ["WhatsApp group “Turma”, Sat 15 Mar 2025", "Bia (10:01): bom dia",
+         "Bia (10:02): Mensagem apagada sem querer, desculpa"],
         id="13-ios-portuguese-deleted-by-admin"),
     pytest.param(
         "WhatsApp Chat with Grup.txt",

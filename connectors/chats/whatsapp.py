@@ -51,6 +51,7 @@ from bridge.zips import member_name, open_member, open_zip
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper, message_key
 from connectors.chats.whatsapp_words import (
     ATTACHED,
+    CALL_KINDS,
     CALLS,
     DELETED,
     EDITED,
@@ -59,6 +60,7 @@ from connectors.chats.whatsapp_words import (
     MEDIA_WORDS,
     MONTHS,
     NOTICE,
+    NOTICE_INSIDE,
     NOTICE_NAME,
     OMITTED,
     POLL,
@@ -297,7 +299,9 @@ class WhatsAppConnector(ChatExportConnector):
 
     def _item(self, chat: str, when: datetime, author: str, lines: list[str],
               ranks: Counter[tuple[float, str]]) -> Item | None:
-        text = EDITED.sub("", "\n".join(lines).strip())
+        text = "\n".join(lines).strip()
+        if text.endswith(">"):  # "<This message was edited>" closes the text it follows
+            text = EDITED.sub("", text)
         if DELETED.match(text):
             return None
         text = _media(text)
@@ -379,13 +383,15 @@ def _read_stamp(text: str) -> _Stamp | None:
 
 
 def _numeric(match: re.Match[str]) -> _Stamp:
-    c = int(match["c"])
-    if match["era"]:  # Japanese: R4 is the 4th year of Reiwa, 2022
-        c += _ERAS[match["era"].upper()]
-    elif match["be"]:  # Buddhist era: 2565 BE is 2022
-        c -= 543
-    return _Stamp(int(match["a"]), int(match["b"]), c, False, int(match["h"]), int(match["m"]), int(match["s"] or 0),
-                  _half(match))
+    a, b, c, era, be, h, m, s, ampm, part, ar = match.group("a", "b", "c", "era", "be", "h", "m", "s", "ampm", "part",
+                                                             "ar")
+    year = int(c)
+    if era:  # Japanese: R4 is the 4th year of Reiwa, 2022
+        year += _ERAS[era.upper()]
+    elif be:  # Buddhist era: 2565 BE is 2022
+        year -= 543
+    return _Stamp(int(a), int(b), year, False, int(h), int(m), int(s or 0),
+                  _half(match) if ampm or part or ar else "")
 
 
 def _half(match: re.Match[str]) -> str:
@@ -444,7 +450,7 @@ def _said(rest: str, ios: bool) -> tuple[str, str] | None:
         return None
     name = _INVISIBLE.sub("", said["name"]).strip().lstrip("~").strip()  # "~ Name": not in the phone's contacts
     text = _INVISIBLE.sub("", said["text"])
-    if not name or NOTICE.match(text.strip()):
+    if not name or NOTICE.match(text.strip()) or any(words in text for words in NOTICE_INSIDE):
         return None
     # iOS marks the app's lines ("‎Boris added you"), and also what people sent that the app
     # describes; Android marks attachment names and people's own words: there it tells nothing
@@ -456,8 +462,9 @@ def _said(rest: str, ios: bool) -> tuple[str, str] | None:
 def _sent_marked(text: str) -> bool:
     """A text iOS marks that a person sent: a medium, a deletion, a call, a place, a poll."""
     first = text.split("\n", 1)[0].strip()
-    return bool(first[:1] in "<\u2039" or ATTACHED.search(first) or _omitted(first) or DELETED.match(first)
-                or _call(first) or ("://" in first and LOCATION.match(first)) or _POLL_HEAD.match(first))
+    return bool(first) and bool(
+        first[0] in "<\u2039" or ATTACHED.search(first) or _omitted(first) or DELETED.match(first) or _call(first)
+        or ("://" in first and LOCATION.match(first)) or _poll_head(first))
 
 
 # -- media and the app's words -----------------------------------------------------------------
@@ -471,9 +478,12 @@ _OMITTED = re.compile("^(?:(?P<before>.*?)\\s)??(?:" + "|".join(
 # the last word of each placeholder: only a line ending so is looked at closely
 _OMITTED_ENDS = {words.rsplit(None, 1)[-1].lower() for phrases in OMITTED.values() for words in phrases.split("|")}
 _DOC_TITLE = re.compile(r"\s*•.*$", re.S)  # "Resume.pdf • 2 pages", "• ページ数: 2": the name is before
-_DOC_BEFORE_ATTACHED = re.compile(r"^[^\n<\u2039]*?•\s*(?:\d+\s*\S+\s*)?(?=[<\u2039])")
-# a poll: "POLL:" (or its translation: any one capitalised word and a colon), the question, "OPTION: ..." lines
-_POLL_HEAD = re.compile(rf"^(?:{POLL.pattern[1:-1]}|[^\W\d_a-z]{{3,24}}\s?:)$", re.I)
+# iOS writes a document's name (and pages) before it: "Plan • 2 pages <attached: 00000047-Plan.pdf>",
+# "Notes.txt <attached: 00000046-Notes.txt>"
+_DOC_BEFORE_ATTACHED = re.compile(r"^(?P<title>[^\n<\u2039]+?)\s*(?P<bullet>•[^\n<\u2039]*)?(?=[<\u2039][^:>\n]{2,30}"
+                                  r"\s?: \d{8}-(?P<file>[^>\n]+)>\s*$)")
+# a poll: "POLL:" (or a translation not listed: one word in capitals and a colon), the question, "OPTION: ..."
+_POLL_HEAD = re.compile(r"^[^\W\d_]{3,24}\s?:$")
 _OPTION = re.compile(r"^[^\W\d_][^:\n]{0,30}:\s(?P<option>.+)$")
 
 
@@ -481,8 +491,11 @@ def _media(text: str) -> str:
     """Attachment markers, calls, places and polls as words: ``[photo]``, ``[voice message]``,
     ``[file: name]``, ``[missed voice call]``, ``[location: ...]``, ``[poll: ...]``."""
     if "<" in text or "\u2039" in text:
-        text = ATTACHED.sub(lambda m: _named(m["file"]), _DOC_BEFORE_ATTACHED.sub("", text))
-    text = FILE_ATTACHED.sub(lambda m: _named(m["wa"] or m["file"]), text)
+        if (doc := _DOC_BEFORE_ATTACHED.match(text)) and (doc["bullet"] or doc["file"].startswith(doc["title"])):
+            text = text[doc.end():]
+        text = ATTACHED.sub(lambda m: _named(m["file"]), text)
+    if "(" in text:
+        text = FILE_ATTACHED.sub(lambda m: _named(m["wa"] or m["file"]), text)
     first, _, more = text.partition("\n")
     first, more = first.strip(), more.strip()
     if more and (poll := _poll(first, more)):
@@ -526,24 +539,29 @@ def _omitted(line: str) -> str | None:
 def _call(line: str) -> str | None:
     if len(line) > 80:
         return None
-    for kind, pattern in CALLS:
-        if match := pattern.match(line):
-            detail = (match["detail"] or "").strip(" ,")
-            # iOS adds "Tap to call back" (in the phone's language): only a duration is worth keeping
-            keep = detail and any(ch.isdigit() for ch in detail)
-            return f"[{kind}{f', {detail}' if keep else ''}]"
-    return None
+    match = CALLS.match(line)
+    if match is None:
+        return None
+    kind = CALL_KINDS[int(next(k for k, v in match.groupdict().items() if v and k[0] == "c")[1:])]
+    detail = (match["detail"] or "").strip(" ,")
+    # iOS adds "Tap to call back" (in the phone's language): only a duration is worth keeping
+    keep = detail and any(ch.isdigit() for ch in detail)
+    return f"[{kind}{f', {detail}' if keep else ''}]"
 
 
 def _poll(first: str, more: str) -> str | None:
     """``[poll: question — option (votes); option]`` from the app's lines of a poll."""
-    if not _POLL_HEAD.match(first) or not (POLL.match(first) or first.rstrip(": ").isupper()):
+    if not _poll_head(first):
         return None
     question, _, rest = more.partition("\n")
     options = [_OPTION.match(line.strip()) for line in rest.split("\n") if line.strip()]
     if not options or not all(options):
         return None
     return f"[poll: {question.strip()} — {'; '.join(o['option'].strip() for o in options if o)}]"
+
+
+def _poll_head(line: str) -> bool:
+    return bool(POLL.match(line) or (_POLL_HEAD.match(line) and line.isupper()))
 
 
 def _named(file: str) -> str:

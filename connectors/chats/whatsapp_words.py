@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ATTACHED", "CALLS", "DELETED", "EDITED", "FILE_ATTACHED", "LOCATION", "MEDIA_WORDS", "MONTHS",
-           "NOTICE", "NOTICE_NAME", "OMITTED", "POLL"]
+__all__ = ["ATTACHED", "CALLS", "CALL_KINDS", "DELETED", "EDITED", "FILE_ATTACHED", "LOCATION", "MEDIA_WORDS", "MONTHS",
+           "NOTICE", "NOTICE_INSIDE", "NOTICE_NAME", "OMITTED", "POLL"]
 
 
 def _any(*words: str) -> str:
@@ -105,8 +105,8 @@ DELETED = re.compile(
     r"Ви видалили це повідомлення|Це повідомлення було видалено|このメッセージを削除しました|คุณได้ลบข้อความนี้|"
     r"تم حذف هذه الرسالة|"
     r"لقد حذفت هذه الرسالة)"
-    # "This message was deleted by admin Anna.", "Mensagem apagada por um admin (você)"
-    r"(?:\s[^\n]{0,60})?\.?$", re.I)
+    # "This message was deleted by admin Anna.", "Mensagem apagada por um admin (você)": by whom, nothing else
+    r"(?:\s(?:by|por|par|von|da|door|oleh|tarafından|от|администратором|správcem)\s[^\n]{1,60})?\.?$", re.I)
 EDITED = re.compile(
     r"\s*<(?:This message was edited|Diese Nachricht wurde bearbeitet|Se editó este mensaje|Este mensaje fue editado|"
     r"Ce message a été modifié|Mensagem editada|Esta mensagem foi editada|Questo messaggio è stato modificato|"
@@ -115,7 +115,7 @@ EDITED = re.compile(
     r"Tin nhắn này đã được chỉnh sửa|تم تعديل هذه الرسالة)\.?>\s*$", re.I)
 
 # calls, by what they were; iOS may add ", Tap to call back" or how long the call took
-CALLS = [(kind, re.compile(rf"^(?:{words})(?:[,•]\s*(?P<detail>.+?))?$", re.I)) for kind, words in (
+_CALLS = (
     ("missed video call", _any("Missed (?:group )?video call", "Verpasster (?:Gruppen-)?Videoanruf",
                                "Videollamada perdida", "Appel vidéo manqué", "Chamada de vídeo perdida",
                                "Videochiamata persa", "Gemiste video-?oproep", "Пропущенный видеозвонок",
@@ -133,7 +133,10 @@ CALLS = [(kind, re.compile(rf"^(?:{words})(?:[,•]\s*(?P<detail>.+?))?$", re.I)
     ("voice call", _any("(?:Group )?Voice call", "Sprachanruf", "Llamada de voz", "Appel vocal", "Chamada de voz",
                         "Chiamata vocale", "Spraakoproep", "Аудиозвонок", "Hlasový hovor", "Panggilan suara",
                         "Sesli arama", "वॉइस कॉल", "音声通話", "การโทรด้วยเสียง", "Cuộc gọi thoại", "مكالمة صوتية")),
-)]
+)
+CALL_KINDS = [kind for kind, _ in _CALLS]
+CALLS = re.compile("^(?:" + "|".join(f"(?P<c{n}>{words})" for n, (_, words) in enumerate(_CALLS))
+                   + r")(?:[,•]\s*(?P<detail>.+?))?$", re.I)
 
 # a place: iOS "Location: https://maps.google.com/?q=...", Android "location: ...", a named place
 # "Pimlico Gardens (London): https://foursquare.com/v/..."
@@ -160,8 +163,9 @@ NOTICE = re.compile(
     r"Your security code with |Dein Sicherheitscode|Tu código de seguridad|Votre code de sécurité|"
     r"Seu código de segurança|Il tuo codice di sicurezza|Je beveiligingscode|Ваш код безопасности|"
     r"Váš bezpečnostní kód|Kode keamanan Anda|Güvenlik kodunuz|Deine Sicherheitsnummer|O seu código de segurança|"
-    r"Код безпеки з контактом|Mã bảo mật của bạn với|รหัสความปลอดภัยของคุณกับ|"
-    r"[^\n]{1,60}?とのセキュリティコードが変更されました)", re.I)
+    r"Код безпеки з контактом|Mã bảo mật của bạn với|รหัสความปลอดภัยของคุณกับ)", re.I)
+# notices that do not start the same way each time: Japanese puts the contact's name first
+NOTICE_INSIDE = ("とのセキュリティコードが変更されました",)
 # a "name" that is the start of the app's line: "Anna changed the subject from “Plans: 2024”..."
 NOTICE_NAME = re.compile(r" (?:changed the subject|changed the group description|created group|hat den Betreff|"
                          r"hat die Gruppe|cambió el asunto|creó el grupo|a modifié le sujet|a créé le groupe|"
