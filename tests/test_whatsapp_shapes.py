@@ -236,6 +236,12 @@ SHAPES = [
          "Bia (10:02): Mensagem apagada sem querer, desculpa"],
         id="13-ios-portuguese-deleted-by-admin"),
     pytest.param(
+        "WhatsApp Chat - Mehmet.txt",
+        "[08.10.2025 14:05:30] Mehmet: fatura geldi mi?\n"
+        f"[08.10.2025 14:06:01] Mehmet: {LRM}<ekli: 00000012-PHOTO-2025-10-08-14-06-01.jpg>\n",
+        ["WhatsApp chat with Mehmet, Wed 08 Oct 2025", "Mehmet (14:05): fatura geldi mi?", "Mehmet (14:06): [photo]"],
+        id="13-ios-turkish-attached"),
+    pytest.param(
         "WhatsApp Chat with Grup.txt",
         "15.03.2025 10.00 - Ayşe: Bu mesaj silindi\n"
         "15.03.2025 10.01 - Ayşe: <Medya dahil edilmedi>\n"

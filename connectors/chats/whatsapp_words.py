@@ -80,7 +80,7 @@ MEDIA_WORDS = re.compile(r"^[<\u2039][^<>\d]{0,40}(?:medi|média|mídia|multimed
 # iOS: <attached: 00000012-PHOTO-2024-03-15-09-41-07.jpg>, in the phone's language (French opens with U+2039)
 ATTACHED = re.compile(
     r"[<\u2039](?:attached|Anhang|angehängt|adjunto|pièce jointe|anexado|allegato|bijlage|вложение|příloha|"
-    r"lampiran|添付|ไฟล์แนบ|đính kèm)\s?: (?P<file>[^>]+)>", re.I)
+    r"lampiran|ekli|添付|ไฟล์แนบ|đính kèm)\s?: (?P<file>[^>]+)>", re.I)
 # Android: IMG-20240315-WA0001.jpg (file attached), a caption or a document's title on the lines after;
 # the app's own file names are known in any language
 FILE_ATTACHED = re.compile(
