@@ -182,9 +182,13 @@ SHAPES = [
         "Sunset at the lake\n"
         "15/03/2025, 10:01 - Anna: <Multimedia omitted>\n"
         "15/03/2025, 10:02 - Anna: <Media Skipped>\n"
-        "15/03/2025, 10:03 - Alex: wow\n",
+        "15/03/2025, 10:03 - Alex: wow\n"
+        "15/03/2025, 10:04 - Anna: Helsinki Cathedral\n"
+        "Helsinki\n"
+        "location: https://maps.google.com/?q=60.170,24.952\n",
         ["WhatsApp chat with Anna, Sat 15 Mar 2025", "Anna (10:00): [media] Sunset at the lake",
-         "Anna (10:01): [media]", "Anna (10:02): [media]", "Alex (me, 10:03): wow"],
+         "Anna (10:01): [media]", "Anna (10:02): [media]", "Alex (me, 10:03): wow",
+         "Anna (10:04): Helsinki Cathedral", "Helsinki", "[location: https://maps.google.com/?q=60.170,24.952]"],
         id="12-android-media-omitted-caption-variants"),
     pytest.param(
         "Чат WhatsApp с Ольга.txt",

@@ -504,13 +504,18 @@ def _media(text: str) -> str:
         return f"{found} {more}".strip()
     if more and (found := _omitted(text.rsplit("\n", 1)[1].strip())) is not None:  # a caption over lines (iOS)
         return f"{text.rsplit(chr(10), 1)[0].strip()}\n{found}"
-    if not more:
-        if (call := _call(first)) is not None:
-            return call
-        if "://" in first and (place := LOCATION.match(first)):
-            where = f"{place['name'].strip()}, " if place["name"] else ""
-            return f"[location: {where}{place['url']}]"
+    if not more and (call := _call(first)) is not None:
+        return call
+    if "://" in text:  # a place; Android writes a named one on three lines: name, town, "location: ..."
+        return "\n".join(_place(line) for line in text.strip().split("\n"))
     return text.strip()
+
+
+def _place(line: str) -> str:
+    if "://" not in line or not (place := LOCATION.match(line.strip())):
+        return line
+    where = f"{place['name'].strip()}, " if place["name"] else ""
+    return f"[location: {where}{place['url']}]"
 
 
 def _omitted(line: str) -> str | None:
