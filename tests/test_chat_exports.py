@@ -60,6 +60,31 @@ def test_telegram_chats_become_days_with_entities_replies_media_and_me_from_the_
         ("telegram_result.json chat “Anna Schmidt” message record 7", "no readable date (message id 507)")]
 
 
+def test_telegram_messages_sharing_an_id_are_kept_apart_and_a_zero_timestamp_is_skipped(tmp_path):
+    """A group turned supergroup is exported with the old group's messages, whose ids start again."""
+    chat = {"name": "Climbing", "type": "private_supergroup", "id": 3002, "messages": [
+        {"id": 1, "type": "message", "date": "2024-06-01T18:00:00", "date_unixtime": "1717257600",
+         "from": "Mia", "from_id": "user7", "text": "first climb on Saturday?"},
+        {"id": 2, "type": "message", "date": "1970-01-01T01:00:00", "date_unixtime": "0",
+         "from": "Mia", "from_id": "user7", "text": "a message with no real date"},
+        {"id": 1, "type": "message", "date": "2025-03-15T09:00:00", "date_unixtime": "1742025600",
+         "from": "Jon", "from_id": "user8", "text": "welcome to the new group"},
+        {"id": 1, "type": "message", "date": "2025-03-15T09:00:00", "date_unixtime": "1742025600",
+         "from": "Jon", "from_id": "user8", "text": "welcome to the new group"},  # the same one, twice
+    ]}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(chat))
+    store = Store(":memory:")
+    sent = run(telegram(path), store)
+    assert [s["text"].split("\n") for s in sent] == [
+        ["Telegram group “Climbing”, Sat 01 Jun 2024", "Mia (18:00): first climb on Saturday?"],
+        ["Telegram group “Climbing”, Sat 15 Mar 2025", "Jon (09:00): welcome to the new group"]]
+    assert [(r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")] == [
+        ("result.json chat “Climbing” message record 2",
+         "impossible date 01 January 1970, before Telegram began (message id 2)")]
+    assert len(run(telegram(path), store)) == 2  # and once only
+
+
 def test_discord_channel_days_with_nicknames_resolved_mentions_replies_and_no_bots_or_joins(tmp_path):
     store = Store(":memory:")
     config = DiscordConfig(type="discord-export", path=DISCORD, timezone="Europe/Berlin", me=["alexk"])
@@ -169,17 +194,19 @@ def test_files_that_are_not_exports_are_named_by_check_and_skipped_by_run_while_
     connector = WhatsAppConnector("chats", config)
     assert connector.check() == (
         f"{folder}: 1 export file(s); not read: WhatsApp Chat with Ben.txt (binary data, not a WhatsApp export), "
-        "notes.txt (no WhatsApp messages in it (is it an exported chat?))")
+        "notes.txt (no line starts with a date in a form I know; first line: 'Things to pack:'; set date_order "
+        "or tell us the phone's language)")
     store = Store(":memory:")
     assert [s["text"] for s in run(connector, store)] == ["WhatsApp chat with Anna, Sat 15 Mar 2025\nAnna (10:00): hi"]
     assert sorted((r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")) == [
         ("WhatsApp Chat with Ben.txt", "binary data, not a WhatsApp export"),
-        ("notes.txt", "no WhatsApp messages in it (is it an exported chat?)")]
+        ("notes.txt", "no line starts with a date in a form I know; first line: 'Things to pack:'; "
+                      "set date_order or tell us the phone's language")]
 
 
 def test_a_source_whose_only_file_is_not_an_export_fails_check(tmp_path):
     (tmp_path / "notes.txt").write_text("Things to pack:\n- passport\n")
-    with pytest.raises(SourceError, match=r"no readable WhatsApp export: notes\.txt: no WhatsApp messages in it"):
+    with pytest.raises(SourceError, match=r"no readable WhatsApp export: notes\.txt: no line starts with a date"):
         WhatsAppConnector("w", WhatsAppConfig(type="whatsapp", path=tmp_path / "notes.txt")).check()
     (tmp_path / "result.json").write_text('{"about": "not an export"}')
     with pytest.raises(SourceError, match=r"result\.json: not a Telegram export \(no messages and no chats list\)"):

@@ -7,6 +7,12 @@ and ``date_unixtime``, ``from`` / ``from_id``, ``text`` as a string or a list of
 entities (links, mentions, code...), ``reply_to_message_id``, ``edited``, and media fields
 (``photo``, ``file`` with ``media_type``, ``sticker_emoji``, ``poll``, ``location_information``,
 ``contact_information``).
+
+Ids are unique within a chat, except where Telegram joins histories: a group turned supergroup
+keeps the old group's messages, whose ids start again at 1. A message is known by its id, and a
+later one with the same id but another date or text by its id, date and text. A date before
+Telegram existed (a zero ``date_unixtime``: 1 January 1970) is no date: the message is skipped
+with that reason.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,11 +28,12 @@ from pydantic import Field
 
 from bridge.errors import SourceError
 from bridge.groups import Item
-from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper
+from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper, message_key
 
 __all__ = ["TelegramConfig", "TelegramConnector", "telegram_text"]
 
 RECENT = 20_000  # messages of a chat kept for naming what a reply answers
+BEGAN = datetime(2013, 8, 14, tzinfo=UTC).timestamp()  # Telegram's launch: no message is older
 
 _PLACES = {"personal_chat": "chat with {}", "bot_chat": "chat with the bot {}", "saved_messages": "saved messages",
            "private_group": "group “{}”", "private_supergroup": "group “{}”", "public_supergroup": "group “{}”",
@@ -75,6 +82,7 @@ class TelegramConnector(ChatExportConnector):
 
     def _items(self, chat: dict[str, Any], name: str, my_id: str | None, skip: Skipper) -> Iterator[Item]:
         recent: OrderedDict[Any, tuple[str, float, str, str]] = OrderedDict()  # id -> name, at, text, key
+        first_with_id: dict[Any, int] = {}  # id -> a hash of the date and text of the first message with it
         chat_id = chat.get("id", chat.get("name"))
         for n, message in enumerate(chat["messages"], start=1):
             if not isinstance(message, dict):
@@ -87,6 +95,10 @@ class TelegramConnector(ChatExportConnector):
             except (KeyError, ValueError, TypeError):
                 skip(f"chat “{name}” message record {n}", f"no readable date (message id {message.get('id')})")
                 continue
+            if at < BEGAN:
+                skip(f"chat “{name}” message record {n}", f"impossible date {datetime.fromtimestamp(at, UTC):%d %B %Y}"
+                     f", before Telegram began (message id {message.get('id')})")
+                continue
             if message.get("id") is None:
                 skip(f"chat “{name}” message record {n}", "no message id")
                 continue
@@ -96,6 +108,9 @@ class TelegramConnector(ChatExportConnector):
                 continue
             author = str(message.get("from") or message.get("author") or chat.get("name") or "someone")
             key = f"{chat_id}:{message['id']}"
+            fingerprint = hash((at, text))
+            if first_with_id.setdefault(message["id"], fingerprint) != fingerprint:
+                key = f"{key}:{message_key(at, text)}"  # another message under an id already used
             data: dict[str, Any] = {}
             if self.is_me(author) or (my_id is not None and message.get("from_id") == my_id):
                 data["me"] = True
