@@ -105,7 +105,9 @@ def with_option(text: str, name: str, key: str, value: Any) -> str:
 def without_table(text: str, name: str) -> str:
     doc = tomlkit.parse(text)
     del _connectors(doc)[name]
-    return tomlkit.dumps(doc)
+    out = tomlkit.dumps(doc)
+    # the blank line that set a last table apart stays behind it; the file did not end blank before
+    return out.rstrip("\n") + "\n" if out.endswith("\n\n") and not text.endswith("\n\n") else out
 
 
 def write(read_as: ConfigText, new_text: str) -> None:

@@ -55,6 +55,7 @@ class Setup:
         self.config = write_config(folder, omi.url, connectors=COMMENTS, listen=f"127.0.0.1:{self.port}")
         self.log = folder / "daemon.log"
         self.process = start_daemon(self.config, self.log)
+        self.before_add = ""
 
     def sent_with(self, text: str) -> int:
         return sum(text in t for t in self.omi.texts())
@@ -90,7 +91,7 @@ def page(browser, setup):  # noqa: F811
 
 
 def test_adding_an_imap_source_tests_it_writes_its_table_and_its_mail_reaches_omi(setup, page) -> None:
-    before = setup.config.read_text()
+    before = setup.before_add = setup.config.read_text()
     page.goto(setup.url + "/sources")
     page.get_by_role("link", name="Other IMAP").click()
     page.get_by_label("Source name").fill("home-mail")
@@ -139,6 +140,12 @@ def test_pausing_stops_reading_and_resuming_sends_what_came_once(setup, page) ->
     assert "paused" not in setup.config.read_text()
     assert wait_until(lambda: setup.sent_with("Body of message 4.") == 1, 30), setup.log.read_text()
     assert setup.sent_with("Body of message 3.") == 1
+    page.get_by_role("button", name="Remove home-mail").click()
+    page.get_by_role("status").filter(has_text="home-mail removed").wait_for(timeout=30000)
+    assert setup.config.read_text() == setup.before_add  # the file as it was before the add, byte for byte
+    setup.server.append("alice", mail(5, "After the source was removed"))
+    assert not wait_until(lambda: setup.sent_with("Body of message 5.") > 0, 3)
+    assert setup.sent_with("Body of message 3.") == 1  # nothing sent again, nothing taken back
 
 
 def test_a_file_changed_behind_the_console_refuses_the_save(setup, page) -> None:

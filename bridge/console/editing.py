@@ -37,7 +37,7 @@ class SourceEditor:
         self._config = config
         self.store = store
         # the daemon's reload, or (a daemon that does not pass it) its SIGHUP, which does the same
-        self._reload = reload or (lambda: os.kill(os.getpid(), signal.SIGHUP))
+        self._reload = reload or _sighup
         self._held: dict[str, tuple[float, dict[str, str]]] = {}  # a test's typed secrets, for its save
 
     # -- pages ------------------------------------------------------------------------------
@@ -160,6 +160,13 @@ class SourceEditor:
     def _take_held(self, nonce: str) -> dict[str, str]:
         found = self._held.get(nonce)
         return found[1] if found and found[0] > time.monotonic() else {}
+
+
+def _sighup() -> None:
+    """Ask this process to read its config again, as ``systemctl reload`` does; only where SIGHUP
+    is handled (the daemon's loop handles it), since by default it would end the process."""
+    if signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        os.kill(os.getpid(), signal.SIGHUP)
 
 
 def _quoted(text: str) -> str:
