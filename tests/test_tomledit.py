@@ -80,3 +80,27 @@ def test_a_form_is_refused_with_the_words_check_gives(tmp_path, kind, form) -> N
     said = [p for p in raised.value.problems if p.startswith("connectors.new")]
     shown = [f"connectors.new.{k}: {m}" for k, m in by_key.items()] + [f"connectors.new: {g}" for g in general]
     assert sorted(shown) == sorted(said)
+
+
+def test_a_name_taken_or_not_a_bare_key_is_refused_beside_its_field(tmp_path) -> None:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:9"))  # has a source called "drop"
+    table = table_of(KINDS["spool"], {"path": "/srv/notes"})
+    assert validate(config, "drop", table)[0] == {"name": "a source of that name exists already"}
+    by_key, general, validated = validate(config, "my notes", {"type": "spool"})
+    assert by_key == {"name": "a source's name is letters, digits, - and _ (up to 40)", "path": "required"}
+    assert validated is None and general == []
+    assert validate(config, "notes", table)[2] is not None
+
+
+def test_an_outlook_form_becomes_a_table_the_provider_preset_completes(tmp_path) -> None:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:9"))
+    kind = KINDS["outlook"]
+    form = {"username": "ann@outlook.com", "oauth2_client_id": "a1b2", "group": "auto"}
+    table = table_of(kind, form_values(kind, form))
+    assert table == {"type": "imap", "provider": "outlook", "username": "ann@outlook.com", "oauth2_client_id": "a1b2",
+                     "group": "auto"}
+    validated = validate(config, "ann", table)[2]
+    assert (validated.host, validated.auth) == ("outlook.office365.com", "xoauth2")
+    assert validated.folders == ["INBOX", "\\Sent"]

@@ -33,8 +33,10 @@ HELD_FOR = 1800.0  # seconds a secret typed for a test is kept for the save (in 
 
 
 class SourceEditor:
-    def __init__(self, config: Callable[[], Config], store: Store, reload: Callable[[], None] | None = None) -> None:
+    def __init__(self, config: Callable[[], Config], store: Store, reload: Callable[[], None] | None = None,
+                 signin: Callable[[str], str | None] | None = None) -> None:
         self._config = config
+        self._signin = signin  # starts a device-code sign-in (bridge/console/signin.py): a problem, or None
         self.store = store
         # the daemon's reload, or (a daemon that does not pass it) its SIGHUP, which does the same
         self._reload = reload or _sighup
@@ -103,8 +105,10 @@ class SourceEditor:
             return {"template": "paste.html", "title": f"Add {name} by hand", "why": str(exc), "name": name,
                     "table": tomledit.render_table(name, table), "config_path": str(config.source)}
         said = self._reloaded(lambda c: name in c.connectors, f"{name} added: the daemon reads it now")
-        if kind.fixed.get("provider") in ("outlook", "office365"):
-            return f"/signin?name={name}"
+        if kind.fixed.get("provider") in ("outlook", "office365") and name in self._config().connectors:
+            # signed in right away, in the page: the code to enter at Microsoft is the next thing shown
+            problem = self._signin(name) if self._signin else None
+            return f"/signin?name={_quoted(name)}" + (f"&problem={_quoted(problem)}" if problem else "")
         return "/sources?said=" + _quoted(said)
 
     def pause(self, form: dict[str, str]) -> str | dict[str, Any]:

@@ -87,7 +87,7 @@ class Console:
         self._wake = wake  # the dispatcher, after Retry
         self.guard = Guard(config().state_path)
         self.signins = SignIns(config)
-        self.editor = SourceEditor(config, store, reload)
+        self.editor = SourceEditor(config, store, reload, self.signins.start)
         self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links)

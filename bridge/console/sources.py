@@ -169,12 +169,14 @@ def validate(config: Config, name: str, table: dict[str, Any]) -> tuple[dict[str
     from bridge.config import _expand_env, _Secrets, _validate
     from bridge.registry import load_connector_type
 
+    by_key: dict[str, str] = {}
+    if not NAME.match(name):
+        by_key["name"] = "a source's name is letters, digits, - and _ (up to 40)"
+    elif name in config.connectors:
+        by_key["name"] = "a source of that name exists already"
+    name = name if "name" not in by_key else "new"  # the table is still checked, under a name TOML takes
     where = f"connectors.{name}"
     problems: list[str] = []
-    if not NAME.match(name):
-        problems.append(f"{where}: a source's name is letters, digits, - and _ (up to 40)")
-    elif name in config.connectors:
-        problems.append(f"{where}: a source of that name exists already")
     missing: dict[str, str] = {}
     raw = _expand_env(dict(table), ("connectors", name), missing)
     problems += [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
@@ -182,7 +184,6 @@ def validate(config: Config, name: str, table: dict[str, Any]) -> tuple[dict[str
     secrets = _Secrets(config.source.resolve().parent, {}, True)
     problems += secrets.resolve(raw, model, where)
     validated = _validate(model, raw, where, {"base_dir": config.source.resolve().parent}, problems)
-    by_key: dict[str, str] = {}
     rest: list[str] = []
     for problem in problems:
         key, _, message = problem.partition(": ")
@@ -192,7 +193,7 @@ def validate(config: Config, name: str, table: dict[str, Any]) -> tuple[dict[str
             by_key[option] = message
         else:
             rest.append(problem.removeprefix(where + ": ") if key == where else problem)
-    return by_key, rest, validated if not problems else None
+    return by_key, rest, validated if not problems and "name" not in by_key else None
 
 
 def try_source(config: Config, store: Store, name: str, validated: Any) -> dict[str, Any]:
