@@ -87,6 +87,9 @@ class ConnectorConfig(BaseModel):
     text_source_spec: str = Field(min_length=1)
     language: str = Field(default="en", min_length=2)
     poll_interval: float = Field(default=60, gt=0, description="seconds between polls")
+    # paused: nothing is read (no polls, no watcher, no serve); the cursor stays where it was, so
+    # resuming reads what came meanwhile, once
+    paused: bool = Field(default=False, description="true: nothing is read until it is false again")
 
 
 @runtime_checkable

@@ -139,6 +139,8 @@ class Sources:
 
         While the state file refuses writes, nothing read could be kept: the poll only checks
         whether it takes writes again (which ends the failing state), and reads the source then."""
+        if self.config.connectors[name].paused:
+            return False
         if self.store.health.failing:
             await self._probe()
             if self.store.health.failing:
@@ -233,6 +235,8 @@ class Sources:
     def _start_connector(self, name: str) -> None:
         """Poll ``name`` every poll_interval from now, and start its watcher or its ``serve``."""
         assert self._scheduler is not None
+        if self.config.connectors[name].paused:
+            return
         interval = self.config.connectors[name].poll_interval
         self._scheduler.add_job(
             self._tick, "interval", args=[name], id=name, name=f"poll {name}",

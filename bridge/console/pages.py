@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 from bridge.console import queries
 from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
+from bridge.console.editing import SourceEditor
 from bridge.console.signin import SignIns
 from bridge.limits import format_window
 from bridge.status import collect, format_duration, limit_text, local_midnight, skip_totals
@@ -46,7 +47,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 NAV = [("/", "Overview"), ("/activity", "Activity"), ("/skipped", "Skipped"), ("/problems", "Problems"),
-       ("/signin", "Sign in")]
+       ("/sources", "Sources"), ("/signin", "Sign in")]
 STATIC = {"/static/console.css": "text/css", "/static/console.js": "text/javascript"}
 
 
@@ -79,12 +80,14 @@ def _advice(error: str | None) -> str:
 
 
 class Console:
-    def __init__(self, config: Callable[[], Config], store: Store, wake: Callable[[], None]) -> None:
+    def __init__(self, config: Callable[[], Config], store: Store, wake: Callable[[], None],
+                 reload: Callable[[], None] | None = None) -> None:
         self._config = config
         self.store = store
         self._wake = wake  # the dispatcher, after Retry
         self.guard = Guard(config().state_path)
         self.signins = SignIns(config)
+        self.editor = SourceEditor(config, store, reload, self.signins.start)
         self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links)
@@ -94,11 +97,14 @@ class Console:
     def install(self, listener: Listener) -> None:
         pages = {"/": self._overview, "/activity": self._activity, "/conversation": self._conversation,
                  "/skipped": self._skipped, "/problems": self._problems, "/source": self._source,
-                 "/signin": self._signin}
+                 "/signin": self._signin, "/sources": self.editor.listing, "/sources/add": self.editor.add_form}
         for path, build in pages.items():
             listener.route("GET", path, self._page(build), replace=True)
         listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)
         listener.route("POST", "/signin/start", self._action(self._start_signin), replace=True)
+        for path, act in (("/sources/add", self.editor.add), ("/sources/pause", self.editor.pause),
+                          ("/sources/remove", self.editor.remove)):
+            listener.route("POST", path, self._action(act), replace=True)
         listener.route("GET", LOGIN_PATH, self._login, replace=True)
         for path in STATIC:
             listener.route("GET", path, self._file, replace=True)
@@ -131,7 +137,9 @@ class Console:
 
         return page
 
-    def _action(self, act: Callable[[dict[str, str]], str]) -> Callable[[web.Request], Awaitable[Any]]:
+    def _action(self, act: Callable[[dict[str, str]], str | dict[str, Any]]) -> Callable[[web.Request], Awaitable[Any]]:
+        """A POST, guarded; its answer a redirect (the address ``act`` gives) or, where ``act``
+        gives a page's context (a form refused field by field), that page."""
         async def action(request: web.Request) -> web.StreamResponse:
             from aiohttp import web
 
@@ -143,6 +151,10 @@ class Console:
             if not self.guard.form_ok(form):
                 return self._refused(403, "This form is out of date: open the page again and repeat the action.")
             where = await asyncio.to_thread(act, form)
+            if isinstance(where, dict):
+                html = self.env.get_template(where.pop("template")).render(
+                    nav=NAV, csrf=self.guard.csrf, path=request.path, **where)
+                return self._respond(html)
             raise web.HTTPSeeOther(where, headers=HEADERS)
 
         return action

@@ -1,0 +1,179 @@
+"""The Sources page: add a source (pick a kind, fill its form, test it, save), pause, resume and
+remove one. The config file stays the one place the configuration lives: every change is a
+tomlkit edit of it (bridge/tomledit.py) followed by the daemon's reload (bridge/sources.py), which
+restarts only the source that changed.
+
+Every form carries the hash of the file as it was read for the page; a save finds the file
+changed since (a person in an editor) and refuses, re-reading it. A file this user may not write
+(root's, under /etc) gets the table to paste instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bridge import tomledit
+from bridge.console.sources import KINDS, Kind, form_values, table_of, try_source, validate
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bridge.config import Config
+    from bridge.store import Store
+
+__all__ = ["SourceEditor"]
+
+RELOAD_WAIT = 20.0  # seconds a save waits for the daemon to take the new file
+HELD_FOR = 1800.0  # seconds a secret typed for a test is kept for the save (in memory only)
+
+
+class SourceEditor:
+    def __init__(self, config: Callable[[], Config], store: Store, reload: Callable[[], None] | None = None,
+                 signin: Callable[[str], str | None] | None = None) -> None:
+        self._config = config
+        self._signin = signin  # starts a device-code sign-in (bridge/console/signin.py): a problem, or None
+        self.store = store
+        # the daemon's reload, or (a daemon that does not pass it) its SIGHUP, which does the same
+        self._reload = reload or _sighup
+        self._held: dict[str, tuple[float, dict[str, str]]] = {}  # a test's typed secrets, for its save
+
+    # -- pages ------------------------------------------------------------------------------
+
+    def listing(self, request: web.Request) -> dict[str, Any]:
+        config = self._config()
+        read = tomledit.read(config.source)
+        rows = [{"name": n, "type": c.type, "paused": c.paused} for n, c in config.connectors.items()]
+        return {"template": "sources.html", "title": "Sources", "rows": rows, "kinds": list(KINDS.values()),
+                "digest": read.digest, "said": request.query.get("said"), "config_path": str(config.source)}
+
+    def add_form(self, request: web.Request) -> dict[str, Any]:
+        kind = KINDS.get(request.query.get("kind", ""))
+        if kind is None:
+            return {"status": 404, "title": "Not found", "why": "No kind of source has that name."}
+        return self._form(kind, {}, digest=tomledit.read(self._config().source).digest)
+
+    def _form(self, kind: Kind, form: dict[str, str], **more: Any) -> dict[str, Any]:
+        shown = {k: v for k, v in form.items() if k not in {o.key for o in kind.options if o.kind == "password"}}
+        return {"template": "source_form.html", "title": f"Add a source: {kind.label}", "kind": kind,
+                "form": shown, "problems": {}, "general": [], **more}
+
+    # -- actions ----------------------------------------------------------------------------
+
+    def add(self, form: dict[str, str]) -> str | dict[str, Any]:
+        """Test (check and plan) or save the form's source; nothing written while it is invalid."""
+        kind = KINDS.get(str(form.get("kind", "")))
+        if kind is None:
+            return "/sources"
+        form = {k: str(v) for k, v in form.items()}
+        name = form.get("name", "").strip()
+        values = form_values(kind, form)
+        held = self._take_held(form.get("held", ""))
+        for option in kind.options:  # a secret typed for the test, unless typed again
+            if option.kind == "password" and option.key not in values and option.key in held:
+                values[option.key] = held[option.key]
+        typed = {o.key: values[o.key] for o in kind.options if o.kind == "password" and o.key in values}
+        config = self._config()
+        by_key, general, validated = validate(config, name, table_of(kind, values))
+        context = {"digest": form.get("digest", ""), "held": self._hold(typed) if typed else ""}
+        if validated is None:
+            return self._form(kind, form, problems=by_key, general=general, **context)
+        if form.get("do") != "save":
+            return self._form(kind, form, tried=try_source(config, self.store, name, validated), **context)
+        return self._save(kind, form, name, values, typed, context)
+
+    def _save(self, kind: Kind, form: dict[str, str], name: str, values: dict[str, Any], typed: dict[str, str],
+              context: dict[str, Any]) -> str | dict[str, Any]:
+        config = self._config()
+        read = tomledit.read(config.source)
+        if read.digest != context["digest"]:
+            return self._form(kind, form, **{**context, "digest": read.digest},
+                              changed=f"{config.source} was changed by someone else since this form was opened. "
+                                      "Nothing was written; the file is read again: save again to add the source.")
+        files = {key: str(tomledit.save_secret(config.state_path, name, key, value)) for key, value in typed.items()}
+        table = table_of(kind, values, files)
+        try:
+            tomledit.write(read, tomledit.with_table(read.text, name, table))
+        except tomledit.ChangedBehind as exc:
+            return self._form(kind, form, **{**context, "digest": tomledit.read(config.source).digest},
+                              changed=f"{exc}. Nothing was written; the file is read again: save again.")
+        except tomledit.Unwritable as exc:
+            return {"template": "paste.html", "title": f"Add {name} by hand", "why": str(exc), "name": name,
+                    "table": tomledit.render_table(name, table), "config_path": str(config.source)}
+        said = self._reloaded(lambda c: name in c.connectors, f"{name} added: the daemon reads it now")
+        if kind.fixed.get("provider") in ("outlook", "office365") and name in self._config().connectors:
+            # signed in right away, in the page: the code to enter at Microsoft is the next thing shown
+            problem = self._signin(name) if self._signin else None
+            return f"/signin?name={_quoted(name)}" + (f"&problem={_quoted(problem)}" if problem else "")
+        return "/sources?said=" + _quoted(said)
+
+    def pause(self, form: dict[str, str]) -> str | dict[str, Any]:
+        name, wanted = str(form.get("name", "")), bool(form.get("paused"))
+        word = "paused" if wanted else "resumed"
+        return self._edit(form, name, lambda text: tomledit.with_option(text, name, "paused", True if wanted else None),
+                          lambda c: name in c.connectors and c.connectors[name].paused == wanted,
+                          f"{name} {word}", f"paused = {'true' if wanted else 'false'}")
+
+    def remove(self, form: dict[str, str]) -> str | dict[str, Any]:
+        name = str(form.get("name", ""))
+        return self._edit(form, name, lambda text: tomledit.without_table(text, name),
+                          lambda c: name not in c.connectors,
+                          f"{name} removed: nothing is read from it; what it sent stays in Omi and its state is kept",
+                          f"(delete the [connectors.{name}] table)")
+
+    def _edit(self, form: dict[str, Any], name: str, change: Callable[[str], str], done: Callable[[Config], bool],
+              said: str, by_hand: str) -> str | dict[str, Any]:
+        config = self._config()
+        if name not in config.connectors:
+            return "/sources?said=" + _quoted(f"No source is called {name}.")
+        read = tomledit.read(config.source)
+        if read.digest != str(form.get("digest", "")):
+            return "/sources?said=" + _quoted(f"{config.source} was changed by someone else since this page was "
+                                              "opened. Nothing was written; here it is as it is now: try again.")
+        try:
+            tomledit.write(read, change(read.text))
+        except tomledit.ChangedBehind as exc:
+            return "/sources?said=" + _quoted(f"{exc}. Nothing was written: try again.")
+        except tomledit.Unwritable as exc:
+            return {"template": "paste.html", "title": f"Change {name} by hand", "why": str(exc), "name": name,
+                    "table": f"[connectors.{name}]\n{by_hand}\n", "config_path": str(config.source)}
+        return "/sources?said=" + _quoted(self._reloaded(done, said))
+
+    def _reloaded(self, done: Callable[[Config], bool], said: str) -> str:
+        """Have the daemon read the file again; what to tell the person."""
+        self._reload()
+        deadline = time.monotonic() + RELOAD_WAIT
+        while time.monotonic() < deadline:
+            if done(self._config()):
+                return said + "."
+            time.sleep(0.1)
+        return (f"The file was written, but the daemon did not take it within {RELOAD_WAIT:.0f} s: its log says "
+                "why (an invalid file leaves it running as it was).")
+
+    def _hold(self, typed: dict[str, str]) -> str:
+        now = time.monotonic()
+        self._held = {k: v for k, v in self._held.items() if v[0] > now}
+        nonce = secrets.token_urlsafe(16)
+        self._held[nonce] = (now + HELD_FOR, typed)
+        return nonce
+
+    def _take_held(self, nonce: str) -> dict[str, str]:
+        found = self._held.get(nonce)
+        return found[1] if found and found[0] > time.monotonic() else {}
+
+
+def _sighup() -> None:
+    """Ask this process to read its config again, as ``systemctl reload`` does; only where SIGHUP
+    is handled (the daemon's loop handles it), since by default it would end the process."""
+    if signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _quoted(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text)
