@@ -1,0 +1,26 @@
+"""The connector types of this worktree's pyproject.toml, visible to ``python -m bridge`` before
+the package is installed again: a CLI test of a new chat export type runs with ``registered_env``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from tests.conftest import bridge_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def registered_env(folder: Path) -> dict[str, str]:
+    """``bridge_env`` with a distribution in ``folder`` declaring pyproject.toml's connector entry
+    points (the same names and classes as the installed ones: a type found twice is one type)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    points = project["project"]["entry-points"]["omi_bridge.connectors"]
+    info = folder / "site" / "omi_bridge_worktree-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: omi-bridge-worktree\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(
+        "[omi_bridge.connectors]\n" + "".join(f"{name} = {target}\n" for name, target in points.items()))
+    env = bridge_env()
+    env["PYTHONPATH"] = f"{ROOT}:{info.parent}" + (f":{env['PYTHONPATH']}" if env.get("PYTHONPATH") else "")
+    return env
