@@ -1,11 +1,15 @@
-"""The connector types of this worktree's pyproject.toml, visible to ``python -m bridge`` before
-the package is installed again: a CLI test of a new chat export type runs with ``registered_env``."""
+"""What the chat export tests share: ``run`` a connector once into a store, and the connector
+types of this worktree's pyproject.toml, visible to ``python -m bridge`` before the package is
+installed again (a CLI test of a new chat export type runs with ``registered_env``)."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
+from bridge.connector import Sink
+from bridge.store import Store
 from tests.conftest import bridge_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,3 +28,9 @@ def registered_env(folder: Path) -> dict[str, str]:
     env = bridge_env()
     env["PYTHONPATH"] = f"{ROOT}:{info.parent}" + (f":{env['PYTHONPATH']}" if env.get("PYTHONPATH") else "")
     return env
+
+
+def run(connector, store: Store) -> list[dict]:
+    """One poll of ``connector``; every conversation in the outbox so far, as sent to Omi."""
+    connector.poll(Sink(store, connector.name, connector.config, lambda: None))
+    return [json.loads(r["body"]) for r in store.rows("SELECT body FROM outbox ORDER BY id")]

@@ -10,19 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bridge.connector import Sink
 from bridge.errors import SourceError
 from bridge.store import Store
 from connectors.chats.imessage import IMessageConfig, IMessageConnector
-from tests.chat_cli import registered_env
+from tests.chat_cli import registered_env, run
 from tests.conftest import run_cli, write_config
 
 DATA = Path(__file__).parent / "data" / "chats" / "imessage"
-
-
-def run(connector, store: Store) -> list[dict]:
-    connector.poll(Sink(store, connector.name, connector.config, lambda: None))
-    return [json.loads(r["body"]) for r in store.rows("SELECT body FROM outbox ORDER BY id")]
 
 
 def imessage(path: Path = DATA) -> IMessageConnector:

@@ -10,20 +10,14 @@ import json
 import shutil
 from pathlib import Path
 
-from bridge.connector import Sink
 from bridge.store import Store
 from connectors.chats.meta import InstagramConfig, InstagramConnector, MessengerConfig, MessengerConnector, mended
-from tests.chat_cli import registered_env
+from tests.chat_cli import registered_env, run
 from tests.conftest import run_cli, write_config
 
 DATA = Path(__file__).parent / "data" / "chats"
 MESSENGER = DATA / "messenger"
 ANNA = "your_facebook_activity/messages/inbox/annaschmidt_10158123456789"
-
-
-def run(connector, store: Store) -> list[dict]:
-    connector.poll(Sink(store, connector.name, connector.config, lambda: None))
-    return [json.loads(r["body"]) for r in store.rows("SELECT body FROM outbox ORDER BY id")]
 
 
 def messenger(path: Path = MESSENGER) -> MessengerConnector:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bridge.connector import Sink
 from bridge.errors import SourceError
 from bridge.store import Store
 from connectors.chats.sms import SmsBackupConfig, SmsBackupConnector, SurrogatesJoined
-from tests.chat_cli import registered_env
+from tests.chat_cli import registered_env, run
 from tests.conftest import run_cli, write_config
 
 BACKUP = Path(__file__).parent / "data" / "chats" / "sms" / "sms-20250316103000.xml"
@@ -23,11 +22,6 @@ ANNA = ["SMS chat with Anna Schmidt, Sat 15 Mar 2025",
         "Alex (me, 09:43): Yes! I'll book the café", "for 11:00",
         # +49 151… and 0151…: one person, one chat; the draft at 09:50 was never sent
         "Anna Schmidt (09:44): Perfect 😊 see you"]
-
-
-def run(connector, store: Store) -> list[dict]:
-    connector.poll(Sink(store, connector.name, connector.config, lambda: None))
-    return [json.loads(r["body"]) for r in store.rows("SELECT body FROM outbox ORDER BY id")]
 
 
 def sms(path: Path = BACKUP) -> SmsBackupConnector:
