@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bridge.connector import Sink
 from bridge.store import Store
-from tests.conftest import bridge_env
+from tests.conftest import bridge_env, run_cli, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,3 +34,16 @@ def run(connector, store: Store) -> list[dict]:
     """One poll of ``connector``; every conversation in the outbox so far, as sent to Omi."""
     connector.poll(Sink(store, connector.name, connector.config, lambda: None))
     return [json.loads(r["body"]) for r in store.rows("SELECT body FROM outbox ORDER BY id")]
+
+
+def preview_and_plan(folder: Path, omi_url: str, table: str) -> tuple[list[dict], list[dict]]:
+    """``preview`` and ``plan --json`` of a config whose connectors are ``table``, through the CLI:
+    the preview's records (each conversation's ``request``, each skip's ``reason``) and the
+    plan's sources."""
+    config = write_config(folder, omi_url, connectors=table)
+    env = registered_env(folder)
+    preview = run_cli("preview", "-c", str(config), env=env)
+    assert preview.returncode == 0, preview.stderr
+    plan = run_cli("plan", "-c", str(config), "--json", env=env)
+    assert plan.returncode == 0, plan.stderr
+    return [json.loads(line) for line in preview.stdout.splitlines()], json.loads(plan.stdout)["sources"]

@@ -13,8 +13,7 @@ import pytest
 
 from bridge.store import Store
 from connectors.chats.google_chat import GoogleChatConfig, GoogleChatConnector, takeout_time
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 DATA = Path(__file__).parent / "data" / "chats" / "google-chat"
 DM = "Takeout/Google Chat/Groups/DM 8p3M0qAAAAE/messages.json"
@@ -76,14 +75,7 @@ def test_a_broken_messages_json_is_skipped_and_a_later_takeout_sends_only_what_i
 
 def test_preview_and_plan_read_a_takeout_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.gchat]\ntype = "google-chat"\npath = "{DATA}"\ntimezone = "Europe/Berlin"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    records = [json.loads(line) for line in preview.stdout.splitlines()]
+    records, [gchat] = preview_and_plan(tmp_path, fake_omi.url, table)
     assert len([r for r in records if "request" in r]) == 3
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [gchat] = json.loads(plan.stdout)["sources"]
     assert (gchat["items"], gchat["conversations"]) == (7, 3)  # 6 messages and the one without a date
     assert fake_omi.conversations == []

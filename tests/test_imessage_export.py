@@ -4,7 +4,6 @@ version of an edited message, unsent messages and renames left out; `preview` an
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 from bridge.errors import SourceError
 from bridge.store import Store
 from connectors.chats.imessage import IMessageConfig, IMessageConnector
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 DATA = Path(__file__).parent / "data" / "chats" / "imessage"
 
@@ -70,16 +68,9 @@ def test_a_longer_export_sends_only_the_new_messages_and_other_files_are_skipped
 
 def test_preview_and_plan_read_imessage_exports_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.mac]\ntype = "imessage"\npath = "{DATA}"\nme = "Alex"\ntimezone = "Europe/Berlin"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    records = [json.loads(line) for line in preview.stdout.splitlines()]
+    records, [mac] = preview_and_plan(tmp_path, fake_omi.url, table)
     assert [r["request"]["text"].split("\n")[0] for r in records if "request" in r] == [
         "iMessage chat with Anna Schmidt, Sat 15 Mar 2025", "iMessage chat with Anna Schmidt, Sun 16 Mar 2025",
         "iMessage group “Ben Müller, Mum”, Sat 15 Mar 2025"]
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [mac] = json.loads(plan.stdout)["sources"]
     assert (mac["items"], mac["conversations"]) == (11, 3)  # 10 messages and the one without a real day
     assert fake_omi.conversations == []

@@ -4,14 +4,12 @@ stickers and calls named, unsent messages and nameless lines left out; `preview`
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from bridge.store import Store
 from connectors.chats.line import LineConfig, LineConnector
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 DATA = Path(__file__).parent / "data" / "chats" / "line"
 ANNA = "[LINE] Chat with Anna Schmidt.txt"
@@ -60,13 +58,7 @@ def test_other_text_is_skipped_and_a_longer_history_sends_only_what_is_new(tmp_p
 
 def test_preview_and_plan_read_line_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.line]\ntype = "line"\npath = "{DATA}"\nme = "Alex"\ntimezone = "Asia/Tokyo"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    assert len([r for r in map(json.loads, preview.stdout.splitlines()) if "request" in r]) == 3
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [ln] = json.loads(plan.stdout)["sources"]
+    records, [ln] = preview_and_plan(tmp_path, fake_omi.url, table)
+    assert len([r for r in records if "request" in r]) == 3
     assert (ln["items"], ln["conversations"]) == (11, 3)  # 10 messages and the one at 25:61
     assert fake_omi.conversations == []

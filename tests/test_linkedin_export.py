@@ -4,14 +4,12 @@ out, the person found as the name in every conversation; `preview` and `plan` th
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from bridge.store import Store
 from connectors.chats.linkedin import LinkedInConfig, LinkedInConnector
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 CSV = Path(__file__).parent / "data" / "chats" / "linkedin" / "messages.csv"
 
@@ -59,13 +57,7 @@ def test_another_csv_is_skipped_and_a_later_download_sends_only_what_is_new(tmp_
 
 def test_preview_and_plan_read_linkedin_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.li]\ntype = "linkedin"\npath = "{CSV}"\ntimezone = "Europe/Berlin"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    assert len([r for r in map(json.loads, preview.stdout.splitlines()) if "request" in r]) == 4
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [li] = json.loads(plan.stdout)["sources"]
+    records, [li] = preview_and_plan(tmp_path, fake_omi.url, table)
+    assert len([r for r in records if "request" in r]) == 4
     assert (li["items"], li["conversations"]) == (7, 4)  # 6 messages and the row without a date
     assert fake_omi.conversations == []

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from bridge.store import Store
 from connectors.chats.meta import InstagramConfig, InstagramConnector, MessengerConfig, MessengerConnector, mended
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 DATA = Path(__file__).parent / "data" / "chats"
 MESSENGER = DATA / "messenger"
@@ -116,11 +115,7 @@ def test_preview_and_plan_read_messenger_and_instagram_through_the_cli(tmp_path,
     tables = (f'[connectors.fb]\ntype = "messenger"\npath = "{MESSENGER}"\nme = "Alex Kim"\n'
               'timezone = "Europe/Berlin"\n'
               f'[connectors.ig]\ntype = "instagram"\npath = "{DATA / "instagram"}"\ntimezone = "Europe/Berlin"\n')
-    config = write_config(tmp_path, fake_omi.url, connectors=tables)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    records = [json.loads(line) for line in preview.stdout.splitlines()]
+    records, sources = preview_and_plan(tmp_path, fake_omi.url, tables)
     heads = sorted(r["request"]["text"].split("\n")[0] for r in records if "request" in r)
     # the record without its time is named in the preview too, with its place and reason
     assert [r.get("reason") for r in records if "request" not in r] == ["no readable timestamp_ms"]
@@ -128,8 +123,6 @@ def test_preview_and_plan_read_messenger_and_instagram_through_the_cli(tmp_path,
                      "Messenger chat with Anna Schmidt, Sat 15 Mar 2025",
                      "Messenger chat with Anna Schmidt, Sun 16 Mar 2025",
                      "Messenger group “Familie ❤️”, Sat 15 Mar 2025"]
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    counts = {s["connector"]: (s["items"], s["conversations"]) for s in json.loads(plan.stdout)["sources"]}
+    counts = {s["connector"]: (s["items"], s["conversations"]) for s in sources}
     assert counts == {"fb": (13, 3), "ig": (3, 1)}
     assert fake_omi.conversations == []

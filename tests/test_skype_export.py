@@ -9,8 +9,7 @@ from pathlib import Path
 
 from bridge.store import Store
 from connectors.chats.skype import SkypeConfig, SkypeConnector, skype_text
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 EXPORT = Path(__file__).parent / "data" / "chats" / "skype" / "messages.json"
 
@@ -68,13 +67,7 @@ def test_a_cut_export_is_skipped_and_a_later_one_sends_only_what_is_new(tmp_path
 
 def test_preview_and_plan_read_skype_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.skype]\ntype = "skype"\npath = "{EXPORT}"\nme = "Alex Kim"\ntimezone = "Europe/Berlin"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    assert len([r for r in map(json.loads, preview.stdout.splitlines()) if "request" in r]) == 3
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [sk] = json.loads(plan.stdout)["sources"]
+    records, [sk] = preview_and_plan(tmp_path, fake_omi.url, table)
+    assert len([r for r in records if "request" in r]) == 3
     assert (sk["items"], sk["conversations"]) == (9, 3)  # 8 messages and the one without a time
     assert fake_omi.conversations == []

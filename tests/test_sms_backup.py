@@ -5,7 +5,6 @@ read up to its break, a longer backup sending only what is new; `preview` and `p
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,7 @@ import pytest
 from bridge.errors import SourceError
 from bridge.store import Store
 from connectors.chats.sms import SmsBackupConfig, SmsBackupConnector, SurrogatesJoined
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 BACKUP = Path(__file__).parent / "data" / "chats" / "sms" / "sms-20250316103000.xml"
 ANNA = ["SMS chat with Anna Schmidt, Sat 15 Mar 2025",
@@ -108,14 +106,7 @@ def test_a_later_backup_sends_only_what_is_new_and_a_day_it_adds_to_as_continued
 
 def test_preview_and_plan_read_an_sms_backup_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.texts]\ntype = "sms-backup"\npath = "{BACKUP}"\nme = "Alex"\ntimezone = "Europe/Berlin"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    records = [json.loads(line) for line in preview.stdout.splitlines()]
+    records, [texts] = preview_and_plan(tmp_path, fake_omi.url, table)
     assert [r["request"]["text"].split("\n") for r in records if "request" in r][2] == ANNA
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [texts] = json.loads(plan.stdout)["sources"]
     assert (texts["items"], texts["conversations"]) == (8, 4)  # 7 messages and the record without a date
     assert fake_omi.conversations == []

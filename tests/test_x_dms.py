@@ -4,14 +4,12 @@ named, reactions, group names from renames, the app's events left out; `preview`
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from bridge.store import Store
 from connectors.chats.x_dms import XDmsConfig, XDmsConnector
-from tests.chat_cli import registered_env, run
-from tests.conftest import run_cli, write_config
+from tests.chat_cli import preview_and_plan, run
 
 ARCHIVE = Path(__file__).parent / "data" / "chats" / "x"
 
@@ -61,13 +59,7 @@ def test_a_cut_file_is_skipped_with_its_reason_and_a_later_archive_sends_only_wh
 
 def test_preview_and_plan_read_x_dms_through_the_cli(tmp_path, fake_omi):
     table = f'[connectors.x]\ntype = "x-dms"\npath = "{ARCHIVE}"\ntimezone = "Europe/Berlin"\n'
-    config = write_config(tmp_path, fake_omi.url, connectors=table)
-    env = registered_env(tmp_path)
-    preview = run_cli("preview", "-c", str(config), env=env)
-    assert preview.returncode == 0, preview.stderr
-    assert len([r for r in map(json.loads, preview.stdout.splitlines()) if "request" in r]) == 4
-    plan = run_cli("plan", "-c", str(config), "--json", env=env)
-    assert plan.returncode == 0, plan.stderr
-    [xs] = json.loads(plan.stdout)["sources"]
+    records, [xs] = preview_and_plan(tmp_path, fake_omi.url, table)
+    assert len([r for r in records if "request" in r]) == 4
     assert (xs["items"], xs["conversations"]) == (8, 4)  # 7 messages and the one without a time
     assert fake_omi.conversations == []
