@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bridge.errors import SourceError
 from bridge.groups import Item
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper
+from connectors.chats.jsonfile import read_json
 
 __all__ = ["GoogleChatConfig", "GoogleChatConnector", "takeout_time"]
 
@@ -45,12 +45,7 @@ class GoogleChatConnector(ChatExportConnector):
     patterns = ("messages.json",)
 
     def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
-        try:
-            export = json.loads(path.read_bytes())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(f"not readable JSON ({exc})") from None
-        if not isinstance(export, dict) or not isinstance(export.get("messages"), list):
-            raise SourceError("not a Google Chat messages.json (no messages list)")
+        export = read_json(path, needs="messages", what="a Google Chat messages.json")
         me = _me(path)
         info = _json_or_empty(path.parent / "group_info.json")
         members = [m for m in info.get("members") or [] if isinstance(m, dict)]

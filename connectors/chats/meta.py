@@ -19,7 +19,6 @@ joining or leaving and the group's renames are the app's own lines: left out.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from pydantic import Field
 from bridge.errors import SourceError
 from bridge.groups import Item
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper, message_key
+from connectors.chats.jsonfile import read_json
 
 __all__ = ["InstagramConfig", "InstagramConnector", "MessengerConfig", "MessengerConnector", "mended"]
 
@@ -151,13 +151,7 @@ class InstagramConnector(MessengerConnector):
 
 
 def _load(path: Path) -> dict[str, Any]:
-    try:
-        export = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SourceError(f"not readable JSON ({exc})") from None
-    if not isinstance(export, dict) or not isinstance(export.get("messages"), list):
-        raise SourceError("not a Messenger or Instagram chat (no messages list)")
-    return export
+    return read_json(path, needs="messages", what="a Messenger or Instagram chat")
 
 
 def _text(message: dict[str, Any]) -> str:

@@ -15,7 +15,6 @@ A deleted message (``properties.deletetime``, no content) is left out.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -24,9 +23,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bridge.errors import SourceError
 from bridge.groups import Item
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper
+from connectors.chats.jsonfile import read_json
 
 __all__ = ["SkypeConfig", "SkypeConnector", "skype_text"]
 
@@ -53,12 +52,7 @@ class SkypeConnector(ChatExportConnector):
     patterns = ("messages.json",)
 
     def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
-        try:
-            export = json.loads(path.read_bytes())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(f"not readable JSON ({exc})") from None
-        if not isinstance(export, dict) or not isinstance(export.get("conversations"), list):
-            raise SourceError("not Skype's messages.json (no conversations list)")
+        export = read_json(path, needs="conversations", what="Skype's messages.json")
         me = str(export.get("userId") or "")
         for n, conversation in enumerate(export["conversations"], start=1):
             if not isinstance(conversation, dict) or not isinstance(conversation.get("MessageList"), list):
