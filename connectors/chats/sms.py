@@ -36,6 +36,7 @@ from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector,
 __all__ = ["SmsBackupConfig", "SmsBackupConnector", "SurrogatesJoined"]
 
 CHUNK = 1 << 20
+SPILL_BATCH = 2000  # messages written to the scratch file at a time
 _HALVES = re.compile(rb"&#(5[5-7]\d{3});(?:&#(5[5-7]\d{3});)?")
 _SENT = {"2": True, "1": False}  # sms type / mms msg_box: sent by the person, or received
 _KINDS = (("image/gif", "GIF"), ("image/", "photo"), ("video/", "video"), ("audio/", "voice message"),
@@ -69,10 +70,14 @@ class SmsBackupConnector(ChatExportConnector):
 
     def _spill(self, path: Path, db: sqlite3.Connection, skip: Skipper) -> None:
         """Every message of the file into ``db`` by thread; memory holds one message at a time."""
+        db.execute("PRAGMA journal_mode = OFF")  # a scratch file: nothing to recover after a crash
+        db.execute("PRAGMA synchronous = OFF")
         db.execute("CREATE TABLE messages (thread TEXT, at REAL, n INTEGER, key TEXT, author TEXT, text TEXT, "
                    "me INTEGER)")
         db.execute("CREATE TABLE threads (thread TEXT PRIMARY KEY, name TEXT, people TEXT)")
         me = self.config.me[0] if self.config.me else "Me"
+        threads: dict[str, tuple[str, str]] = {}  # thread -> its latest name, its people (a few thousand)
+        batch: list[tuple[Any, ...]] = []
         n = 0
         with path.open("rb") as raw:
             events = ET.iterparse(SurrogatesJoined(raw), events=("start", "end"))
@@ -96,17 +101,20 @@ class SmsBackupConnector(ChatExportConnector):
                     if message is None:
                         continue
                     thread, name, people, at, sent, author, text = message
-                    db.execute("INSERT INTO threads VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET name = excluded.name",
-                               (thread, name, people))
-                    db.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (thread, at, n, message_key(thread, at, sent, text), me if sent else author, text,
-                                int(sent)))
+                    threads[thread] = (name, people)
+                    batch.append((thread, at, n, message_key(thread, at, sent, text), me if sent else author, text,
+                                  int(sent)))
+                    if len(batch) >= SPILL_BATCH:
+                        db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+                        batch.clear()
             except ET.ParseError as exc:
                 if root is None:
                     raise SourceError(f"not readable XML ({exc})") from None
                 line = exc.position[0]
                 skip(f"line {line}", f"the XML breaks off here ({_reason(exc)}): the {n} message(s) before it "
                                      "were read")
+        db.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        db.executemany("INSERT INTO threads VALUES (?, ?, ?)", [(t, *v) for t, v in threads.items()])
         db.execute("CREATE INDEX by_time ON messages (thread, at, n)")
         if root is None:
             raise SourceError("not readable XML (the file is empty)")
