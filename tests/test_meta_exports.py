@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 from bridge.store import Store
 from connectors.chats.meta import InstagramConfig, InstagramConnector, MessengerConfig, MessengerConnector, mended
 from tests.chat_cli import preview_and_plan, run
+from tests.zip_data import damage
 
 DATA = Path(__file__).parent / "data" / "chats"
 MESSENGER = DATA / "messenger"
@@ -126,3 +128,22 @@ def test_preview_and_plan_read_messenger_and_instagram_through_the_cli(tmp_path,
     counts = {s["connector"]: (s["items"], s["conversations"]) for s in sources}
     assert counts == {"fb": (13, 3), "ig": (3, 1)}
     assert fake_omi.conversations == []
+
+
+def test_the_downloaded_zip_is_read_as_it_came_and_a_damaged_member_is_named_with_it(tmp_path):
+    download = tmp_path / "facebook-alexkim-2025-03-16-Xy3kP9Qa.zip"
+    with zipfile.ZipFile(download, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(MESSENGER.rglob("*.json")):
+            archive.write(file, file.relative_to(MESSENGER).as_posix())
+        archive.writestr("your_facebook_activity/profile_information/profile_information.json", '{"profile": {}}')
+    whole = [s["text"] for s in run(messenger(), Store(":memory:"))]
+    assert [s["text"] for s in run(messenger(download), Store(":memory:"))] == whole
+    damage(download, f"{ANNA}/message_2.json")
+    store = Store(":memory:")
+    sent = run(messenger(download), store)
+    assert [s["text"].split("\n")[:2] for s in sent][:2] == [
+        ["Messenger chat with Anna Schmidt, Sat 15 Mar 2025", "Anna Schmidt (12:01): [2 photos]"],
+        ["Messenger chat with Anna Schmidt, Sun 16 Mar 2025", "Anna Schmidt (08:00): Danke für gestern! 😊"]]
+    assert len(sent) == 3  # the family group too
+    assert [(r["ref"], r["reason"]) for r in store.rows("SELECT ref, reason FROM skipped")] == [
+        (f"{download.name}/{ANNA}/message_2.json", "damaged in the zip (its compressed data is corrupt)")]

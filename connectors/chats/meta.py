@@ -20,19 +20,23 @@ joining or leaving and the group's renames are the app's own lines: left out.
 from __future__ import annotations
 
 import re
+import zipfile
+from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import Field
 
 from bridge.errors import SourceError
 from bridge.groups import Item
+from bridge.zips import DamagedMember, member_name, open_zip, read_member
 from connectors.chats.export import Chat, ChatExportConfig, ChatExportConnector, Skipper, message_key
-from connectors.chats.jsonfile import read_json
+from connectors.chats.jsonfile import parse_json, read_json
 
 __all__ = ["InstagramConfig", "InstagramConnector", "MessengerConfig", "MessengerConnector", "mended"]
 
+_WHAT = "a Messenger or Instagram chat"
 _PART = re.compile(r"message_(\d+)\.json$")
 _MEDIA = (("photos", "photo"), ("videos", "video"), ("audio_files", "voice message"), ("gifs", "GIF"))
 # the app's own lines, in Generic messages (English exports; others keep their language)
@@ -69,56 +73,90 @@ class MessengerConnector(ChatExportConnector):
     Config: type[ChatExportConfig] = MessengerConfig
     app = "Messenger"
     key_prefix = "messenger"
-    patterns = ("message_*.json",)
+    patterns = ("message_*.json", "*.zip")
 
     def files(self) -> list[Path]:
-        """One file per chat (its ``message_1.json``, or its lowest part): ``read`` takes the rest."""
+        """One file per chat (its ``message_1.json``, or its lowest part): ``read`` takes the rest;
+        and every zip as downloaded (its chats are read inside it)."""
         first: dict[Path, tuple[int, Path]] = {}
+        zips = []
         for path in super().files():
             match = _PART.search(path.name)
-            if not match:
-                continue
-            n = int(match.group(1))
-            if path.parent not in first or n < first[path.parent][0]:
-                first[path.parent] = (n, path)
-        return sorted(p for _, p in first.values())
+            if path.suffix.lower() == ".zip":
+                zips.append(path)
+            elif match:
+                n = int(match.group(1))
+                if path.parent not in first or n < first[path.parent][0]:
+                    first[path.parent] = (n, path)
+        return sorted([p for _, p in first.values()] + zips)
 
     def read(self, path: Path, skip: Skipper, memory: dict[str, Any]) -> Iterator[Chat]:
-        parts = sorted(((int(m.group(1)), p) for p in path.parent.glob("message_*.json")
-                        if (m := _PART.search(p.name))), reverse=True)  # the oldest messages first
-        head, first = None, path
-        for _, part in reversed(parts):  # message_1.json names the chat; a damaged one, the next part
-            try:
-                head, first = _load(part), part
-                break
-            except SourceError as exc:
-                if part == parts[0][1]:
-                    raise  # no part readable: the file's reason
-                skip("" if part == path else f"chat part {part.name}", str(exc))
-                parts = [(n, p) for n, p in parts if p != part]
-        assert head is not None
-        title = mended(str(head.get("title") or path.parent.name))
-        people = [mended(str(p.get("name"))) for p in head.get("participants") or [] if isinstance(p, dict)]
-        key = str(head.get("thread_path") or path.parent.name)
-        if not self.wanted(title, key, path.parent.name):
+        if path.suffix.lower() == ".zip":
+            yield from self._zip(path, skip)
             return
+        parts = sorted((int(m.group(1)), p) for p in path.parent.glob("message_*.json") if (m := _PART.search(p.name)))
+        chat = self._chat(path.parent.name, [(f"chat part {p.name}" if p != path else "", p.name,
+                                              lambda p=p: _load(p)) for _, p in parts], skip, whole=True)
+        if chat is not None:
+            yield chat
+
+    def _zip(self, path: Path, skip: Skipper) -> Iterator[Chat]:
+        """The chats of a downloaded zip, each folder's ``message_N.json`` members read one at a time."""
+        with open_zip(path) as archive:
+            folders: dict[PurePosixPath, list[tuple[int, zipfile.ZipInfo]]] = defaultdict(list)
+            for info in archive.infolist():
+                name = PurePosixPath(member_name(info))
+                if (m := _PART.search(name.name)) and "/messages/" in f"/{name}":
+                    folders[name.parent].append((int(m.group(1)), info))
+            if not folders:
+                raise SourceError(f"no {self.app} chats in the zip (no messages/.../message_1.json)")
+            for folder in sorted(folders):
+                parts = [(f"/{member_name(info)}", PurePosixPath(member_name(info)).name,
+                          lambda info=info: _loads(read_member(archive, info)))
+                         for _, info in sorted(folders[folder], key=lambda t: t[0])]
+                chat = self._chat(folder.name, parts, skip, whole=False)
+                if chat is not None:
+                    yield chat
+
+    def _chat(self, folder: str, parts: list[tuple[str, str, Any]], skip: Skipper, whole: bool) -> Chat | None:
+        """The chat of ``parts`` (where to name a problem, the part's name, how to load it; lowest
+        number first): the first readable part names it. ``whole``: the first part is the file
+        being read, and a chat none of whose parts can be read is that file's problem."""
+        head = None
+        for n, (where, _, load) in enumerate(parts):
+            try:
+                head = load()
+                break
+            except (SourceError, DamagedMember) as exc:
+                if whole and n == len(parts) - 1:
+                    raise
+                skip(where or "", exc.reason if isinstance(exc, DamagedMember) else str(exc))
+        if head is None:
+            return None
+        readable = parts[n:]
+        title = mended(str(head.get("title") or folder))
+        people = [mended(str(p.get("name"))) for p in head.get("participants") or [] if isinstance(p, dict)]
+        key = str(head.get("thread_path") or folder)
+        if not self.wanted(title, key, folder):
+            return None
         group = head.get("thread_type") == "RegularGroup" or len(people) > 2
         place = f"group “{title}”" if group else f"chat with {title}"
-        yield Chat(key=f"{self.key_prefix}:{key}", place=place,
-                   items=self._items(first, parts, head, f"{self.key_prefix}:{key}", skip))
+        return Chat(key=f"{self.key_prefix}:{key}", place=place,
+                    items=self._items(readable, head, f"{self.key_prefix}:{key}", skip))
 
-    def _items(self, first: Path, parts: list[tuple[int, Path]], head: dict[str, Any], scope: str,
+    def _items(self, parts: list[tuple[str, str, Any]], head: dict[str, Any], scope: str,
                skip: Skipper) -> Iterator[Item]:
-        for _, part in parts:
+        for where, name, load in reversed(parts):  # the oldest messages first
             try:
-                export = head if part == first else _load(part)
-            except SourceError as exc:
-                skip(f"chat part {part.name}", str(exc))  # one damaged part: the chat's other parts come in
+                export = head if load is parts[0][2] else load()
+            except (SourceError, DamagedMember) as exc:  # one damaged part: the chat's other parts come in
+                skip(where, exc.reason if isinstance(exc, DamagedMember) else str(exc))
                 continue
             ordered = []
             for n, message in enumerate(export["messages"], start=1):
                 if not isinstance(message, dict) or not isinstance(message.get("timestamp_ms"), int | float):
-                    skip(f"{part.name} message record {n}", "no readable timestamp_ms")
+                    skip(f"{where} message record {n}" if where.startswith("/") else f"{name} message record {n}",
+                         "no readable timestamp_ms")
                     continue
                 ordered.append((message["timestamp_ms"], -n, message))
             ordered.sort(key=lambda t: (t[0], t[1]))  # written newest first
@@ -151,7 +189,11 @@ class InstagramConnector(MessengerConnector):
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return read_json(path, needs="messages", what="a Messenger or Instagram chat")
+    return read_json(path, needs="messages", what=_WHAT)
+
+
+def _loads(data: bytes) -> dict[str, Any]:
+    return parse_json(data, needs="messages", what=_WHAT)
 
 
 def _text(message: dict[str, Any]) -> str:
