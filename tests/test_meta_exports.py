@@ -52,7 +52,7 @@ def test_messenger_chats_read_line_by_line_across_parts_with_media_calls_shares_
         ["Messenger group “Familie ❤️”, Sat 15 Mar 2025",
          "Ben Müller (18:00): Sunday lunch at Mum’s – who’s in?",
          "Mum (18:02): [video] [GIF]",
-         "Ben Müller (18:05): 👍 (😂 from Mum, ❤ from Alex Kim)"],
+         "Ben Müller (18:05): 👍 (😂 from Mum, ❤ from me)"],
     ]
     assert {s["text_source_spec"] for s in sent} == {"messenger"}
     assert sent[0]["started_at"] == "2025-03-15T08:41:00.000000+00:00"
@@ -66,7 +66,7 @@ def test_instagram_in_the_older_messages_inbox_layout_with_shares_and_no_like_li
     assert [s["text"].split("\n") for s in sent] == [
         ["Instagram chat with Omar J, Sat 15 Mar 2025",
          "Omar J (16:00): na, alles gut?",
-         "Omar J (16:02): [link: https://www.instagram.com/reel/C4xYz12AbCd/ “Café cats 🐱”] (😂 from alex.kim)",
+         "Omar J (16:02): [link: https://www.instagram.com/reel/C4xYz12AbCd/ “Café cats 🐱”] (😂 from me)",
          "alex.kim (me, 16:03): haha that’s you 🤣"]]  # "Liked a message" is not a line
     assert sent[0]["text_source_spec"] == "instagram"
 

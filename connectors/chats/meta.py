@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -170,7 +170,7 @@ class MessengerConnector(ChatExportConnector):
         if message.get("is_unsent") or message.get("type") in ("Subscribe", "Unsubscribe"):
             return None
         author = mended(str(message.get("sender_name") or "someone"))
-        text = _text(message)
+        text = _text(message, self.is_me)
         if not text:
             return None
         # no ids in these exports: the instant, the sender and the words; the same three twice
@@ -196,7 +196,7 @@ def _loads(data: bytes) -> dict[str, Any]:
     return parse_json(data, needs="messages", what=_WHAT)
 
 
-def _text(message: dict[str, Any]) -> str:
+def _text(message: dict[str, Any], is_me: Callable[[str], bool]) -> str:
     """The words and what came with them, named: ``[photo]``, ``[call, 12 min]``, ``[link: ...]``."""
     content = mended(str(message.get("content") or "")).strip()
     parts: list[str] = []
@@ -232,6 +232,7 @@ def _text(message: dict[str, Any]) -> str:
     reactions = [r for r in message.get("reactions") or [] if isinstance(r, dict) and r.get("reaction")]
     text = " ".join(p for p in (content, *parts) if p)
     if text and reactions:
-        text += " (" + ", ".join(f"{mended(str(r['reaction']))} from {mended(str(r.get('actor') or 'someone'))}"
-                                 for r in reactions) + ")"
+        actors = [mended(str(r.get("actor") or "someone")) for r in reactions]
+        text += " (" + ", ".join(f"{mended(str(r['reaction']))} from {'me' if is_me(actor) else actor}"
+                                 for r, actor in zip(reactions, actors, strict=True)) + ")"
     return text
