@@ -173,7 +173,9 @@ class Bridge:
         try:
             from bridge.console import Console  # Jinja2 and the templates, only when serving
 
-            Console(lambda: self.config, self.store, self._wake_threadsafe).install(self.listener)
+            loop = asyncio.get_running_loop()
+            Console(lambda: self.config, self.store, self._wake_threadsafe,
+                    reload=lambda: asyncio.run_coroutine_threadsafe(self.sources.reload(), loop)).install(self.listener)
         except Exception as exc:
             log.warning("the web console is off: %s", one_line(exc))
 

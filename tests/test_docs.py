@@ -30,7 +30,10 @@ BUILTIN = {"spool": "SpoolConnector", "imap": "ImapConnector", "mbox": "MboxConn
            "maildir": "MaildirConnector", "eml": "EmlConnector", "slack": "SlackConnector",
            "slack-export": "SlackExportConnector", "whatsapp": "WhatsAppConnector",
            "telegram-export": "TelegramConnector", "discord-export": "DiscordConnector",
-           "matrix": "MatrixConnector"}
+           "matrix": "MatrixConnector", "messenger": "MessengerConnector", "instagram": "InstagramConnector",
+           "sms-backup": "SmsBackupConnector", "imessage": "IMessageConnector", "google-chat": "GoogleChatConnector",
+           "linkedin": "LinkedInConnector", "x-dms": "XDmsConnector", "skype": "SkypeConnector",
+           "line": "LineConnector"}
 
 
 @pytest.mark.parametrize("kind", sorted(BUILTIN))
