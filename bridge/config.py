@@ -43,7 +43,7 @@ from bridge.registry import connector_types, load_connector_type
 
 __all__ = [
     "MISSING_SECRET", "Config", "ConfigPath", "GroupedConfig", "HttpConfig", "HttpUrl", "OmiConfig", "StateConfig",
-    "TimeZoneName", "default_config_path", "load_config",
+    "TimeZoneName", "check_connector_table", "default_config_path", "load_config", "secrets_of", "validate_connector",
 ]
 
 _ENV_REF = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -242,19 +242,10 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
         tables = {}
 
     connectors: dict[str, ConnectorConfig] = {}
-    known = connector_types()
     for name, table in tables.items():
         where = f"connectors.{name}"
-        kind = table.get("type")
-        if not isinstance(kind, str):
-            problems.append(f"{where}.type: required (one of: {', '.join(known) or 'none installed'})")
-            continue
-        if kind not in known:
-            problems.append(f"{where}.type: unknown connector type {kind!r} (known: {', '.join(known)})")
-            continue
-        model = load_connector_type(kind).Config
-        problems += secrets.resolve(table, model, where)
-        validated = _validate(model, table, where, context, problems)
+        validated, found = validate_connector(name, table, base_dir, secrets)
+        problems += found
         if validated is not None:
             connectors[name] = validated
             if getattr(validated, "needs_http_listener", False) and http is not None and not http.listen:
@@ -275,6 +266,34 @@ def load_config(path: str | Path, *, need_secrets: bool = True) -> Config:
         state_path = Path(state_dir.split(":")[0]) / "omi-bridge.db" if state_dir else base_dir / "omi-bridge.db"
     return Config(omi=omi, http=http, state_path=state_path, connectors=connectors, source=path,
                   missing_secrets=secrets.missing)
+
+
+def validate_connector(name: str, table: dict[str, Any], base_dir: Path,
+                       secrets: _Secrets | None = None) -> tuple[ConnectorConfig | None, list[str]]:
+    """One ``[connectors.NAME]`` table (its ``${ENV}`` already expanded), checked as a whole file
+    is: its config (None if it has problems) and every problem with its key path."""
+    where = f"connectors.{name}"
+    known = connector_types()
+    kind = table.get("type")
+    if not isinstance(kind, str):
+        return None, [f"{where}.type: required (one of: {', '.join(known) or 'none installed'})"]
+    if kind not in known:
+        return None, [f"{where}.type: unknown connector type {kind!r} (known: {', '.join(known)})"]
+    model = load_connector_type(kind).Config
+    secrets = secrets or _Secrets(base_dir, {}, True)
+    problems = secrets.resolve(table, model, where)
+    validated = _validate(model, table, where, {"base_dir": base_dir}, problems)
+    return validated, problems
+
+
+def check_connector_table(name: str, table: dict[str, Any], base_dir: Path) -> tuple[ConnectorConfig | None, list[str]]:
+    """A table as a form would write it (the console's), checked with the messages ``check``
+    gives: ``${ENV}`` expanded first, an unset variable a problem."""
+    missing: dict[str, str] = {}
+    raw = _expand_env(dict(table), ("connectors", name), missing)
+    validated, problems = validate_connector(name, raw, base_dir)
+    unset = [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
+    return (None if unset else validated), unset + problems
 
 
 def secrets_of(config: Config) -> list[str]:

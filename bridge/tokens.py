@@ -45,13 +45,16 @@ class TokenFile:
         return data if isinstance(data, dict) else None
 
     def write(self, data: dict[str, Any]) -> None:
+        self.write_text(json.dumps(data, indent=1))
+
+    def write_text(self, text: str) -> None:
         """Replace the file: written to a private temporary file, flushed to disk, renamed."""
         self._folder()
         fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")  # 0600
         try:
             self._own(fd)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1)
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(temporary, self.path)

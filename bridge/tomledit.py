@@ -151,18 +151,6 @@ def save_secret(state_path: Path, name: str, field: str, value: str) -> Path:
     from bridge.tokens import TokenFile
 
     path = secrets_dir(state_path) / f"{name}.{field}"
-    holder = TokenFile(path)  # its folder and owner rules: the service's user reads what root wrote
-    holder._folder()
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # 0600
-    try:
-        holder._own(fd)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(value)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    # a token file's rules: owner-only, atomic, and the service's user reads what root wrote
+    TokenFile(path).write_text(value)
     return path

@@ -166,8 +166,7 @@ def table_of(kind: Kind, values: dict[str, Any], secret_files: dict[str, str] | 
 def validate(config: Config, name: str, table: dict[str, Any]) -> tuple[dict[str, str], list[str], Any]:
     """Validate one ``[connectors.NAME]`` table as ``load_config`` does (its own steps, so the
     messages are ``check``'s): problems by option, the rest, and the connector's config or None."""
-    from bridge.config import _expand_env, _Secrets, _validate
-    from bridge.registry import load_connector_type
+    from bridge.config import check_connector_table
 
     by_key: dict[str, str] = {}
     if not NAME.match(name):
@@ -176,14 +175,7 @@ def validate(config: Config, name: str, table: dict[str, Any]) -> tuple[dict[str
         by_key["name"] = "a source of that name exists already"
     name = name if "name" not in by_key else "new"  # the table is still checked, under a name TOML takes
     where = f"connectors.{name}"
-    problems: list[str] = []
-    missing: dict[str, str] = {}
-    raw = _expand_env(dict(table), ("connectors", name), missing)
-    problems += [f"{key}: environment variable {var} is not set" for key, var in missing.items()]
-    model = load_connector_type(table["type"]).Config
-    secrets = _Secrets(config.source.resolve().parent, {}, True)
-    problems += secrets.resolve(raw, model, where)
-    validated = _validate(model, raw, where, {"base_dir": config.source.resolve().parent}, problems)
+    validated, problems = check_connector_table(name, table, config.source.resolve().parent)
     rest: list[str] = []
     for problem in problems:
         key, _, message = problem.partition(": ")
