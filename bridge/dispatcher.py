@@ -236,9 +236,8 @@ class Dispatcher:
         coming free wakes the loop by itself."""
         if hold > now:
             return hold if self.store.next_due_at() is not None else None
-        if self.store.health.failing:  # the daemon wakes us when the state takes writes again
-            return now + IDLE_WAKE if self._active else None
-        if self._free_slots() <= 0:
+        # no slot free, or the state file refusing writes (the daemon wakes us when it takes them)
+        if self.store.health.failing or self._free_slots() <= 0:
             return now + IDLE_WAKE if self._active else None
         times = []
         lookup = self.lookups.next_at(now)

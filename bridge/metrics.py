@@ -10,7 +10,6 @@ Two kinds:
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from bridge.config import OmiConfig
 from bridge.health import omi_state
-from bridge.status import backlog
+from bridge.status import backlog, skip_totals
 from bridge.store import Store
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -68,13 +67,6 @@ def _backlog(info: dict[str, Any]) -> Iterator[Any]:
                             " to be looked up in Omi before any re-send", value=info["to_check"])
 
 
-def _reason_class(reason: str) -> str:
-    """A skip reason without its particulars ("not valid JSON: line 3" -> "not valid JSON"),
-    so the label set stays small."""
-    head = reason.split(":", 1)[0].strip()
-    return re.sub(r"\d+", "N", head)[:60] or "unknown"
-
-
 class _StoreCollector(Collector):
     def __init__(self, store: Store, omi: OmiConfig | None) -> None:
         self._store = store
@@ -106,10 +98,7 @@ class _StoreCollector(Collector):
 
         skipped = GaugeMetricFamily("omi_bridge_skipped_items", "Items recorded as skipped, by reason",
                                     labels=["connector", "reason"])
-        totals: dict[tuple[str, str], int] = {}
-        for row in self._store.rows("SELECT connector, reason, count(*) AS n FROM skipped GROUP BY connector, reason"):
-            key = (row["connector"], _reason_class(row["reason"]))
-            totals[key] = totals.get(key, 0) + row["n"]
-        for (connector, reason), count in sorted(totals.items()):
-            skipped.add_metric([connector, reason], count)
+        # by kind of reason, as status and the console count them (reason_kind keeps the label set small)
+        for row in skip_totals(self._store, time.time()):
+            skipped.add_metric([row["connector"], row["reason"]], row["total"])
         yield skipped
