@@ -236,11 +236,11 @@ def state_on_tmpfs(tmp_path: Path, fake_omi, size: str) -> tuple[Path, Path, int
 
 
 def fill(path: Path) -> None:
-    """Write ``path`` until its file system is full."""
-    with path.open("wb") as file, contextlib.suppress(OSError):
+    """Write ``path`` until its file system is full. Unbuffered: a buffered file keeps what a
+    full disk refused and raises it again when it is closed."""
+    with contextlib.suppress(OSError), path.open("wb", buffering=0) as file:
         while True:
             file.write(b"\0" * 65536)
-            file.flush()
 
 
 def test_healthz_turns_503_while_the_store_cannot_be_written(tmp_path, fake_omi) -> None:
