@@ -15,8 +15,9 @@ rows stop ``reserve`` requests short, so a live item finds a write in the curren
 Until Omi has stated a limit (and none is configured) nothing is paced: the default of 25 per
 hour is only used to estimate when a backlog will be delivered. A 429 that states a limit higher
 than the requests we sent lately (another client shares the key) teaches nothing but its pause.
-A learned limit that was raised is noticed by one probe a day: one request past the limit while a backlog waits (a 429 then
-costs nothing, the window is spent anyway); if it is accepted, the limit is learned again.
+A learned limit that was raised is noticed by one probe a day: one request past the limit while a
+backlog waits (a 429 then costs nothing, the window is spent anyway); if it is accepted, the limit
+is learned again.
 """
 
 from __future__ import annotations

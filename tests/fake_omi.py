@@ -30,6 +30,7 @@ it gave is a violation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -209,10 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _drop(self) -> None:
         self._record(0)
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _gate(self, scope: str | None) -> tuple[str, list[str]] | None:
         """The key and its scopes, or None after answering 401/403 (Omi checks the key before
@@ -340,15 +339,16 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw)
         except ValueError as exc:
             return [f"body is not JSON: {exc}"], {}
-        problems = [f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}" for e in self.omi._validator.iter_errors(body)]
+        problems = [f"{'/'.join(map(str, e.path)) or 'body'}: {e.message}"
+                    for e in self.omi._validator.iter_errors(body)]
         if problems or not isinstance(body, dict):
             return problems or ["body is not an object"], {}
         problems += [f"{key}: not a contract field" for key in set(body) - self.omi._fields]
         if not body["text"].strip():
             problems.append("text cannot be empty")
-        if body.get("started_at") and body.get("finished_at"):
-            if datetime.fromisoformat(body["finished_at"]) < datetime.fromisoformat(body["started_at"]):
-                problems.append("finished_at must be after started_at")
+        if (body.get("started_at") and body.get("finished_at")
+                and datetime.fromisoformat(body["finished_at"]) < datetime.fromisoformat(body["started_at"])):
+            problems.append("finished_at must be after started_at")
         return problems, body
 
     def do_GET(self) -> None:

@@ -22,8 +22,10 @@ def test_bad_config_is_exit_2_with_every_problem_and_no_traceback(tmp_path):
     result = run_cli("run", "--once", "-c", str(config))
     assert result.returncode == 2
     assert "omi.timeout: " in result.stderr
-    assert ("connectors.x.type: unknown connector type 'nope' (known: discord-export, eml, google-chat, imap, imessage, instagram, line, linkedin, maildir, matrix, mbox, "
-            "messenger, skype, slack, slack-export, sms-backup, spool, telegram-export, whatsapp, x-dms)") in result.stderr
+    assert ("connectors.x.type: unknown connector type 'nope' "
+            "(known: discord-export, eml, google-chat, imap, imessage, instagram, line, linkedin, maildir, "
+            "matrix, mbox, messenger, skype, slack, slack-export, sms-backup, spool, telegram-export, "
+            "whatsapp, x-dms)") in result.stderr
     assert "Traceback" not in result.stderr
 
 

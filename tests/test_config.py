@@ -88,8 +88,10 @@ path = "x"
     assert "connectors.a.path: required" in problems
     assert any(p.startswith("connectors.a.poll_interval: ") for p in problems)
     assert "connectors.a.extra: unknown option" in problems
-    assert ("connectors.b.type: unknown connector type 'carrier-pigeon' (known: discord-export, eml, google-chat, imap, imessage, instagram, line, linkedin, maildir, matrix, mbox, "
-            "messenger, skype, slack, slack-export, sms-backup, spool, telegram-export, whatsapp, x-dms)") in problems
+    assert ("connectors.b.type: unknown connector type 'carrier-pigeon' "
+            "(known: discord-export, eml, google-chat, imap, imessage, instagram, line, linkedin, maildir, "
+            "matrix, mbox, messenger, skype, slack, slack-export, sms-backup, spool, telegram-export, "
+            "whatsapp, x-dms)") in problems
     assert any(p.startswith("connectors.c.type: required") for p in problems)
 
 
