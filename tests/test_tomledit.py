@@ -12,7 +12,8 @@ import pytest
 
 from bridge import tomledit
 from bridge.config import load_config
-from bridge.console.sources import KINDS, form_values, table_of, validate
+from bridge.console.kinds import KINDS, form_values, table_of
+from bridge.console.sources import validate
 from bridge.errors import ConfigError
 from tests.conftest import write_config
 
