@@ -170,6 +170,9 @@ def test_pausing_stops_reading_and_resuming_sends_what_came_once(setup, page) ->
     page.get_by_role("button", name="Pause home-mail").click()
     page.get_by_role("status").filter(has_text="home-mail paused.").wait_for(timeout=30000)
     assert "paused = true" in setup.config.read_text()
+    page.goto(setup.url + "/")  # the Overview says so on the source's row
+    expect_text(page, "tr:has(a:text-is('home-mail'))", "paused: nothing is read")
+    page.goto(setup.url + "/sources")
     setup.server.append("alice", mail(3, "Keys under the mat"))
     setup.server.append("alice", mail(4, "Marker after the paused one"))
     # while paused nothing reads it: a poll would have come within a second (IDLE) or two

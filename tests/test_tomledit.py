@@ -64,6 +64,8 @@ def test_a_secret_goes_to_an_owner_only_file(tmp_path) -> None:
     ("imap", {"host": "mail.example.org", "username": "ann", "password": "pw", "security": "none"}),
     ("imap", {"host": "mail.example.org", "username": "ann", "password": "pw", "port": "99999"}),
     ("whatsapp", {"path": "/srv/chats", "timezone": "Mars/Olympus"}),
+    ("slack", {"mode": "http", "bot_token": "xoxb-1"}),  # http mode without its signing secret
+    ("matrix", {"homeserver": "matrix.example.org", "user_id": "me"}),
 ])
 def test_a_form_is_refused_with_the_words_check_gives(tmp_path, kind, form) -> None:
     config_path = write_config(tmp_path, "http://127.0.0.1:9")

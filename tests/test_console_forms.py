@@ -1,0 +1,52 @@
+"""The console's forms for the live chat sources, without a browser: what a person types for
+Slack and Matrix becomes a table the loader takes, the tokens in owner-only files the table names,
+and a Matrix source is sent on to the Sign in page (its password is asked there, never kept)."""
+
+from __future__ import annotations
+
+import os
+
+from bridge import tomledit
+from bridge.config import load_config
+from bridge.console.editing import SourceEditor
+from bridge.store import Store
+from tests.conftest import write_config
+
+
+def _editor(tmp_path) -> tuple[SourceEditor, object]:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    path = write_config(tmp_path, "http://127.0.0.1:9")
+    # no daemon: the editor's "reload" is reading the file again, which the config callable does
+    return SourceEditor(lambda: load_config(path), Store(tmp_path / "state.db"), reload=lambda: None), path
+
+
+def test_a_slack_form_becomes_a_table_with_its_tokens_in_files(tmp_path) -> None:
+    editor, path = _editor(tmp_path)
+    before = path.read_text()
+    form = {"kind": "slack", "name": "team", "mode": "socket", "bot_token": "xoxb-typed-1", "channels": "general",
+            "group": "burst", "do": "save", "digest": tomledit.read(path).digest}
+    refused = editor.add(form)  # socket mode without the app token: the loader's words, nothing written
+    assert isinstance(refused, dict) and refused["general"] == [
+        'socket mode needs app_token (an "xapp-" token with connections:write)']
+    assert path.read_text() == before
+    where = editor.add({**form, "app_token": "xapp-typed-2"})
+    assert where.startswith("/sources?said=team%20added")
+    folder = tmp_path / "state-secrets"
+    assert path.read_text() == before + (
+        f'\n[connectors.team]\ntype = "slack"\nmode = "socket"\nbot_token_file = "{folder / "team.bot_token"}"\n'
+        f'app_token_file = "{folder / "team.app_token"}"\nchannels = ["general"]\ngroup = "burst"\n')
+    loaded = load_config(path).connectors["team"]
+    assert (loaded.bot_token.get_secret_value(), loaded.app_token.get_secret_value()) == ("xoxb-typed-1",
+                                                                                          "xapp-typed-2")
+
+
+def test_a_matrix_form_writes_no_token_and_sends_the_person_to_sign_in(tmp_path) -> None:
+    editor, path = _editor(tmp_path)
+    where = editor.add({"kind": "matrix", "name": "family", "homeserver": "https://matrix.example.org",
+                        "user_id": "@me:example.org", "rooms": "#family:example.org", "group": "burst",
+                        "do": "save", "digest": tomledit.read(path).digest})
+    assert where == "/signin?name=family"
+    assert path.read_text().endswith('\n[connectors.family]\ntype = "matrix"\nhomeserver = "https://matrix.example.org"'
+                                     '\nuser_id = "@me:example.org"\nrooms = ["#family:example.org"]\n'
+                                     'group = "burst"\n')
+    assert load_config(path).connectors["family"].access_token is None
