@@ -98,9 +98,9 @@ def _oauth_provider(provider: str, label: str) -> Kind:
                         "access (see the README's OAuth2 section)", required=True),
                  SINCE, BACKFILL, GROUP,
                  *_server(preset.host, advanced=True),
-                 Option("oauth2_device_url", "Device code address", endpoint.format("device authorization", device),
+                 Option("oauth2_device_url", "Device code endpoint", endpoint.format("device authorization", device),
                         placeholder=device, advanced=True),
-                 Option("oauth2_token_url", "Token address", endpoint.format("token", token), placeholder=token,
+                 Option("oauth2_token_url", "Token endpoint", endpoint.format("token", token), placeholder=token,
                         advanced=True)),
                 {"provider": provider}, signs_in="here")
 
