@@ -5,6 +5,7 @@ and a Matrix source is sent on to the Sign in page (its password is asked there,
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 from bridge import tomledit
 from bridge.config import load_config
@@ -50,3 +51,43 @@ def test_a_matrix_form_writes_no_token_and_sends_the_person_to_sign_in(tmp_path)
                                      '\nuser_id = "@me:example.org"\nrooms = ["#family:example.org"]\n'
                                      'group = "burst"\n')
     assert load_config(path).connectors["family"].access_token is None
+
+
+MAILBOX = '''
+[connectors.box]   # the old server
+type = "imap"
+host = "mail.example.org"
+username = "ann"
+password = "old-plain"   # to move to a file one day
+poll_interval = 120      # my own pace
+'''
+
+
+def test_a_change_rewrites_the_forms_keys_and_a_typed_secret_only(tmp_path) -> None:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    path = write_config(tmp_path, "http://127.0.0.1:9", connectors=MAILBOX)
+    editor = SourceEditor(lambda: load_config(path), Store(tmp_path / "state.db"), reload=lambda: None)
+    before = path.read_text()
+    form = {"name": "box", "host": "mail.example.org", "username": "ann", "security": "ssl", "group": "auto",
+            "backfill": "all", "do": "save", "digest": tomledit.read(path).digest}
+    shown = editor.change_form(SimpleNamespace(query={"name": "box"}))  # what the page reads of a request
+    assert shown["form"] == {"name": "box", "host": "mail.example.org", "username": "ann"}
+    assert shown["kept"] == ["password"] and "old-plain" not in repr(shown)
+    path.write_text(before + "# an edit meanwhile\n")
+    refused = editor.change(form)  # the file changed since the form read it: nothing written
+    assert "was changed by someone else" in refused["changed"] and path.read_text() == before + "# an edit meanwhile\n"
+    path.write_text(before)
+    assert editor.change(form).startswith("/sources?said=box%20changed")  # the secret kept as it was
+    assert path.read_text() == before.replace('poll_interval = 120      # my own pace\n',
+                                              'poll_interval = 120      # my own pace\nsecurity = "ssl"\n'
+                                              'backfill = "all"\ngroup = "auto"\n')
+    kept = path.read_text()
+    where = editor.change({**form, "host": "imap.example.net", "password": "new-typed",
+                           "digest": tomledit.read(path).digest})
+    assert where.startswith("/sources?said=box%20changed")
+    secret = tmp_path / "state-secrets" / "box.password"
+    assert path.read_text() == kept.replace('host = "mail.example.org"', 'host = "imap.example.net"').replace(
+        'password = "old-plain"   # to move to a file one day\n', "").replace(
+        'group = "auto"\n', f'group = "auto"\npassword_file = "{secret}"\n')
+    assert secret.read_text() == "new-typed"
+    assert load_config(path).connectors["box"].password.get_secret_value() == "new-typed"

@@ -1,7 +1,7 @@
 """The Sources page: add a source (pick a kind, fill its form, test it, save), change one with
-the same form, pause, resume and remove one. The config file stays the one place the configuration lives: every change is a
-tomlkit edit of it (bridge/tomledit.py) followed by the daemon's reload (bridge/sources.py), which
-restarts only the source that changed.
+the same form, pause, resume and remove one. The config file stays the one place the
+configuration lives: every change is a tomlkit edit of it (bridge/tomledit.py) followed by the
+daemon's reload (bridge/sources.py), which restarts only the source that changed.
 
 Every form carries the hash of the file as it was read for the page; a save finds the file
 changed since (a person in an editor) and refuses, re-reading it. A file this user may not write
