@@ -77,17 +77,19 @@ def test_a_change_rewrites_the_forms_keys_and_a_typed_secret_only(tmp_path) -> N
     refused = editor.change(form)  # the file changed since the form read it: nothing written
     assert "was changed by someone else" in refused["changed"] and path.read_text() == before + "# an edit meanwhile\n"
     path.write_text(before)
-    assert editor.change(form).startswith("/sources?said=box%20changed")  # the secret kept as it was
-    assert path.read_text() == before.replace('poll_interval = 120      # my own pace\n',
-                                              'poll_interval = 120      # my own pace\nsecurity = "ssl"\n'
-                                              'backfill = "all"\ngroup = "auto"\n')
+    # saved as it was shown: the secret kept, and the selects left at their defaults write nothing
+    assert editor.change(form).startswith("/sources?said=box%20changed")
+    assert path.read_text() == before
+    form["group"] = "thread"
+    assert editor.change({**form, "digest": tomledit.read(path).digest}).startswith("/sources?said=box%20changed")
     kept = path.read_text()
+    assert kept == before.replace('my own pace\n', 'my own pace\ngroup = "thread"\n')
     where = editor.change({**form, "host": "imap.example.net", "password": "new-typed",
                            "digest": tomledit.read(path).digest})
     assert where.startswith("/sources?said=box%20changed")
     secret = tmp_path / "state-secrets" / "box.password"
     assert path.read_text() == kept.replace('host = "mail.example.org"', 'host = "imap.example.net"').replace(
         'password = "old-plain"   # to move to a file one day\n', "").replace(
-        'group = "auto"\n', f'group = "auto"\npassword_file = "{secret}"\n')
+        'group = "thread"\n', f'group = "thread"\npassword_file = "{secret}"\n')
     assert secret.read_text() == "new-typed"
     assert load_config(path).connectors["box"].password.get_secret_value() == "new-typed"

@@ -126,6 +126,7 @@ class SourceEditor:
             return self._form(kind, form, problems=by_key, general=general, **context)
         if form.get("do") != "save":
             return self._form(kind, form, tried=try_source(config, self.store, name, validated, changed), **context)
+        changes = _unasked(changes, table, validated)
 
         def changed_table() -> tuple[str, dict[str, Any]]:
             for key, value in typed.items():
@@ -253,6 +254,14 @@ def _changes(kind: Kind, values: dict[str, Any], typed: dict[str, str]) -> dict[
     again is left as the table has it, in its file."""
     changes = {o.key: values.get(o.key) for o in kind.options if o.kind != "password" or o.key in typed}
     return {**changes, **{f"{key}_file": None for key in typed}}  # the typed one, not the old file
+
+
+def _unasked(changes: dict[str, Any], table: dict[str, Any], validated: Any) -> dict[str, Any]:
+    """The changes less a key the table did not have, set to what it means anyway (a select's
+    default the person left alone): the table keeps reading as they wrote it."""
+    fields = type(validated).model_fields
+    return {k: v for k, v in changes.items() if k in table or (v is not None and not (
+        k in fields and v == fields[k].default))}
 
 
 def _sighup() -> None:
