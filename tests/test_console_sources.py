@@ -135,6 +135,7 @@ def test_changing_a_source_rewrites_only_its_form_keys_and_sends_nothing_twice(s
     secret = setup.folder / "state-secrets" / "home-mail.password"
     setup.server.append("alice", mail(6, "Kept in a folder of its own", days_ago=1), folder="Notes")
     page.goto(setup.url + "/sources")
+    screenshot(page, "sources")
     page.get_by_role("link", name="Change home-mail").click()
     # the form as the table has it; the password kept, never shown
     assert page.get_by_label("Server").input_value() == "127.0.0.1"

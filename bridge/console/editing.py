@@ -52,7 +52,9 @@ class SourceEditor:
     def listing(self, request: web.Request) -> dict[str, Any]:
         config = self._config()
         read = tomledit.read(config.source)
-        rows = [{"name": n, "type": c.type, "paused": c.paused} for n, c in config.connectors.items()]
+        rows = [{"name": n, "type": c.type, "paused": c.paused,
+                 "form": kind_of({"type": c.type, "provider": getattr(c, "provider", None)}) is not None}
+                for n, c in config.connectors.items()]
         return {"template": "sources.html", "title": "Sources", "rows": rows, "kinds": list(KINDS.values()),
                 "digest": read.digest, "said": request.query.get("said"), "config_path": str(config.source)}
 
@@ -67,7 +69,8 @@ class SourceEditor:
         name = request.query.get("name", "")
         found = self._current(name)
         if found is None:
-            return {"status": 404, "title": "Not found", "why": "No source of that name is in the config file."}
+            return {"status": 404, "title": "Not found", "why": "No source of that name is in the config file, or "
+                    "the console has no form for its kind: change it in the file, then systemctl reload omi-bridge."}
         read, kind, table = found
         form, kept = form_of(kind, table)
         return self._form(kind, {**form, "name": name}, digest=read.digest, kept=sorted(kept), changing=name)
