@@ -5,6 +5,7 @@ and a Matrix source is sent on to the Sign in page (its password is asked there,
 from __future__ import annotations
 
 import os
+import subprocess
 from types import SimpleNamespace
 
 from bridge import tomledit
@@ -93,3 +94,22 @@ def test_a_change_rewrites_the_forms_keys_and_a_typed_secret_only(tmp_path) -> N
         'group = "thread"\n', f'group = "thread"\npassword_file = "{secret}"\n')
     assert secret.read_text() == "new-typed"
     assert load_config(path).connectors["box"].password.get_secret_value() == "new-typed"
+
+
+def test_a_change_to_a_file_the_console_cannot_write_gives_the_whole_table_to_paste(tmp_path) -> None:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    path = write_config(tmp_path, "http://127.0.0.1:9", connectors=MAILBOX)
+    editor = SourceEditor(lambda: load_config(path), Store(tmp_path / "state.db"), reload=lambda: None)
+    before = path.read_text()
+    subprocess.run(["chattr", "+i", str(path)], check=True)  # as root: permissions alone would not stop it
+    try:
+        page = editor.change({"name": "box", "host": "imap.example.net", "username": "ann", "password": "new-typed",
+                              "security": "ssl", "group": "auto", "backfill": "all", "do": "save",
+                              "digest": tomledit.read(path).digest})
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert page["template"] == "paste.html" and "cannot be written by this user" in page["why"]
+    secret = tmp_path / "state-secrets" / "box.password"
+    assert page["table"] == ('[connectors.box]\ntype = "imap"\nhost = "imap.example.net"\nusername = "ann"\n'
+                             f'poll_interval = 120\npassword_file = "{secret}"\n')
+    assert path.read_text() == before and "new-typed" not in repr(page)

@@ -110,6 +110,11 @@ def test_adding_an_imap_source_tests_it_writes_its_table_and_its_mail_reaches_om
     said = page.locator("#tried").inner_text()
     assert "check: reached: alice@127.0.0.1, 1 folder(s), IDLE" in said, said
     assert re.search(r"plan: 1 item\(s\) read, 1 conversation\(s\), 1 write\(s\)", said), said
+    # each since / backfill / group value priced beside the others, as plan counts it
+    rows = [" ".join(r.split()) for r in page.locator("#choices tbody tr").all_inner_texts()]
+    assert f"since {since} (in the form) 1 1" in " | ".join(rows), rows
+    assert "since none: only what arrives from now on 0 0 less than a minute" in rows, rows
+    assert [r for r in rows if r.startswith("group message 1 1")], rows
     screenshot(page, "add-source")
     assert PASSWORD not in page.content()  # the test kept it for the save, the page does not hold it
     page.get_by_role("button", name="Save").click()

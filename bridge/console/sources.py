@@ -101,10 +101,18 @@ def choices(config: Config, store: Store, name: str, table: dict[str, Any], chos
 
 
 def _values(model: Any, key: str, current: Any) -> list[Any]:
+    """The values to price: a Literal option's every one (an optional one's too), or for
+    ``since`` none, the person's own and a few spans back."""
     if key != "since":
-        return list(typing.get_args(model.model_fields[key].annotation))
+        return _literals(model.model_fields[key].annotation)
     back = [date.today() - timedelta(days=days) for days in SINCE_BACK]
     return sorted({None, current, *back}, key=lambda d: d or date.max)  # the widest first, none last
+
+
+def _literals(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    return [v for arg in typing.get_args(annotation) for v in _literals(arg)]  # Literal[...] | None
 
 
 def _cost(found: dict[str, Any] | None, problems: list[str]) -> dict[str, Any]:
