@@ -34,7 +34,7 @@ RUNS = 3
 
 def measure(size: int) -> dict:
     from bridge.config import load_config
-    from bridge.console.sources import _plan, try_source, validate
+    from bridge.console.sources import source_plan, try_source, validate
     from bridge.store import Store
 
     root = Path(tempfile.mkdtemp(prefix="omi-bridge-bench-"))
@@ -58,7 +58,7 @@ def measure(size: int) -> dict:
         one, whole = [], []
         for _ in range(RUNS):
             started = time.perf_counter()
-            _plan(config, store, "bench", validated)
+            source_plan(config, store, "bench", validated)
             one.append(time.perf_counter() - started)
             started = time.perf_counter()
             tried = try_source(config, store, "bench", validated, table)

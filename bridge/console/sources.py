@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from bridge.config import Config
     from bridge.store import Store
 
-__all__ = ["CHOICES", "NAME", "choices", "try_source", "validate"]
+__all__ = ["CHOICES", "NAME", "choices", "source_plan", "try_source", "validate"]
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # a bare TOML key, and what logs and pages call the source
 CHOICES = ("since", "backfill", "group")  # the options whose cost the test step compares
@@ -65,11 +65,12 @@ def try_source(config: Config, store: Store, name: str, validated: Any, table: d
         checked, good = one_line(exc), False
     if not good:
         return {"check": str(checked), "good": False, "plan": None, "choices": []}
-    found = _plan(config, store, name, validated)
+    found = source_plan(config, store, name, validated)
     return {"check": str(checked), "good": True, "plan": found, "choices": choices(config, store, name, table, found)}
 
 
-def _plan(config: Config, store: Store, name: str, validated: Any) -> dict[str, Any]:
+def source_plan(config: Config, store: Store, name: str, validated: Any) -> dict[str, Any]:
+    """``plan`` of this one source, as ``omi-bridge plan`` would print it for a file holding it."""
     from bridge.plan import plan
     from bridge.registry import build_connector
 
@@ -94,7 +95,7 @@ def choices(config: Config, store: Store, name: str, table: dict[str, Any], chos
                 found, problems = chosen, []
             else:
                 validated, problems = check_connector_table(name, variant, config.source.resolve().parent)
-                found = _plan(config, store, name, validated) if validated is not None else None
+                found = source_plan(config, store, name, validated) if validated is not None else None
             rows.append({"option": key, "value": "none: only what arrives from now on" if value is None else str(value),
                          "chosen": value == current, **_cost(found, problems)})
     return rows
