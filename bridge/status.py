@@ -210,6 +210,7 @@ def collect(config: Config, store: Store) -> dict[str, Any]:
             "name": name,
             "type": cfg.type,
             "state": state,
+            "paused": cfg.paused,  # nothing is read while paused; state is its health as last seen
             "last_success": _when(row.get("last_success")),
             "failing_since": _when(row.get("failing_since")),
             "last_error": row.get("last_error"),
@@ -309,8 +310,8 @@ def render(info: dict[str, Any]) -> str:
         lines.append(f"rate limited by Omi until {_short(info['rate_limited_until'])}")
     lines += ["", *_table(
         ["connector", "type", "state", "last success", "today", "grouping", "skipped"],
-        [[c["name"], c["type"], c["state"], _short(c["last_success"]), c["items_today"], c["waiting"],
-          f"{c['skipped']:,}"] for c in info["connectors"]],
+        [[c["name"], c["type"], "paused" if c["paused"] else c["state"], _short(c["last_success"]), c["items_today"],
+          c["waiting"], f"{c['skipped']:,}"] for c in info["connectors"]],
         shrink=[(0, 12), (1, 8)],
     )]
     for c in info["connectors"]:

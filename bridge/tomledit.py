@@ -25,7 +25,7 @@ import tomlkit
 from tomlkit.items import Table
 
 __all__ = ["ChangedBehind", "ConfigText", "Unwritable", "read", "render_table", "save_secret", "secrets_dir",
-           "with_option", "with_table", "without_table", "write"]
+           "table", "with_option", "with_options", "with_table", "without_table", "write"]
 
 
 class ChangedBehind(Exception):
@@ -90,15 +90,28 @@ def with_table(text: str, name: str, values: dict[str, Any]) -> str:
     return tomlkit.dumps(doc)
 
 
+def table(text: str, name: str) -> dict[str, Any] | None:
+    """``[connectors.NAME]`` as plain values, or None when the file has no such table."""
+    found = tomlkit.parse(text).get("connectors", {}).get(name)
+    return found.unwrap() if isinstance(found, Table) else None
+
+
 def with_option(text: str, name: str, key: str, value: Any) -> str:
     """The file with one key of ``[connectors.NAME]`` set, or taken out when ``value`` is None."""
+    return with_options(text, name, {key: value})
+
+
+def with_options(text: str, name: str, changes: dict[str, Any]) -> str:
+    """The file with keys of ``[connectors.NAME]`` set where they stand (their comments kept) or
+    added at its end, and taken out where the value is None; its other keys untouched."""
     doc = tomlkit.parse(text)
-    table = _connectors(doc)[name]
-    if value is None:
-        if key in table:
-            del table[key]
-    else:
-        table[key] = value
+    found = _connectors(doc)[name]
+    for key, value in changes.items():
+        if value is None:
+            if key in found:
+                del found[key]
+        elif found.get(key) != value:  # the same value keeps its own spelling (1.0, a literal string)
+            found[key] = value
     return tomlkit.dumps(doc)
 
 

@@ -110,6 +110,11 @@ def test_adding_an_imap_source_tests_it_writes_its_table_and_its_mail_reaches_om
     said = page.locator("#tried").inner_text()
     assert "check: reached: alice@127.0.0.1, 1 folder(s), IDLE" in said, said
     assert re.search(r"plan: 1 item\(s\) read, 1 conversation\(s\), 1 write\(s\)", said), said
+    # each since / backfill / group value priced beside the others, as plan counts it
+    rows = [" ".join(r.split()) for r in page.locator("#choices tbody tr").all_inner_texts()]
+    assert f"since {since} (in the form) 1 1" in " | ".join(rows), rows
+    assert "since none: only what arrives from now on 0 0 less than a minute" in rows, rows
+    assert [r for r in rows if r.startswith("group message 1 1")], rows
     screenshot(page, "add-source")
     assert PASSWORD not in page.content()  # the test kept it for the save, the page does not hold it
     page.get_by_role("button", name="Save").click()
@@ -117,12 +122,52 @@ def test_adding_an_imap_source_tests_it_writes_its_table_and_its_mail_reaches_om
     secret = setup.folder / "state-secrets" / "home-mail.password"
     assert setup.config.read_text() == before + (
         f'\n[connectors.home-mail]\ntype = "imap"\nhost = "127.0.0.1"\nport = {setup.server.port}\n'
-        f'security = "none"\nusername = "alice"\npassword_file = "{secret}"\nsince = {since}\ngroup = "auto"\n')
+        f'security = "none"\nusername = "alice"\npassword_file = "{secret}"\nsince = {since}\nbackfill = "all"\n'
+        'group = "auto"\n')
     assert secret.read_text() == PASSWORD and secret.stat().st_mode & 0o777 == 0o600
     assert PASSWORD not in page.content()
     assert wait_until(lambda: setup.sent_with("Body of message 1.") == 1, 30), setup.log.read_text()
     setup.server.append("alice", mail(2, "Dinner on Saturday"))
     assert wait_until(lambda: setup.sent_with("Body of message 2.") == 1, 30), setup.log.read_text()
+
+
+def test_changing_a_source_rewrites_only_its_form_keys_and_sends_nothing_twice(setup, page) -> None:
+    assert wait_until(lambda: setup.sent_with("Body of message 2.") == 1, 30)  # the source added above
+    # the person touched the table in an editor: a comment beside since, one above the user name
+    edited = re.sub(r"(?m)^(since = .*)$", r"\1   # how far back", setup.config.read_text())
+    edited = edited.replace('username = "alice"', '# my login\nusername = "alice"')
+    setup.config.write_text(edited)
+    secret = setup.folder / "state-secrets" / "home-mail.password"
+    setup.server.append("alice", mail(6, "Kept in a folder of its own", days_ago=1), folder="Notes")
+    page.goto(setup.url + "/sources")
+    screenshot(page, "sources")
+    page.get_by_role("link", name="Change home-mail").click()
+    # the form as the table has it; the password kept, never shown
+    assert page.get_by_label("Server").input_value() == "127.0.0.1"
+    assert page.get_by_label("User name").input_value() == "alice"
+    assert page.get_by_label("Password").input_value() == ""
+    assert "a secret is kept" in page.get_by_label("Password").get_attribute("placeholder")
+    assert PASSWORD not in page.content()
+    expect_text(page, "form.source", "Changing it: a folder added is read like a new source")
+    expect_text(page, "form.source", "Changing it: counts only for a folder read for the first time")
+    page.get_by_label("Folders").fill("INBOX, Notes")
+    page.get_by_label("Grouping").select_option("message")
+    page.get_by_role("button", name="Test").click()
+    said = page.locator("#tried").inner_text()
+    assert "check: reached: alice@127.0.0.1, 2 folder(s)" in said, said
+    choices = page.locator("#choices").inner_text()
+    for shown in ("since", "none: only what arrives from now on", "backfill", "replied", "message (in the form)"):
+        assert shown in choices, choices
+    screenshot(page, "change-source")
+    assert setup.config.read_text() == edited  # a test writes nothing
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("status").filter(has_text="home-mail changed").wait_for(timeout=30000)
+    # only the keys the form changed; the comments, the secret's file and the rest of the file as they were
+    assert setup.config.read_text() == edited.replace(
+        'group = "auto"\n', 'group = "message"\nfolders = ["INBOX", "Notes"]\n')
+    assert secret.read_text() == PASSWORD
+    assert wait_until(lambda: setup.sent_with("Body of message 6.") == 1, 30), setup.log.read_text()
+    assert (setup.sent_with("Body of message 1."), setup.sent_with("Body of message 2.")) == (1, 1)
 
 
 def test_pausing_stops_reading_and_resuming_sends_what_came_once(setup, page) -> None:
@@ -131,6 +176,9 @@ def test_pausing_stops_reading_and_resuming_sends_what_came_once(setup, page) ->
     page.get_by_role("button", name="Pause home-mail").click()
     page.get_by_role("status").filter(has_text="home-mail paused.").wait_for(timeout=30000)
     assert "paused = true" in setup.config.read_text()
+    page.goto(setup.url + "/")  # the Overview says so on the source's row
+    expect_text(page, "tr:has(a:text-is('home-mail'))", "paused: nothing is read")
+    page.goto(setup.url + "/sources")
     setup.server.append("alice", mail(3, "Keys under the mat"))
     setup.server.append("alice", mail(4, "Marker after the paused one"))
     # while paused nothing reads it: a poll would have come within a second (IDLE) or two
@@ -171,7 +219,8 @@ def test_a_config_file_the_console_cannot_write_gets_the_table_to_paste(setup, p
         page.get_by_label("Folder or file").fill("/srv/letters")
         page.get_by_role("button", name="Save").click()
         expect_text(page, "[role=alert]", "cannot be written by this user")
-        assert page.locator("#paste").inner_text() == '[connectors.letters]\ntype = "eml"\npath = "/srv/letters"\n'
+        assert page.locator("#paste").inner_text() == ('[connectors.letters]\ntype = "eml"\npath = "/srv/letters"\n'
+                                                     'backfill = "all"\ngroup = "thread"\n')
         screenshot(page, "paste-table")
     finally:
         subprocess.run(["chattr", "-i", str(setup.config)], check=True)

@@ -100,3 +100,15 @@ def test_status_fits_100_columns_and_keeps_what_matters(tmp_path, fake_omi) -> N
                      text)
     assert re.search(r"\n\d+\s+work-mail-at-the-office\s+mid:<CAFx+…\s+422: ", text)  # a dead row, cut
     assert "telegram-export-of…" in text or "telegram-export-of-2019-to-2024" in text
+
+
+def test_a_paused_source_is_marked_paused_in_status_and_its_json(tmp_path, fake_omi) -> None:
+    connectors = ('[connectors.notes]\ntype = "spool"\npath = "spool"\n\n'
+                  '[connectors.old-phone]\ntype = "spool"\npath = "spool"\npaused = true\n')
+    config = write_config(tmp_path, fake_omi.url, connectors=connectors)
+    Store(tmp_path / "state.db").close()  # a state, as after the first run
+    text = run_cli("status", "-c", str(config)).stdout
+    assert re.search(r"\nold-phone\s+spool\s+paused\s", text), text
+    assert re.search(r"\nnotes\s+spool\s+not polled yet\s", text), text
+    found = {c["name"]: c for c in json.loads(run_cli("status", "--json", "-c", str(config)).stdout)["connectors"]}
+    assert (found["old-phone"]["paused"], found["notes"]["paused"]) == (True, False)

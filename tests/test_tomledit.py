@@ -12,7 +12,8 @@ import pytest
 
 from bridge import tomledit
 from bridge.config import load_config
-from bridge.console.sources import KINDS, form_values, table_of, validate
+from bridge.console.kinds import KINDS, form_values, table_of
+from bridge.console.sources import validate
 from bridge.errors import ConfigError
 from tests.conftest import write_config
 
@@ -63,6 +64,8 @@ def test_a_secret_goes_to_an_owner_only_file(tmp_path) -> None:
     ("imap", {"host": "mail.example.org", "username": "ann", "password": "pw", "security": "none"}),
     ("imap", {"host": "mail.example.org", "username": "ann", "password": "pw", "port": "99999"}),
     ("whatsapp", {"path": "/srv/chats", "timezone": "Mars/Olympus"}),
+    ("slack", {"mode": "http", "bot_token": "xoxb-1"}),  # http mode without its signing secret
+    ("matrix", {"homeserver": "matrix.example.org", "user_id": "me"}),
 ])
 def test_a_form_is_refused_with_the_words_check_gives(tmp_path, kind, form) -> None:
     config_path = write_config(tmp_path, "http://127.0.0.1:9")

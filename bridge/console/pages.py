@@ -97,12 +97,14 @@ class Console:
     def install(self, listener: Listener) -> None:
         pages = {"/": self._overview, "/activity": self._activity, "/conversation": self._conversation,
                  "/skipped": self._skipped, "/problems": self._problems, "/source": self._source,
-                 "/signin": self._signin, "/sources": self.editor.listing, "/sources/add": self.editor.add_form}
+                 "/signin": self._signin, "/sources": self.editor.listing, "/sources/add": self.editor.add_form,
+                 "/sources/edit": self.editor.change_form}
         for path, build in pages.items():
             listener.route("GET", path, self._page(build), replace=True)
         listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)
         listener.route("POST", "/signin/start", self._action(self._start_signin), replace=True)
-        for path, act in (("/sources/add", self.editor.add), ("/sources/pause", self.editor.pause),
+        for path, act in (("/sources/add", self.editor.add), ("/sources/edit", self.editor.change),
+                          ("/sources/pause", self.editor.pause),
                           ("/sources/remove", self.editor.remove)):
             listener.route("POST", path, self._action(act), replace=True)
         listener.route("GET", LOGIN_PATH, self._login, replace=True)

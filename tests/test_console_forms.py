@@ -1,0 +1,115 @@
+"""The console's forms for the live chat sources, without a browser: what a person types for
+Slack and Matrix becomes a table the loader takes, the tokens in owner-only files the table names,
+and a Matrix source is sent on to the Sign in page (its password is asked there, never kept)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from types import SimpleNamespace
+
+from bridge import tomledit
+from bridge.config import load_config
+from bridge.console.editing import SourceEditor
+from bridge.store import Store
+from tests.conftest import write_config
+
+
+def _editor(tmp_path) -> tuple[SourceEditor, object]:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    path = write_config(tmp_path, "http://127.0.0.1:9")
+    # no daemon: the editor's "reload" is reading the file again, which the config callable does
+    return SourceEditor(lambda: load_config(path), Store(tmp_path / "state.db"), reload=lambda: None), path
+
+
+def test_a_slack_form_becomes_a_table_with_its_tokens_in_files(tmp_path) -> None:
+    editor, path = _editor(tmp_path)
+    before = path.read_text()
+    form = {"kind": "slack", "name": "team", "mode": "socket", "bot_token": "xoxb-typed-1", "channels": "general",
+            "group": "burst", "do": "save", "digest": tomledit.read(path).digest}
+    refused = editor.add(form)  # socket mode without the app token: the loader's words, nothing written
+    assert isinstance(refused, dict) and refused["general"] == [
+        'socket mode needs app_token (an "xapp-" token with connections:write)']
+    assert path.read_text() == before
+    where = editor.add({**form, "app_token": "xapp-typed-2"})
+    assert where.startswith("/sources?said=team%20added")
+    folder = tmp_path / "state-secrets"
+    assert path.read_text() == before + (
+        f'\n[connectors.team]\ntype = "slack"\nmode = "socket"\nbot_token_file = "{folder / "team.bot_token"}"\n'
+        f'app_token_file = "{folder / "team.app_token"}"\nchannels = ["general"]\ngroup = "burst"\n')
+    loaded = load_config(path).connectors["team"]
+    assert (loaded.bot_token.get_secret_value(), loaded.app_token.get_secret_value()) == ("xoxb-typed-1",
+                                                                                          "xapp-typed-2")
+
+
+def test_a_matrix_form_writes_no_token_and_sends_the_person_to_sign_in(tmp_path) -> None:
+    editor, path = _editor(tmp_path)
+    where = editor.add({"kind": "matrix", "name": "family", "homeserver": "https://matrix.example.org",
+                        "user_id": "@me:example.org", "rooms": "#family:example.org", "group": "burst",
+                        "do": "save", "digest": tomledit.read(path).digest})
+    assert where == "/signin?name=family"
+    assert path.read_text().endswith('\n[connectors.family]\ntype = "matrix"\nhomeserver = "https://matrix.example.org"'
+                                     '\nuser_id = "@me:example.org"\nrooms = ["#family:example.org"]\n'
+                                     'group = "burst"\n')
+    assert load_config(path).connectors["family"].access_token is None
+
+
+MAILBOX = '''
+[connectors.box]   # the old server
+type = "imap"
+host = "mail.example.org"
+username = "ann"
+password = "old-plain"   # to move to a file one day
+poll_interval = 120      # my own pace
+'''
+
+
+def test_a_change_rewrites_the_forms_keys_and_a_typed_secret_only(tmp_path) -> None:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    path = write_config(tmp_path, "http://127.0.0.1:9", connectors=MAILBOX)
+    editor = SourceEditor(lambda: load_config(path), Store(tmp_path / "state.db"), reload=lambda: None)
+    before = path.read_text()
+    form = {"name": "box", "host": "mail.example.org", "username": "ann", "security": "ssl", "group": "auto",
+            "backfill": "all", "do": "save", "digest": tomledit.read(path).digest}
+    shown = editor.change_form(SimpleNamespace(query={"name": "box"}))  # what the page reads of a request
+    assert shown["form"] == {"name": "box", "host": "mail.example.org", "username": "ann"}
+    assert shown["kept"] == ["password"] and "old-plain" not in repr(shown)
+    path.write_text(before + "# an edit meanwhile\n")
+    refused = editor.change(form)  # the file changed since the form read it: nothing written
+    assert "was changed by someone else" in refused["changed"] and path.read_text() == before + "# an edit meanwhile\n"
+    path.write_text(before)
+    # saved as it was shown: the secret kept, and the selects left at their defaults write nothing
+    assert editor.change(form).startswith("/sources?said=box%20changed")
+    assert path.read_text() == before
+    form["group"] = "thread"
+    assert editor.change({**form, "digest": tomledit.read(path).digest}).startswith("/sources?said=box%20changed")
+    kept = path.read_text()
+    assert kept == before.replace('my own pace\n', 'my own pace\ngroup = "thread"\n')
+    where = editor.change({**form, "host": "imap.example.net", "password": "new-typed",
+                           "digest": tomledit.read(path).digest})
+    assert where.startswith("/sources?said=box%20changed")
+    secret = tmp_path / "state-secrets" / "box.password"
+    assert path.read_text() == kept.replace('host = "mail.example.org"', 'host = "imap.example.net"').replace(
+        'password = "old-plain"   # to move to a file one day\n', "").replace(
+        'group = "thread"\n', f'group = "thread"\npassword_file = "{secret}"\n')
+    assert secret.read_text() == "new-typed"
+    assert load_config(path).connectors["box"].password.get_secret_value() == "new-typed"
+
+
+def test_a_change_to_a_file_the_console_cannot_write_gives_the_whole_table_to_paste(tmp_path) -> None:
+    os.environ.setdefault("OMI_API_KEY", "test-key")
+    path = write_config(tmp_path, "http://127.0.0.1:9", connectors=MAILBOX)
+    editor = SourceEditor(lambda: load_config(path), Store(tmp_path / "state.db"), reload=lambda: None)
+    before = path.read_text()
+    subprocess.run(["chattr", "+i", str(path)], check=True)  # as root: permissions alone would not stop it
+    try:
+        page = editor.change({"name": "box", "host": "imap.example.net", "username": "ann", "password": "new-typed",
+                              "security": "ssl", "group": "auto", "backfill": "all", "do": "save",
+                              "digest": tomledit.read(path).digest})
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert page["template"] == "paste.html" and "cannot be written by this user" in page["why"]
+    secret = tmp_path / "state-secrets" / "box.password"
+    assert page["table"] == ('[connectors.box]\ntype = "imap"\nhost = "imap.example.net"\nusername = "ann"\n'
+                             f'poll_interval = 120\npassword_file = "{secret}"\n')
+    assert path.read_text() == before and "new-typed" not in repr(page)
