@@ -12,7 +12,7 @@ from bridge import tomledit
 from bridge.config import load_config
 from bridge.console.editing import SourceEditor
 from bridge.store import Store
-from tests.conftest import write_config
+from tests.conftest import wait_until, write_config
 
 
 def _editor(tmp_path) -> tuple[SourceEditor, object]:
@@ -113,3 +113,47 @@ def test_a_change_to_a_file_the_console_cannot_write_gives_the_whole_table_to_pa
     assert page["table"] == ('[connectors.box]\ntype = "imap"\nhost = "imap.example.net"\nusername = "ann"\n'
                              f'poll_interval = 120\npassword_file = "{secret}"\n')
     assert path.read_text() == before and "new-typed" not in repr(page)
+
+
+def _mbox(folder, mails: int) -> None:
+    """An mbox of ``mails`` mails, two of each thread, as a mail client writes one."""
+    lines = []
+    for n in range(mails):
+        thread = n // 2
+        lines += [f"From sender{thread}@example.org Mon Mar  2 10:0{n % 10}:00 2026",
+                  f"From: Sender {thread} <sender{thread}@example.org>", "To: me@example.org",
+                  f"Subject: {'Re: ' if n % 2 else ''}Plans {thread}", f"Message-ID: <m{n}@example.org>",
+                  *([f"In-Reply-To: <m{n - 1}@example.org>"] if n % 2 else []),
+                  f"Date: Mon, 2 Mar 2026 10:0{n % 10}:00 +0000", "", f"Mail number {n} about plans {thread}.", ""]
+    (folder / "mail.mbox").write_text("\n".join(lines))
+
+
+def test_the_test_shows_its_plan_first_and_prices_the_choices_after(tmp_path) -> None:
+    from bridge.console.sources import Pricing, source_plan, validate
+
+    editor, path = _editor(tmp_path)
+    _mbox(tmp_path, 6)
+    form = {"kind": "mbox", "name": "old", "path": str(tmp_path / "mail.mbox"), "backfill": "all", "group": "thread",
+            "do": "test", "digest": tomledit.read(path).digest}
+    tried = editor.add(form)["tried"]
+    assert tried["good"] and tried["plan"]["sources"][0]["conversations"] == 3  # the test's own plan, at once
+    priced = editor._pricings[tried["pricing_id"]]
+    assert wait_until(lambda: priced.done, 30)
+    rows = {(r["option"], r["value"]): r for r in priced.rows}
+    assert rows[("group", "thread")]["chosen"] and rows[("group", "message")]["conversations"] == 6
+    config = load_config(path)
+    table = {"type": "mbox", "path": str(tmp_path / "mail.mbox"), "group": "message"}
+    alone = source_plan(config, editor.store, "old", validate(config, "old", table)[2])["sources"][0]
+    assert rows[("group", "message")]["writes"] == alone["writes"]  # plan's own count, not a copy of it
+    page = editor.choices_page(SimpleNamespace(query={"id": tried["pricing_id"]}))
+    assert page["template"] == "choices.html" and page["pricing"] is priced
+    assert editor.choices_page(SimpleNamespace(query={"id": "gone"}))["status"] == 404
+
+    # before its read, each other value waits in its row; a newer test of the source stops it
+    waiting = Pricing(config, editor.store, "old", {**table, "group": "thread"}, tried["plan"])
+    assert not waiting.done and [r["value"] for r in waiting.rows if r["pending"]] == ["direct", "replied", "message"]
+    editor._pricings["w"] = waiting
+    editor.add(form)
+    assert waiting.stopped.is_set()
+    waiting.run()
+    assert waiting.done and "tested again" in next(r for r in waiting.rows if r["value"] == "message")["error"]

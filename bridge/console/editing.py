@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bridge import tomledit
 from bridge.console.kinds import KINDS, Kind, form_of, form_values, kind_of, secret_keys, table_of
-from bridge.console.sources import try_source, validate
+from bridge.console.sources import Pricing, try_source, validate
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -46,6 +47,7 @@ class SourceEditor:
         # the daemon's reload, or (a daemon that does not pass it) its SIGHUP, which does the same
         self._reload = reload or _sighup
         self._held: dict[str, tuple[float, dict[str, str]]] = {}  # a test's typed secrets, for its save
+        self._pricings: dict[str, Pricing] = {}  # a test's choices being priced, by the id its page polls
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -90,6 +92,38 @@ class SourceEditor:
         kind = kind_of(table) if table is not None else None
         return (read, kind, table) if kind is not None and table is not None else None
 
+    def choices_page(self, request: web.Request) -> dict[str, Any]:
+        """A test's choices and their costs so far: the test's page swaps its table for this
+        one's while values are being priced (and a person without scripts opens it)."""
+        pricing = self._pricings.get(request.query.get("id", ""))
+        if pricing is None:
+            return {"status": 404, "title": "Not found", "why": "These prices are gone (the daemon restarted, or "
+                    "the test is older than half an hour): test the form again."}
+        return {"template": "choices.html", "title": f"The choices for {pricing.name}", "pricing": pricing,
+                "pricing_id": request.query["id"]}
+
+    def _try(self, config: Config, name: str, validated: Any, table: dict[str, Any]) -> dict[str, Any]:
+        """The test: check and plan now, the other choices priced in a thread after the page."""
+        tried = try_source(config, self.store, name, validated)
+        if not tried["good"]:
+            return tried
+        self._stop_pricing(name)
+        pricing = Pricing(config, self.store, name, table, tried["plan"])
+        key = secrets.token_urlsafe(12)
+        self._pricings[key] = pricing
+        threading.Thread(target=pricing.run, name=f"pricing {name}", daemon=True).start()
+        return {**tried, "pricing": pricing, "pricing_id": key}
+
+    def _stop_pricing(self, name: str) -> None:
+        """Stop pricing ``name``'s older tests (a new test or a save: their reads are wasted),
+        and forget pricings older than a test's held secrets."""
+        now = time.monotonic()
+        for key, pricing in list(self._pricings.items()):
+            if pricing.name == name:
+                pricing.stopped.set()
+            if now - pricing.started > HELD_FOR:
+                del self._pricings[key]
+
     # -- actions ----------------------------------------------------------------------------
 
     def add(self, form: dict[str, str]) -> str | dict[str, Any]:
@@ -107,7 +141,8 @@ class SourceEditor:
         if validated is None:
             return self._form(kind, form, problems=by_key, general=general, **context)
         if form.get("do") != "save":
-            return self._form(kind, form, tried=try_source(config, self.store, name, validated, table), **context)
+            return self._form(kind, form, tried=self._try(config, name, validated, table), **context)
+        self._stop_pricing(name)
         return self._save(kind, form, name, values, typed, context)
 
     def change(self, form: dict[str, str]) -> str | dict[str, Any]:
@@ -128,7 +163,8 @@ class SourceEditor:
         if validated is None:
             return self._form(kind, form, problems=by_key, general=general, **context)
         if form.get("do") != "save":
-            return self._form(kind, form, tried=try_source(config, self.store, name, validated, changed), **context)
+            return self._form(kind, form, tried=self._try(config, name, validated, changed), **context)
+        self._stop_pricing(name)
         changes = _unasked(changes, table, validated)
 
         def changed_table() -> tuple[str, dict[str, Any]]:

@@ -98,7 +98,7 @@ class Console:
         pages = {"/": self._overview, "/activity": self._activity, "/conversation": self._conversation,
                  "/skipped": self._skipped, "/problems": self._problems, "/source": self._source,
                  "/signin": self._signin, "/sources": self.editor.listing, "/sources/add": self.editor.add_form,
-                 "/sources/edit": self.editor.change_form}
+                 "/sources/edit": self.editor.change_form, "/sources/choices": self.editor.choices_page}
         for path, build in pages.items():
             listener.route("GET", path, self._page(build), replace=True)
         listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)

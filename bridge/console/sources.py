@@ -1,14 +1,16 @@
 """A source's form checked and tried before anything is written: checked by the config loader's
 own validation (the same messages ``check`` gives), tried by the connector's ``check`` and by
 ``plan`` (bridge/plan.py), which also prices the other ``since``, ``backfill`` and ``group``
-choices side by side, so a person picks one knowingly. The kinds and their forms are in
-bridge/console/kinds.py.
+choices side by side (``Pricing``, after the page is shown), so a person picks one knowingly.
+The kinds and their forms are in bridge/console/kinds.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import threading
+import time
 import typing
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from bridge.config import Config
     from bridge.store import Store
 
-__all__ = ["CHOICES", "NAME", "choices", "source_plan", "try_source", "validate"]
+__all__ = ["CHOICES", "NAME", "Pricing", "source_plan", "try_source", "validate"]
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # a bare TOML key, and what logs and pages call the source
 CHOICES = ("since", "backfill", "group")  # the options whose cost the test step compares
@@ -51,9 +53,9 @@ def validate(config: Config, name: str, table: dict[str, Any], *, new: bool = Tr
     return by_key, rest, validated if not problems and "name" not in by_key else None
 
 
-def try_source(config: Config, store: Store, name: str, validated: Any, table: dict[str, Any]) -> dict[str, Any]:
-    """What ``check`` and ``plan`` say of this one source, and what the other choices would cost;
-    nothing sent and nothing stored."""
+def try_source(config: Config, store: Store, name: str, validated: Any) -> dict[str, Any]:
+    """What ``check`` and ``plan`` say of this one source; nothing sent and nothing stored. The
+    other choices' costs take a read each: ``Pricing`` finds them after the page is shown."""
     from bridge.connector import call
     from bridge.errors import one_line
     from bridge.registry import build_connector
@@ -64,9 +66,8 @@ def try_source(config: Config, store: Store, name: str, validated: Any, table: d
     except Exception as exc:
         checked, good = one_line(exc), False
     if not good:
-        return {"check": str(checked), "good": False, "plan": None, "choices": []}
-    found = source_plan(config, store, name, validated)
-    return {"check": str(checked), "good": True, "plan": found, "choices": choices(config, store, name, table, found)}
+        return {"check": str(checked), "good": False, "plan": None}
+    return {"check": str(checked), "good": True, "plan": source_plan(config, store, name, validated)}
 
 
 def source_plan(config: Config, store: Store, name: str, validated: Any) -> dict[str, Any]:
@@ -78,27 +79,58 @@ def source_plan(config: Config, store: Store, name: str, validated: Any) -> dict
     return plan(alone, store, {name: build_connector(alone, name)})
 
 
-def choices(config: Config, store: Store, name: str, table: dict[str, Any], chosen: dict[str, Any],
-            ) -> list[dict[str, Any]]:
+class Pricing:
     """Each value of ``since``, ``backfill`` and ``group`` beside the others (the rest of the
     table as chosen), with what ``plan`` says it costs: conversations, writes, time to deliver.
-    The source is read once for each; a value the loader refuses says why instead."""
-    from bridge.config import check_connector_table
 
-    model = type(check_connector_table(name, table, config.source.resolve().parent)[0])
-    rows = []
-    for key in (k for k in CHOICES if k in model.model_fields):
-        current = table.get(key, model.model_fields[key].default)
-        for value in _values(model, key, current):
-            variant = {k: v for k, v in {**table, key: value}.items() if v is not None}
-            if value == current:
-                found, problems = chosen, []
-            else:
-                validated, problems = check_connector_table(name, variant, config.source.resolve().parent)
-                found = source_plan(config, store, name, validated) if validated is not None else None
-            rows.append({"option": key, "value": "none: only what arrives from now on" if value is None else str(value),
-                         "chosen": value == current, **_cost(found, problems)})
-    return rows
+    The source is read once for each value (a mailbox of 1,000 mails: 6 s a read here), so the
+    values are priced one after another in a thread of their own while the page shows the test's
+    own plan; the page's table fills in as they come. A value the loader refuses says why."""
+
+    def __init__(self, config: Config, store: Store, name: str, table: dict[str, Any],
+                 chosen: dict[str, Any]) -> None:
+        from bridge.config import check_connector_table
+
+        self.name = name
+        self.started = time.monotonic()
+        self.stopped = threading.Event()  # a newer test of the same source, or the form saved
+        folder = config.source.resolve().parent
+        model = type(check_connector_table(name, table, folder)[0])
+        self.rows: list[dict[str, Any]] = []
+        self._todo: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (row, the table to plan)
+        for key in (k for k in CHOICES if k in model.model_fields):
+            current = table.get(key, model.model_fields[key].default)
+            for value in _values(model, key, current):
+                row = {"option": key, "value": "none: only what arrives from now on" if value is None else str(value),
+                       "chosen": value == current, "pending": value != current}
+                if value == current:
+                    row.update(_cost(chosen, []))
+                else:
+                    self._todo.append((row, {k: v for k, v in {**table, key: value}.items() if v is not None}))
+                self.rows.append(row)
+        self._price = lambda variant: self._plan(config, store, folder, variant)
+
+    @property
+    def done(self) -> bool:
+        return not any(row["pending"] for row in self.rows)
+
+    def run(self) -> None:
+        """Price every value still pending (in the thread that owns this pricing)."""
+        for row, variant in self._todo:
+            if self.stopped.is_set():
+                row.update(pending=False, error="not priced: the form was tested again or saved")
+                continue
+            row.update(self._price(variant), pending=False)
+
+    def _plan(self, config: Config, store: Store, folder: Any, variant: dict[str, Any]) -> dict[str, Any]:
+        from bridge.config import check_connector_table
+        from bridge.errors import one_line
+
+        validated, problems = check_connector_table(self.name, variant, folder)
+        try:
+            return _cost(source_plan(config, store, self.name, validated) if validated is not None else None, problems)
+        except Exception as exc:  # one value's read failing says so in its row; the others go on
+            return {"error": one_line(exc)}
 
 
 def _values(model: Any, key: str, current: Any) -> list[Any]:
