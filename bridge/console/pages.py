@@ -22,7 +22,7 @@ from bridge.console import queries
 from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
 from bridge.console.editing import SourceEditor
-from bridge.console.signin import SignIns
+from bridge.console.signin import CALLBACK, SignIns
 from bridge.limits import format_window
 from bridge.status import collect, format_duration, limit_text, local_midnight, skip_totals
 
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["Console"]
 
 # nothing from elsewhere, no inline script or style; frames and other sites' forms shut out
+CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'{}; frame-ancestors 'none'"
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self';"
-                               " frame-ancestors 'none'",
+    "Content-Security-Policy": CSP.format(""),
     "X-Content-Type-Options": "nosniff",
     # not no-referrer: under it a browser sends "Origin: null" with a form's POST, which the
     # origin check must refuse; same-origin keeps addresses from leaving for other sites
@@ -102,6 +102,9 @@ class Console:
             listener.route("GET", path, self._page(build), replace=True)
         listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)
         listener.route("POST", "/signin/start", self._action(self._start_signin), replace=True)
+        listener.route("POST", "/signin/browser", self._action(self._start_browser, with_request=True), replace=True)
+        listener.route("POST", "/signin/password", self._action(self._start_password), replace=True)
+        listener.route("GET", CALLBACK, self._callback, replace=True)
         for path, act in (("/sources/add", self.editor.add), ("/sources/pause", self.editor.pause),
                           ("/sources/remove", self.editor.remove)):
             listener.route("POST", path, self._action(act), replace=True)
@@ -111,10 +114,16 @@ class Console:
 
     # -- the gate ---------------------------------------------------------------------------
 
-    def _respond(self, html: str, status: int = 200) -> web.Response:
+    def _respond(self, html: str, status: int = 200, form_targets: list[str] | None = None) -> web.Response:
+        """A page. ``form_targets``: origins its forms may lead to besides the console (a
+        browser sign-in's POST is answered with a redirect to the provider, which form-action
+        governs too)."""
         from aiohttp import web
 
-        return web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
+        headers = HEADERS
+        if form_targets:
+            headers = {**HEADERS, "Content-Security-Policy": CSP.format("".join(f" {o}" for o in form_targets))}
+        return web.Response(text=html, status=status, content_type="text/html", headers=headers)
 
     def _refused(self, status: int = 401, why: str | None = None) -> web.Response:
         signed_out = status == 401
@@ -131,15 +140,18 @@ class Console:
             if "status" in context:
                 return self._respond(self.env.get_template("refused.html").render(nav=NAV, **context),
                                      context["status"])
+            targets = context.pop("form_targets", None)
             html = self.env.get_template(context.pop("template")).render(
                 nav=NAV, csrf=self.guard.csrf, path=request.path, **context)
-            return self._respond(html)
+            return self._respond(html, form_targets=targets)
 
         return page
 
-    def _action(self, act: Callable[[dict[str, str]], str | dict[str, Any]]) -> Callable[[web.Request], Awaitable[Any]]:
+    def _action(self, act: Callable[..., str | dict[str, Any]], *,
+                with_request: bool = False) -> Callable[[web.Request], Awaitable[Any]]:
         """A POST, guarded; its answer a redirect (the address ``act`` gives) or, where ``act``
-        gives a page's context (a form refused field by field), that page."""
+        gives a page's context (a form refused field by field), that page. ``with_request``:
+        ``act`` is also given the request (where the browser reached the console)."""
         async def action(request: web.Request) -> web.StreamResponse:
             from aiohttp import web
 
@@ -150,7 +162,7 @@ class Console:
             form = dict(await request.post())
             if not self.guard.form_ok(form):
                 return self._refused(403, "This form is out of date: open the page again and repeat the action.")
-            where = await asyncio.to_thread(act, form)
+            where = await asyncio.to_thread(act, form, *([request] if with_request else []))
             if isinstance(where, dict):
                 html = self.env.get_template(where.pop("template")).render(
                     nav=NAV, csrf=self.guard.csrf, path=request.path, **where)
@@ -243,7 +255,19 @@ class Console:
     def _signin(self, request: web.Request) -> dict[str, Any]:
         name = request.query.get("name", "")
         return {"template": "signin.html", "title": "Sign in", "offered": self.signins.offered(), "name": name,
-                "attempt": self.signins.attempt(name), "problem": request.query.get("problem")}
+                "attempt": self.signins.attempt(name), "problem": request.query.get("problem"),
+                "callback": _callback_address(request), "form_targets": self.signins.providers()}
+
+    async def _callback(self, request: web.Request) -> web.StreamResponse:
+        """Where a provider sends the browser back. Not behind the console's cookie: a
+        SameSite=Strict cookie does not come along on a redirect from another site; the
+        ``state`` only the console and that browser know picks the sign-in this answer ends."""
+        address = _callback_address(request) + (f"?{request.query_string}" if request.query_string else "")
+        query = {k: str(v) for k, v in request.query.items()}
+        name, attempt, problem = await asyncio.to_thread(self.signins.finish_browser, address, query)
+        html = self.env.get_template("signin_callback.html").render(
+            nav=NAV, title="Sign in", name=name, attempt=attempt, problem=problem)
+        return self._respond(html, 200 if attempt is not None else 400)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -259,6 +283,25 @@ class Console:
         name = str(form.get("name", ""))
         problem = self.signins.start(name)
         return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+    def _start_browser(self, form: dict[str, str], request: web.Request) -> str:
+        """To the provider, which sends the browser back to this console's ``CALLBACK``."""
+        name = str(form.get("name", ""))
+        address, problem = self.signins.start_browser(name, _callback_address(request))
+        return address or f"/signin?{_query(name=name, problem=problem or '')}"
+
+    def _start_password(self, form: dict[str, str]) -> str:
+        name = str(form.get("name", ""))
+        problem = self.signins.start_password(name, str(form.pop("password", "")))
+        return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+def _callback_address(request: web.Request) -> str:
+    """The address providers send the browser back to, as the browser reaches this console:
+    behind a TLS proxy the scheme the proxy says (X-Forwarded-Proto) and the Host it passes on."""
+    scheme = request.headers.get("X-Forwarded-Proto") or request.scheme
+    return f"{scheme}://{request.host}{CALLBACK}"
 
 
 def _query(**values: str) -> str:
