@@ -250,3 +250,19 @@ def test_no_secret_appears_in_any_page_and_the_overview_counts_as_status_does(br
     assert cards[1:] == [str(status["outbox"]["sent"]), str(status["backlog"]["live"] + status["backlog"]["backfill"]),
                          str(status["outbox"]["dead"])]
     assert status["backlog"]["backfill"] == 40
+
+
+def test_the_source_page_says_what_it_does_now_and_counts_its_cost_as_plan_does(bridge, page) -> None:
+    page.goto(bridge.url + "/source?name=letters")
+    expect(page.locator("ul.doing")).to_contain_text("Nothing at this moment: it looks again every")
+    page.get_by_role("button", name="Count what letters costs").click()
+    expect(page.get_by_text("Counted by plan at")).to_be_visible(timeout=30000)
+    result = run_cli("plan", "--json", "-c", str(bridge.config))
+    assert result.returncode == 0, result.stderr
+    planned = json.loads(result.stdout)
+    letters = next(s for s in planned["sources"] if s["connector"] == "letters")
+    shown = " ".join(page.locator("#source-live").inner_text().split())
+    assert (f"{letters['items']:,} item(s) not sent yet -> {letters['conversations']:,} conversation(s), "
+            f"{letters['writes']:,} write(s) (live {letters['writes_live']:,}") in shown
+    queued = planned["already_queued"]
+    assert f"queued already ({queued['live'] + queued['backfill']:,} write(s))" in shown

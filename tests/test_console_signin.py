@@ -74,7 +74,7 @@ def test_the_device_code_sign_in_completes_in_the_page_and_the_source_recovers(
 
 def test_the_browser_sign_in_goes_to_the_provider_and_back_and_the_source_recovers(
         tmp_path, server, auth, fake_omi, browser) -> None:  # noqa: F811
-    with signed_out(tmp_path, server, auth, fake_omi, oauth2_flow="browser",
+    with signed_out(tmp_path, server, auth, fake_omi, oauth2_flow="browser", idle=True,
                     oauth2_authorize_url=f"{auth.url}/authorize") as (port, config, log):
         context = browser.new_context(viewport={"width": 1200, "height": 700})
         page = context.new_page()
@@ -103,6 +103,8 @@ def test_the_browser_sign_in_goes_to_the_provider_and_back_and_the_source_recove
         page.get_by_role("link", name="Back to the Sign in page").click()
         expect(page.get_by_role("status")).to_contain_text("work-mail: signed in")
         assert wait_until(lambda: _health(port).get("work-mail", {}).get("state") == "ok", 40)  # no restart
+        page.goto(f"http://127.0.0.1:{port}/source?name=work-mail")  # what it does now, updating itself
+        expect(page.locator("ul.doing")).to_contain_text("IDLE connected on INBOX", timeout=20000)
         server.append("alice", mail(4))
         assert wait_until(lambda: "Body of message 4" in " ".join(fake_omi.texts()), 30)
         assert not [t for t in auth.issued_tokens() if t in log.read_text()]

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from bridge import activity
 from bridge.console import queries
 from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
+from bridge.console.costs import Costs
 from bridge.console.editing import SourceEditor
 from bridge.console.signin import CALLBACK, SignIns
 from bridge.limits import format_window
@@ -87,6 +89,7 @@ class Console:
         self._wake = wake  # the dispatcher, after Retry
         self.guard = Guard(config().state_path)
         self.signins = SignIns(config)
+        self.costs = Costs(config, store)
         self.editor = SourceEditor(config, store, reload, self.signins.start)
         self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
@@ -105,6 +108,7 @@ class Console:
         listener.route("POST", "/signin/browser", self._action(self._start_browser, with_request=True), replace=True)
         listener.route("POST", "/signin/password", self._action(self._start_password), replace=True)
         listener.route("GET", CALLBACK, self._callback, replace=True)
+        listener.route("POST", "/source/plan", self._action(self._count_costs), replace=True)
         for path, act in (("/sources/add", self.editor.add), ("/sources/pause", self.editor.pause),
                           ("/sources/remove", self.editor.remove)):
             listener.route("POST", path, self._action(act), replace=True)
@@ -250,7 +254,8 @@ class Console:
                 "counts": queries.source_counts(self.store, name),
                 "totals": totals, "advice": _advice(row["last_error"]),
                 "recent": queries.activity(self.store, source=name, limit=10),
-                "history": queries.health_history(self.store, name)}
+                "history": queries.health_history(self.store, name), "doing": _doing(name),
+                "costs": self.costs.of(name), "poll_interval": getattr(config.connectors[name], "poll_interval", None)}
 
     def _signin(self, request: web.Request) -> dict[str, Any]:
         name = request.query.get("name", "")
@@ -291,10 +296,27 @@ class Console:
         address, problem = self.signins.start_browser(name, _callback_address(request))
         return address or f"/signin?{_query(name=name, problem=problem or '')}"
 
+    def _count_costs(self, form: dict[str, str]) -> str:
+        """``plan`` for one source, in the background; its page shows the count when it is done."""
+        name = str(form.get("name", ""))
+        if name in self._config().connectors:
+            self.costs.start(name)
+        return f"/source?{_query(name=name)}"
+
     def _start_password(self, form: dict[str, str]) -> str:
         name = str(form.get("name", ""))
         problem = self.signins.start_password(name, str(form.pop("password", "")))
         return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+def _doing(name: str) -> list[dict[str, Any]]:
+    """What the source is doing now (bridge/activity.py), with how far and how long yet."""
+    found = []
+    for now in activity.doing(name):
+        left = now.seconds_left()
+        found.append({"what": now.what, "done": now.done, "total": now.total, "percent": now.percent,
+                      "left": format_duration(left) if left is not None else None, "since": now.started})
+    return found
 
 
 def _callback_address(request: web.Request) -> str:
