@@ -266,3 +266,21 @@ def test_the_source_page_says_what_it_does_now_and_counts_its_cost_as_plan_does(
             f"{letters['writes']:,} write(s) (live {letters['writes_live']:,}") in shown
     queued = planned["already_queued"]
     assert f"queued already ({queued['live'] + queued['backfill']:,} write(s))" in shown
+
+
+def test_activity_and_its_search_page_past_the_newest_fifty(bridge, page) -> None:
+    word = f"heron{int(time.time())}"
+    with bridge.store.transaction() as conn:
+        ids = [conn.execute("INSERT INTO outbox (connector, source_key, body, created_at, next_attempt_at, label)"
+                            " VALUES ('drop', ?, ?, 1, 1, ?)", (f"{word}-{n}", json.dumps({"text": f"{word} seen"}),
+                                                                f"{word} note {n}")).lastrowid for n in range(60)]
+    for row in ids:
+        bridge.store.mark_sent(row, f"omi-{row}", None)
+    page.goto(f"{bridge.url}/activity?q={word}")
+    first = page.locator("ol.items h2").all_inner_texts()
+    page.get_by_role("link", name="Older").click()
+    second = page.locator("ol.items h2").all_inner_texts()
+    assert (len(first), len(second)) == (50, 10) and not set(first) & set(second)
+    assert f"q={word}" in page.url and not page.get_by_role("link", name="Older").count()
+    page.get_by_role("link", name="Newest").click()
+    assert page.locator("ol.items h2").all_inner_texts() == first

@@ -213,12 +213,14 @@ class Console:
         source = request.query.get("source") or None
         search = request.query.get("q", "").strip()
         day = _day(request.query.get("day", ""))
-        before = _number(request.query.get("before")) or (day and (day + timedelta(days=1)).timestamp())
-        rows = queries.activity(self.store, source=source, search=search, before=before or None)
-        older = rows[-1]["sent_at"] if len(rows) == queries.PAGE and not search else None
-        return {"template": "activity.html", "title": "Activity", "rows": rows, "source": source, "q": search,
-                "day": request.query.get("day", "") if day else "", "sources": list(self._config().connectors),
-                "older": older}
+        before = request.query.get("before") or None
+        found = queries.activity(self.store, source=source, search=search, before=before,
+                                 until=(day + timedelta(days=1)).timestamp() if day else None)
+        kept = {"source": source or "", "q": search, "day": request.query.get("day", "") if day else ""}
+        return {"template": "activity.html", "title": "Activity", "rows": found.rows, "source": source, "q": search,
+                "day": kept["day"], "sources": list(self._config().connectors), "paged": bool(before),
+                "older": f"/activity?{_query(**kept, before=found.older)}" if found.older else None,
+                "newest": f"/activity?{_query(**kept)}"}
 
     def _conversation(self, request: web.Request) -> dict[str, Any]:
         row_id = _number(request.query.get("id"))
@@ -253,7 +255,7 @@ class Console:
         return {"template": "source.html", "title": f"Source: {name}", "c": row,
                 "counts": queries.source_counts(self.store, name),
                 "totals": totals, "advice": _advice(row["last_error"]),
-                "recent": queries.activity(self.store, source=name, limit=10),
+                "recent": queries.activity(self.store, source=name, limit=10).rows,
                 "history": queries.health_history(self.store, name), "doing": _doing(name),
                 "costs": self.costs.of(name), "poll_interval": getattr(config.connectors[name], "poll_interval", None)}
 
