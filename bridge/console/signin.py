@@ -18,6 +18,7 @@ redactor: never a traceback, never a token.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import threading
 import time
@@ -39,6 +40,15 @@ CALLBACK = "/signin/callback"  # where providers send the browser back (the READ
 BROWSER_WAIT = 900.0  # seconds a browser sign-in may take at the provider before its state is forgotten
 
 
+@functools.cache
+def _takes_a_password(kind: str) -> bool:
+    """The connector type logs in with a password for a token (``password_login``): Matrix.
+    Cached: an entry point lookup per source on every page would cost more than the page."""
+    from bridge.registry import load_connector_type
+
+    return callable(getattr(load_connector_type(kind), "password_login", None))
+
+
 @dataclass
 class Attempt:
     lines: list[str] = field(default_factory=list)
@@ -57,8 +67,6 @@ class SignIns:
     def offered(self) -> list[dict[str, Any]]:
         """Every source that signs in, and how: ``code`` (device code), ``browser`` (to the
         provider and back), ``password`` (a form)."""
-        from bridge.registry import load_connector_type
-
         found = []
         for name, cfg in self._config().connectors.items():
             app = cfg.oauth_app() if callable(getattr(cfg, "oauth_app", None)) else None
@@ -66,8 +74,7 @@ class SignIns:
                 how = "code" if app.flow == "device" else "browser"
                 found.append({"name": name, "how": how, "attempt": self._attempts.get(name),
                               "provider": urlsplit(app.authorize_url or app.device_url or "").netloc})
-            elif (getattr(cfg, "access_token", "set") is None
-                  and callable(getattr(load_connector_type(cfg.type), "password_login", None))):
+            elif getattr(cfg, "access_token", "set") is None and _takes_a_password(cfg.type):
                 found.append({"name": name, "how": "password", "attempt": self._attempts.get(name),
                               "user": getattr(cfg, "user_id", "")})
         return found
