@@ -282,10 +282,7 @@ class Sources:
                 self._failed(name, exc)
             if time.monotonic() - started > SERVE_RETRY_MAX:
                 delay = 1.0
-            if await self._signed_in_during(name, delay):
-                delay = 1.0
-            else:
-                delay = min(delay * 2, SERVE_RETRY_MAX)
+            delay = 1.0 if await self._signed_in_during(name, delay) else min(delay * 2, SERVE_RETRY_MAX)
 
     async def _signed_in_during(self, name: str, seconds: float) -> bool:
         """Wait ``seconds`` before a failed ``serve`` runs again, or less when its sign-in
