@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import mailbox
+import time
 
 from bridge import activity
 from bridge.config import load_config
@@ -55,3 +56,29 @@ def test_a_read_for_plan_is_not_the_source_s_activity(tmp_path, monkeypatch) -> 
     assert "importing the mbox (messages)" in read(quiet=False)  # the daemon's poll shows
     assert read(quiet=True) == []
     assert plan(config, None, {"old": build_connector(config, "old")}, only=["old"])["sources"][0]["items"] == 60
+
+
+def test_the_source_page_shows_a_backfill_with_its_bar_count_and_estimate(tmp_path, monkeypatch) -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from bridge.console import Console
+    from bridge.store import Store
+
+    monkeypatch.setenv("OMI_API_KEY", API_KEY)
+    config = load_config(write_config(tmp_path, "http://127.0.0.1:9", connectors=(
+        '[connectors.mail]\ntype = "spool"\npath = "spool"\npoll_interval = 60\n')))
+    console = Console(lambda: config, Store(config.state_path), lambda: None)
+
+    def page() -> str:
+        context = console._source(make_mocked_request("GET", "/source?name=mail"))
+        return " ".join(console.env.get_template(context.pop("template")).render(nav=[], csrf="", **context).split())
+
+    assert "Nothing at this moment: it looks again every" in page()
+    activity.report("mail", "poll", "backfilling INBOX (mail since 2026-01-01)", 0, 4000)
+    time.sleep(0.05)
+    activity.advanced("mail", "poll", 1000)
+    shown = page()
+    assert '<progress value="1000" max="4000"' in shown
+    assert "backfilling INBOX (mail since 2026-01-01): " in shown
+    assert "1,000 of 4,000 (25%), less than a minute left" in shown
+    activity.clear("mail", "poll")
