@@ -64,6 +64,12 @@ def _iso_when(value: str | None) -> str:
     return _when(datetime.fromisoformat(value).timestamp()) if value else "-"
 
 
+def _about(seconds: float) -> str:
+    """An estimate's duration after "in": "in about 25 min", but "in less than a minute"."""
+    text = format_duration(seconds)
+    return text if text.startswith(("less", "a minute")) else f"about {text}"
+
+
 def _links(text: str) -> Markup:
     """Text with its web addresses as links (the provider's sign-in page), every part escaped."""
     parts = re.split(r"(https?://[^\s<>\"']+)", text)
@@ -93,7 +99,7 @@ class Console:
         self.editor = SourceEditor(config, store, reload, self.signins.start)
         self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links)
+        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links, about=_about)
         folder = resources.files("bridge.console") / "static"
         self._static = {path: (folder / path.rsplit("/", 1)[1]).read_bytes() for path in STATIC}
 
