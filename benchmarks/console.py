@@ -104,9 +104,14 @@ def main() -> None:
               " MiB)")
         url, store, _ = serve(config)
         cookies = {COOKIE: Guard(Path(folder) / "state.db").session}
+        middle = store.rows("SELECT id, sent_at FROM outbox WHERE id = ?", [args.sent // 2])[0]
+        deep = f"{middle['sent_at']!r}_{middle['id']}"  # a page halfway down, as Older links carry it
         pages = ["/", "/activity", "/activity?source=source-07", "/activity?q=dentist+invoice",
-                 "/activity?source=source-07&q=plumber", f"/conversation?id={args.sent // 2}", "/skipped",
-                 "/skipped?source=source-07&reason=automated%3A+List-Id+header", "/problems", "/source?name=source-07"]
+                 "/activity?source=source-07&q=plumber", f"/activity?before={deep}",
+                 f"/activity?source=source-07&before={deep}", f"/activity?q=dentist+invoice&before={middle['id']}",
+                 f"/activity?source=source-07&q=plumber&before={middle['id']}", f"/conversation?id={args.sent // 2}",
+                 "/skipped", "/skipped?source=source-07&reason=automated%3A+List-Id+header", "/problems",
+                 "/source?name=source-07"]
         print(f"\n{'page':<62} {'median ms':>9} {'max ms':>7} {'KB':>6}")
         worst_ms = worst_kb = 0.0
         with httpx.Client(cookies=cookies, timeout=30) as client:
@@ -125,11 +130,15 @@ def main() -> None:
               f" ({TARGET_MS} ms, {TARGET_KB} KB)")
         print("\nquery plans:")
         for what, sql, params in [
-            ("activity", "SELECT id FROM outbox WHERE sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 50", []),
+            ("activity", "SELECT id FROM outbox o WHERE sent_at IS NOT NULL ORDER BY sent_at DESC, id DESC LIMIT 51",
+             []),
+            ("activity, a page on", "SELECT id FROM outbox o WHERE sent_at IS NOT NULL AND (o.sent_at, o.id) < (?, ?)"
+             " ORDER BY sent_at DESC, id DESC LIMIT 51", [time.time(), 1000]),
             ("activity by source", "SELECT id FROM outbox o WHERE o.sent_at IS NOT NULL AND o.connector = ?"
-             " ORDER BY o.sent_at DESC LIMIT 50", ["source-07"]),
-            ("search", "SELECT o.id FROM sent_text f JOIN outbox o ON o.id = f.rowid WHERE sent_text MATCH ?"
-             " ORDER BY f.rowid DESC LIMIT 50", [fts_query("dentist invoice")]),
+             " AND (o.sent_at, o.id) < (?, ?) ORDER BY o.sent_at DESC, o.id DESC LIMIT 51",
+             ["source-07", time.time(), 1000]),
+            ("search, a page on", "SELECT o.id FROM sent_text f JOIN outbox o ON o.id = f.rowid WHERE sent_text MATCH ?"
+             " AND f.rowid < ? ORDER BY f.rowid DESC LIMIT 51", [fts_query("dentist invoice"), 1000]),
             ("delivered per hour", "SELECT CAST((sent_at - ?) / 3600 AS INTEGER) AS h, count(*) FROM outbox"
              " WHERE sent_at >= ? GROUP BY h", [0, time.time() - 7 * 86400]),
             ("skip totals", "SELECT connector, reason, count(*) FROM skipped GROUP BY connector, reason", []),

@@ -9,6 +9,8 @@ Two ways to sign in, both usable on a server without a browser:
   Google, whose device flow refuses Gmail's scope): print the address; the provider sends the
   browser back to ``http://127.0.0.1:PORT/`` with a code. When the browser runs on another
   machine that page cannot load; the person pastes its address back and we read the code there.
+  The console runs the same flow in steps (``start_browser``, ``read_redirect``, ``redeem``),
+  with its own callback on the daemon's listener as the redirect address.
 
 The daemon's side is ``AccessTokens``: an access token valid for a while yet, refreshed ahead of
 its expiry under the token file's lock, the rotated refresh token stored before anything uses it.
@@ -42,7 +44,8 @@ from bridge.errors import SourceAuthError, SourceError
 from bridge.logs import hide
 from bridge.tokens import TokenFile
 
-__all__ = ["Access", "AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired", "sign_in"]
+__all__ = ["Access", "AccessTokens", "BrowserStart", "NotThisSignIn", "OAuthApp", "OAuthRefused", "SignInRequired",
+           "read_redirect", "redeem", "sign_in", "start_browser"]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +162,12 @@ def sign_in(app: OAuthApp, say: Callable[[str], None], pasted: Iterable[str] = (
     with contextlib.ExitStack() as stack:
         client = http or stack.enter_context(_client(app.timeout))
         record = _device(app, client, say, sleep) if app.flow == "device" else _browser(app, client, say, pasted)
+    return _kept(app, record)
+
+
+def _kept(app: OAuthApp, record: dict[str, Any]) -> dict[str, Any]:
+    """A sign-in's tokens as the token file keeps them; refused without a refresh token, which
+    alone keeps the bridge signed in beyond the hour."""
     if "refresh_token" not in record:
         raise OAuthRefused("no_refresh_token", "the provider gave no refresh token, so the bridge could not stay "
                            "signed in (Microsoft: include the offline_access scope)")
@@ -221,27 +230,79 @@ class _Redirect(BaseHTTPRequestHandler):
         pass
 
 
-def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pasted: Iterable[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class BrowserStart:
+    """One authorization-code sign-in under way: where the person's browser goes, and what the
+    redirect that comes back must carry (RFC 6749 10.12: the ``state``; RFC 7636: the verifier
+    the token request proves the code with)."""
+
+    address: str
+    redirect_uri: str
+    state: str = field(repr=False)
+    verifier: str = field(repr=False)
+    started: float = field(default_factory=time.monotonic)
+
+
+def start_browser(app: OAuthApp, redirect_uri: str) -> BrowserStart:
+    """The provider's authorization address for a sign-in coming back to ``redirect_uri``."""
     assert app.authorize_url is not None
+    verifier, state = generate_token(64), generate_token(30)
+    address = prepare_grant_uri(
+        app.authorize_url, app.client_id, "code", redirect_uri=redirect_uri, scope=" ".join(app.scopes),
+        state=state, code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256",
+        **dict(app.authorize_params))
+    return BrowserStart(address, redirect_uri, state, verifier)
+
+
+class NotThisSignIn(ValueError):
+    """An address that does not end this sign-in: no code in it, or another sign-in's state."""
+
+
+def read_redirect(answer: str, state: str) -> str:
+    """The code in the address the provider sent the browser back to. NotThisSignIn when the
+    address holds neither a code nor an error, or its state is not ours (an old tab, or someone
+    else's redirect: it never ends this sign-in); OAuthRefused for the provider's error."""
+    query = dict(_query(answer))
+    if "code" not in query and "error" not in query:
+        raise NotThisSignIn("That is not the address the sign-in ended on (it has no code=...): "
+                            "paste the whole address.")
+    if query.get("state") != state:
+        raise NotThisSignIn("That address belongs to another sign-in (its state differs): "
+                            "paste the one from this sign-in.")
+    if "error" in query:
+        raise OAuthRefused(query["error"], query.get("error_description") or "the sign-in was not allowed")
+    try:
+        return parse_authorization_code_response(answer, state=state)["code"]
+    except OAuth2Error as exc:
+        raise OAuthRefused("invalid_request", f"the address could not be read ({exc.error})") from None
+
+
+def redeem(app: OAuthApp, start: BrowserStart, code: str, *, http: httpx.Client | None = None) -> dict[str, Any]:
+    """The tokens for the code the redirect brought, proved with the sign-in's verifier."""
+    with contextlib.ExitStack() as stack:
+        client = http or stack.enter_context(_client(app.timeout))
+        return _kept(app, _redeem(client, app, start, code))
+
+
+def _redeem(client: httpx.Client, app: OAuthApp, start: BrowserStart, code: str) -> dict[str, Any]:
+    return _token(client, app, {"grant_type": "authorization_code", "code": code, "redirect_uri": start.redirect_uri,
+                                "code_verifier": start.verifier})
+
+
+def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pasted: Iterable[str]) -> dict[str, Any]:
     answers: queue.Queue[str] = queue.Queue()
     loopback = _serve(type("Redirect", (_Redirect,), {"answers": answers}))
     try:
-        redirect_uri = f"http://127.0.0.1:{loopback.server_address[1]}/"
-        verifier, state = generate_token(64), generate_token(30)
-        address = prepare_grant_uri(
-            app.authorize_url, app.client_id, "code", redirect_uri=redirect_uri, scope=" ".join(app.scopes),
-            state=state, code_challenge=create_s256_code_challenge(verifier), code_challenge_method="S256",
-            **dict(app.authorize_params))
-        say(f"To sign in, open this address in a browser and allow access:\n\n  {address}\n")
+        start = start_browser(app, f"http://127.0.0.1:{loopback.server_address[1]}/")
+        say(f"To sign in, open this address in a browser and allow access:\n\n  {start.address}\n")
         say(f"If the browser is on another machine, its last page will not load. Copy that page's address "
-            f"(it starts with {redirect_uri}) and paste it here:")
+            f"(it starts with {start.redirect_uri}) and paste it here:")
         threading.Thread(target=_read_lines, args=(pasted, answers), daemon=True, name="pasted").start()
-        code = _await_code(answers, state, say)
+        code = _await_code(answers, start.state, say)
     finally:
         loopback.shutdown()
         loopback.server_close()
-    return _token(client, app, {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                              "code_verifier": verifier})
+    return _redeem(client, app, start, code)
 
 
 def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
@@ -267,19 +328,10 @@ def _await_code(answers: queue.Queue[str], state: str, say: Callable[[str], None
             raise OAuthRefused("timeout", f"no sign-in within {minutes} minutes: run login again") from None
         if not answer:
             continue
-        query = dict(_query(answer))
-        if "code" not in query and "error" not in query:
-            say("That is not the address the sign-in ended on (it has no code=...): paste the whole address.")
-            continue
-        if query.get("state") != state:  # an old tab, or someone else's redirect: never ends this sign-in
-            say("That address belongs to another sign-in (its state differs): paste the one from this sign-in.")
-            continue
-        if "error" in query:
-            raise OAuthRefused(query["error"], query.get("error_description") or "the sign-in was not allowed")
         try:
-            return parse_authorization_code_response(answer, state=state)["code"]
-        except OAuth2Error as exc:
-            raise OAuthRefused("invalid_request", f"the address could not be read ({exc.error})") from None
+            return read_redirect(answer, state)
+        except NotThisSignIn as exc:
+            say(str(exc))
 
 
 def _query(address: str) -> list[tuple[str, str]]:

@@ -90,20 +90,21 @@ def reading(sink: PreviewSink) -> Iterator[None]:
         yield
 
 
-def plan(config: Config, store: Store | None, connectors: dict[str, Any]) -> dict:
-    """Read every source; the plan as a dict (what ``--json`` prints)."""
+def plan(config: Config, store: Store | None, connectors: dict[str, Any], only: list[str] | None = None) -> dict:
+    """Read every source (``only``: these); the plan as a dict (what ``--json`` prints)."""
+    from bridge import activity
     from bridge.connector import call
     from bridge.errors import one_line
 
     sources = []
-    for name in config.connectors:
+    for name in only if only is not None else config.connectors:
         connector = connectors.get(name)
         if connector is None:  # a secret it needs has no value here (an admin shell without it)
             sources.append(SourcePlan(name, error=config.missing_for(name) or "not built"))
             continue
         sink = PreviewSink(store, name, config.connectors[name])
         try:
-            with reading(sink):
+            with reading(sink), activity.unreported():  # the console's "doing now" is the daemon's own reads
                 asyncio.run(call(connector.poll, sink))
         except Exception as exc:
             sources.append(SourcePlan(name, error=one_line(exc)))

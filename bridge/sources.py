@@ -282,8 +282,22 @@ class Sources:
                 self._failed(name, exc)
             if time.monotonic() - started > SERVE_RETRY_MAX:
                 delay = 1.0
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SERVE_RETRY_MAX)
+            delay = 1.0 if await self._signed_in_during(name, delay) else min(delay * 2, SERVE_RETRY_MAX)
+
+    async def _signed_in_during(self, name: str, seconds: float) -> bool:
+        """Wait ``seconds`` before a failed ``serve`` runs again, or less when its sign-in
+        changes meanwhile (a login, the console's Sign in page): True then. A source signed out
+        for hours would otherwise wait out its longest back-off after the person signed it in."""
+        tokens = getattr(self.connectors[name], "tokens", None)
+        if tokens is None:
+            await asyncio.sleep(seconds)
+            return False
+        stamp, end = tokens.stamp(), time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 1.0))
+            if tokens.stamp() != stamp:
+                return True
+        return False
 
     async def reload(self) -> bool:
         """Read the config file again. When it is invalid, say so in one line and run on as before;

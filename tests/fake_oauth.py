@@ -244,13 +244,15 @@ class FakeAuthServer:
         answer = {"state": query["state"]} if "state" in query else {}
         if query.get("response_type") != "code":
             answer["error"] = "unsupported_response_type"
-        elif self.consenting_user is None:
-            answer["error"] = "access_denied"
+        elif self.consenting_user is None:  # as Microsoft says it; Google sends the error alone
+            answer.update(error="access_denied", error_description="AADSTS65004: User declined to consent to "
+                                                                   "access the app.")
         else:
             code = "code-" + secrets.token_urlsafe(24)
             self._codes[code] = {"username": self.consenting_user, "redirect_uri": redirect_uri,
                                  "code_challenge": query["code_challenge"], "scope": query.get("scope", "")}
-            answer = {"code": code, **answer}
+            # extra parameters a client must ignore: Microsoft's session_state, the issuer (RFC 9207)
+            answer = {"code": code, **answer, "session_state": secrets.token_hex(16), "iss": self.url}
         return f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(answer)}"
 
     def introspect(self, token: str) -> dict[str, Any]:

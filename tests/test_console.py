@@ -250,3 +250,41 @@ def test_no_secret_appears_in_any_page_and_the_overview_counts_as_status_does(br
     assert cards[1:] == [str(status["outbox"]["sent"]), str(status["backlog"]["live"] + status["backlog"]["backfill"]),
                          str(status["outbox"]["dead"])]
     assert status["backlog"]["backfill"] == 40
+
+
+def test_the_source_page_says_what_it_does_now_and_counts_its_cost_as_plan_does(bridge, page) -> None:
+    page.goto(bridge.url + "/source?name=letters")
+    expect(page.locator("ul.doing")).to_contain_text("Nothing at this moment: it looks again every")
+    page.get_by_role("button", name="Count what letters costs").click()
+    expect(page.get_by_text("Counted by plan at")).to_be_visible(timeout=30000)
+    result = run_cli("plan", "--json", "-c", str(bridge.config))
+    assert result.returncode == 0, result.stderr
+    planned = json.loads(result.stdout)
+    letters = next(s for s in planned["sources"] if s["connector"] == "letters")
+    shown = " ".join(page.locator("#source-live").inner_text().split())
+    assert (f"{letters['items']:,} item(s) not sent yet -> {letters['conversations']:,} conversation(s), "
+            f"{letters['writes']:,} write(s) (live {letters['writes_live']:,}") in shown
+    if planned["writes"]["total"]:
+        queued = planned["already_queued"]
+        assert f"queued already ({queued['live'] + queued['backfill']:,} write(s))" in shown
+    else:
+        assert "Nothing waits to be delivered." in shown
+    screenshot(page, "source-cost")
+
+
+def test_activity_and_its_search_page_past_the_newest_fifty(bridge, page) -> None:
+    word = f"heron{int(time.time())}"
+    with bridge.store.transaction() as conn:
+        ids = [conn.execute("INSERT INTO outbox (connector, source_key, body, created_at, next_attempt_at, label)"
+                            " VALUES ('drop', ?, ?, 1, 1, ?)", (f"{word}-{n}", json.dumps({"text": f"{word} seen"}),
+                                                                f"{word} note {n}")).lastrowid for n in range(60)]
+    for row in ids:
+        bridge.store.mark_sent(row, f"omi-{row}", None)
+    page.goto(f"{bridge.url}/activity?q={word}")
+    first = page.locator("ol.items h2").all_inner_texts()
+    page.get_by_role("link", name="Older").click()
+    second = page.locator("ol.items h2").all_inner_texts()
+    assert (len(first), len(second)) == (50, 10) and not set(first) & set(second)
+    assert f"q={word}" in page.url and not page.get_by_role("link", name="Older").count()
+    page.get_by_role("link", name="Newest").click()
+    assert page.locator("ol.items h2").all_inner_texts() == first

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import bridge_env, run_cli, start_daemon, wait_until, write_config
 from tests.synapse import Synapse, synapse_python
+from tests.test_service import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -348,3 +349,42 @@ def test_a_homeserver_outage_is_one_failing_line_then_one_recovered_line_and_not
     text = log.read_text()
     assert text.count("chat: source failing") == 1 and text.count("chat: source recovered") == 1
     assert lines_of(fake_omi)[0][1].endswith(": back again")
+
+
+def test_the_console_signs_a_source_in_by_password_and_keeps_only_the_token(tmp_path, synapse, people, fake_omi):
+    """The Sign in page's password form, in a real browser: the token kept where login keeps it,
+    the password nowhere (not the token file, the page, the log), the source syncing again."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the console's browser test needs Playwright")
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    tokens, ids = people
+    chat = room(synapse, people, "Signing in")
+    port = free_port()
+    config = write_config(tmp_path, fake_omi.url, listen=f"127.0.0.1:{port}", connectors=matrix_table(
+        synapse, people).replace(f'access_token = "{tokens["alex"]}"\n', ""))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: "no access token" in run_cli("status", "-c", str(config)).stdout, 30)
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(run_cli("console", "-c", str(config)).stdout.split()[-1])
+            page.goto(f"http://127.0.0.1:{port}/signin")
+            page.get_by_label(f"Password for {ids['alex']}").fill("alex-password-1")
+            page.get_by_role("button", name="Log chat in").click()
+            sync_api.expect(page.get_by_role("status")).to_contain_text(
+                f"chat: signed in ({ids['alex']} on {synapse.url}", timeout=30000)
+            html = page.content()
+            browser.close()
+        stored = json.loads((tmp_path / "state-tokens" / "chat.json").read_text())
+        assert stored["user_id"] == ids["alex"] and stored["access_token"] not in html
+        assert wait_until(lambda: synced(tmp_path / "state.db"), 30), log.read_text()[-3000:]  # no restart
+        synapse.send(tokens["bob"], chat, "Lunch at noon on Friday?")
+        assert wait_until(lambda: "Lunch at noon on Friday?" in " ".join(said(fake_omi)), 30)
+    finally:
+        stop(daemon)
+    everything = html + log.read_text() + "".join(p.read_text() for p in (tmp_path / "state-tokens").iterdir()
+                                                  if p.suffix == ".json")
+    assert "alex-password-1" not in everything

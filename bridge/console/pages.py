@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from bridge import activity
 from bridge.console import queries
 from bridge.console.auth import COOKIE, LOGIN_PATH, Guard
 from bridge.console.chart import delivered_chart
+from bridge.console.costs import Costs
 from bridge.console.editing import SourceEditor
-from bridge.console.signin import SignIns
+from bridge.console.signin import CALLBACK, SignIns
 from bridge.limits import format_window
 from bridge.status import collect, format_duration, limit_text, local_midnight, skip_totals
 
@@ -36,9 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["Console"]
 
 # nothing from elsewhere, no inline script or style; frames and other sites' forms shut out
+CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'{}; frame-ancestors 'none'"
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self';"
-                               " frame-ancestors 'none'",
+    "Content-Security-Policy": CSP.format(""),
     "X-Content-Type-Options": "nosniff",
     # not no-referrer: under it a browser sends "Origin: null" with a form's POST, which the
     # origin check must refuse; same-origin keeps addresses from leaving for other sites
@@ -60,6 +62,12 @@ def _when(ts: float | None) -> str:
 
 def _iso_when(value: str | None) -> str:
     return _when(datetime.fromisoformat(value).timestamp()) if value else "-"
+
+
+def _about(seconds: float) -> str:
+    """An estimate's duration after "in": "in about 25 min", but "in less than a minute"."""
+    text = format_duration(seconds)
+    return text if text.startswith(("less", "a minute")) else f"about {text}"
 
 
 def _links(text: str) -> Markup:
@@ -87,10 +95,11 @@ class Console:
         self._wake = wake  # the dispatcher, after Retry
         self.guard = Guard(config().state_path)
         self.signins = SignIns(config)
+        self.costs = Costs(config, store)
         self.editor = SourceEditor(config, store, reload, self.signins.start)
         self.env = Environment(loader=PackageLoader("bridge.console", "templates"), autoescape=select_autoescape(),
                                trim_blocks=True, lstrip_blocks=True)
-        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links)
+        self.env.filters.update(when=_when, iso_when=_iso_when, duration=format_duration, links=_links, about=_about)
         folder = resources.files("bridge.console") / "static"
         self._static = {path: (folder / path.rsplit("/", 1)[1]).read_bytes() for path in STATIC}
 
@@ -103,6 +112,10 @@ class Console:
             listener.route("GET", path, self._page(build), replace=True)
         listener.route("POST", "/problems/retry", self._action(self._retry), replace=True)
         listener.route("POST", "/signin/start", self._action(self._start_signin), replace=True)
+        listener.route("POST", "/signin/browser", self._action(self._start_browser, with_request=True), replace=True)
+        listener.route("POST", "/signin/password", self._action(self._start_password), replace=True)
+        listener.route("GET", CALLBACK, self._callback, replace=True)
+        listener.route("POST", "/source/plan", self._action(self._count_costs), replace=True)
         for path, act in (("/sources/add", self.editor.add), ("/sources/edit", self.editor.change),
                           ("/sources/pause", self.editor.pause),
                           ("/sources/remove", self.editor.remove)):
@@ -113,10 +126,16 @@ class Console:
 
     # -- the gate ---------------------------------------------------------------------------
 
-    def _respond(self, html: str, status: int = 200) -> web.Response:
+    def _respond(self, html: str, status: int = 200, form_targets: list[str] | None = None) -> web.Response:
+        """A page. ``form_targets``: origins its forms may lead to besides the console (a
+        browser sign-in's POST is answered with a redirect to the provider, which form-action
+        governs too)."""
         from aiohttp import web
 
-        return web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
+        headers = HEADERS
+        if form_targets:
+            headers = {**HEADERS, "Content-Security-Policy": CSP.format("".join(f" {o}" for o in form_targets))}
+        return web.Response(text=html, status=status, content_type="text/html", headers=headers)
 
     def _refused(self, status: int = 401, why: str | None = None) -> web.Response:
         signed_out = status == 401
@@ -133,15 +152,18 @@ class Console:
             if "status" in context:
                 return self._respond(self.env.get_template("refused.html").render(nav=NAV, **context),
                                      context["status"])
+            targets = context.pop("form_targets", None)
             html = self.env.get_template(context.pop("template")).render(
                 nav=NAV, csrf=self.guard.csrf, path=request.path, **context)
-            return self._respond(html)
+            return self._respond(html, form_targets=targets)
 
         return page
 
-    def _action(self, act: Callable[[dict[str, str]], str | dict[str, Any]]) -> Callable[[web.Request], Awaitable[Any]]:
+    def _action(self, act: Callable[..., str | dict[str, Any]], *,
+                with_request: bool = False) -> Callable[[web.Request], Awaitable[Any]]:
         """A POST, guarded; its answer a redirect (the address ``act`` gives) or, where ``act``
-        gives a page's context (a form refused field by field), that page."""
+        gives a page's context (a form refused field by field), that page. ``with_request``:
+        ``act`` is also given the request (where the browser reached the console)."""
         async def action(request: web.Request) -> web.StreamResponse:
             from aiohttp import web
 
@@ -152,7 +174,7 @@ class Console:
             form = dict(await request.post())
             if not self.guard.form_ok(form):
                 return self._refused(403, "This form is out of date: open the page again and repeat the action.")
-            where = await asyncio.to_thread(act, form)
+            where = await asyncio.to_thread(act, form, *([request] if with_request else []))
             if isinstance(where, dict):
                 html = self.env.get_template(where.pop("template")).render(
                     nav=NAV, csrf=self.guard.csrf, path=request.path, **where)
@@ -199,12 +221,14 @@ class Console:
         source = request.query.get("source") or None
         search = request.query.get("q", "").strip()
         day = _day(request.query.get("day", ""))
-        before = _number(request.query.get("before")) or (day and (day + timedelta(days=1)).timestamp())
-        rows = queries.activity(self.store, source=source, search=search, before=before or None)
-        older = rows[-1]["sent_at"] if len(rows) == queries.PAGE and not search else None
-        return {"template": "activity.html", "title": "Activity", "rows": rows, "source": source, "q": search,
-                "day": request.query.get("day", "") if day else "", "sources": list(self._config().connectors),
-                "older": older}
+        before = request.query.get("before") or None
+        found = queries.activity(self.store, source=source, search=search, before=before,
+                                 until=(day + timedelta(days=1)).timestamp() if day else None)
+        kept = {"source": source or "", "q": search, "day": request.query.get("day", "") if day else ""}
+        return {"template": "activity.html", "title": "Activity", "rows": found.rows, "source": source, "q": search,
+                "day": kept["day"], "sources": list(self._config().connectors), "paged": bool(before),
+                "older": f"/activity?{_query(**kept, before=found.older)}" if found.older else None,
+                "newest": f"/activity?{_query(**kept)}"}
 
     def _conversation(self, request: web.Request) -> dict[str, Any]:
         row_id = _number(request.query.get("id"))
@@ -239,13 +263,26 @@ class Console:
         return {"template": "source.html", "title": f"Source: {name}", "c": row,
                 "counts": queries.source_counts(self.store, name),
                 "totals": totals, "advice": _advice(row["last_error"]),
-                "recent": queries.activity(self.store, source=name, limit=10),
-                "history": queries.health_history(self.store, name)}
+                "recent": queries.activity(self.store, source=name, limit=10).rows,
+                "history": queries.health_history(self.store, name), "doing": _doing(name),
+                "costs": self.costs.of(name), "poll_interval": getattr(config.connectors[name], "poll_interval", None)}
 
     def _signin(self, request: web.Request) -> dict[str, Any]:
         name = request.query.get("name", "")
         return {"template": "signin.html", "title": "Sign in", "offered": self.signins.offered(), "name": name,
-                "attempt": self.signins.attempt(name), "problem": request.query.get("problem")}
+                "attempt": self.signins.attempt(name), "problem": request.query.get("problem"),
+                "callback": _callback_address(request), "form_targets": self.signins.providers()}
+
+    async def _callback(self, request: web.Request) -> web.StreamResponse:
+        """Where a provider sends the browser back. Not behind the console's cookie: a
+        SameSite=Strict cookie does not come along on a redirect from another site; the
+        ``state`` only the console and that browser know picks the sign-in this answer ends."""
+        address = _callback_address(request) + (f"?{request.query_string}" if request.query_string else "")
+        query = {k: str(v) for k, v in request.query.items()}
+        name, attempt, problem = await asyncio.to_thread(self.signins.finish_browser, address, query)
+        html = self.env.get_template("signin_callback.html").render(
+            nav=NAV, title="Sign in", name=name, attempt=attempt, problem=problem)
+        return self._respond(html, 200 if attempt is not None else 400)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -261,6 +298,42 @@ class Console:
         name = str(form.get("name", ""))
         problem = self.signins.start(name)
         return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+    def _start_browser(self, form: dict[str, str], request: web.Request) -> str:
+        """To the provider, which sends the browser back to this console's ``CALLBACK``."""
+        name = str(form.get("name", ""))
+        address, problem = self.signins.start_browser(name, _callback_address(request))
+        return address or f"/signin?{_query(name=name, problem=problem or '')}"
+
+    def _count_costs(self, form: dict[str, str]) -> str:
+        """``plan`` for one source, in the background; its page shows the count when it is done."""
+        name = str(form.get("name", ""))
+        if name in self._config().connectors:
+            self.costs.start(name)
+        return f"/source?{_query(name=name)}"
+
+    def _start_password(self, form: dict[str, str]) -> str:
+        name = str(form.get("name", ""))
+        problem = self.signins.start_password(name, str(form.pop("password", "")))
+        return f"/signin?{_query(name=name, problem=problem or '')}"
+
+
+def _doing(name: str) -> list[dict[str, Any]]:
+    """What the source is doing now (bridge/activity.py), with how far and how long yet."""
+    found = []
+    for now in activity.doing(name):
+        left = now.seconds_left()
+        found.append({"what": now.what, "done": now.done, "total": now.total, "percent": now.percent,
+                      "left": format_duration(left) if left is not None else None, "since": now.started})
+    return found
+
+
+def _callback_address(request: web.Request) -> str:
+    """The address providers send the browser back to, as the browser reaches this console:
+    behind a TLS proxy the scheme the proxy says (X-Forwarded-Proto) and the Host it passes on."""
+    scheme = request.headers.get("X-Forwarded-Proto") or request.scheme
+    return f"{scheme}://{request.host}{CALLBACK}"
 
 
 def _query(**values: str) -> str:

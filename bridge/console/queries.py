@@ -6,12 +6,13 @@ Numbers that ``status`` also shows are never counted here: pages take them from 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bridge.connector import reason_kind
 from bridge.store import Store
 
-__all__ = ["PAGE", "activity", "conversation", "dead_rows", "delivered_per_hour", "fts_query", "health_history",
+__all__ = ["PAGE", "Page", "activity", "conversation", "dead_rows", "delivered_per_hour", "fts_query", "health_history",
            "reasons_of_kind", "skipped_items", "source_counts"]
 
 PAGE = 50  # rows a list shows at a time
@@ -31,26 +32,59 @@ def fts_query(text: str) -> str | None:
     return " ".join('"' + word.replace('"', '""') + '"' for word in words) or None
 
 
-def activity(store: Store, *, source: str | None = None, search: str | None = None,
-             before: float | None = None, limit: int = PAGE) -> list[dict[str, Any]]:
-    """Sent conversations, newest first (``before``: older than that sent_at, for the next page)."""
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    older: str | None  # where the next page starts (``before``), None on the last page
+
+
+def activity(store: Store, *, source: str | None = None, search: str | None = None, before: str | None = None,
+             until: float | None = None, limit: int = PAGE) -> Page:
+    """Sent conversations, newest first, a page at a time. Paged by keyset, never OFFSET: a
+    page starts where the last one ended (``before``, the mark ``Page.older`` gave), so the
+    thousandth page costs what the first does. ``until``: sent before then (a day's end)."""
     where, params = ["o.sent_at IS NOT NULL"], []
     if source:
         where.append("o.connector = ?")
         params.append(source)
-    if before is not None:
+    if until is not None:
         where.append("o.sent_at < ?")
-        params.append(before)
+        params.append(until)
     match = fts_query(search or "")
+    mark = _mark(before, search=match is not None)
     if match is None:
-        sql = f"SELECT {_SENT} FROM outbox o WHERE {' AND '.join(where)} ORDER BY o.sent_at DESC LIMIT ?"
-        return store.rows(sql, [*params, limit])
-    # the index gives matches newest first by id (the order rows were queued); a page of them is
-    # then put in the order they were sent
+        if mark is not None:  # (sent_at, id): rows sent in the same instant keep one order across pages
+            where.append("(o.sent_at, o.id) < (?, ?)")
+            params += mark
+        sql = (f"SELECT {_SENT} FROM outbox o WHERE {' AND '.join(where)}"
+               " ORDER BY o.sent_at DESC, o.id DESC LIMIT ?")
+        rows = store.rows(sql, [*params, limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(rows, f"{rows[-1]['sent_at']!r}_{rows[-1]['id']}" if more else None)
+    # the index gives matches newest first by id (the order rows were queued), and takes a
+    # rowid bound as cheaply; a page of them is then put in the order they were sent
+    if mark is not None:
+        where.append("f.rowid < ?")
+        params += mark
     sql = (f"SELECT {_SENT} FROM sent_text f JOIN outbox o ON o.id = f.rowid"
            f" WHERE sent_text MATCH ? AND {' AND '.join(where)} ORDER BY f.rowid DESC LIMIT ?")
-    rows = store.rows(sql, [match, *params, limit])
-    return sorted(rows, key=lambda r: r["sent_at"], reverse=True)
+    rows = store.rows(sql, [match, *params, limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    older = str(min(r["id"] for r in rows)) if more else None
+    return Page(sorted(rows, key=lambda r: r["sent_at"], reverse=True), older)
+
+
+def _mark(before: str | None, *, search: bool) -> list[float] | None:
+    """A page's start as its link carries it: ``sent_at_id`` for a listing, ``id`` for a search;
+    anything else (a hand-edited address) is the first page."""
+    parts = (before or "").split("_")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        return None
+    return numbers if len(numbers) == (1 if search else 2) else None
 
 
 def conversation(store: Store, row_id: int) -> dict[str, Any] | None:

@@ -200,7 +200,8 @@ class ChatExportConnector:
                     yield item
 
         items = Bar(new(chat.items), desc=f"{self.name}: {chat.place}", unit=" msg", leave=False,
-                    disable=not sys.stderr.isatty(), mininterval=0.5)
+                    disable=not sys.stderr.isatty(), mininterval=0.5, source=self.name,
+                    doing=f"importing {chat.place} (messages read)")
         added = assembler.add_many(items, by_day=True)
         sent_days = taken.edge_days(self.tz)  # a day with messages already sent: this is more of it
         closed = 0

@@ -110,7 +110,8 @@ class _Archive:
         # my mail anywhere in the archive, not only in what is new since the last poll
         mine = self._my_threads(self._items(None)) if self.config.backfill == "replied" and items else None
         batch: list[Any] = []
-        with Bar(total=len(items), desc=self.name, unit="msg", disable=not show) as bar:
+        with Bar(total=len(items), desc=self.name, unit="msg", disable=not show, source=self.name,
+                 doing=f"importing the {self.what} (messages)") as bar:
             for n, (position, load) in enumerate(items, start=1):
                 if sink.closing:
                     return

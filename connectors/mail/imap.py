@@ -30,6 +30,7 @@ from imapclient.imapclient import SENT
 from imapclient.util import to_unicode
 from pydantic import Field, SecretStr, model_validator
 
+from bridge import activity
 from bridge.connector import Sink
 from bridge.errors import ConfigError, SourceAuthError, SourceError
 from bridge.groups import Assembler, GroupPolicy
@@ -371,6 +372,7 @@ class ImapConnector:
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"{self.config.host}: {exc}") from None
         finally:
+            activity.clear(self.name, "poll")
             _close(client)
         close_threads(assembler, sink)  # threads whose quiet period (or day) is over
 
@@ -425,6 +427,9 @@ class ImapConnector:
         if not threads:
             into = into._replace(assembler=None)
         filters = self.config.mail_filter(backfill=backfill, login=self.config.username)
+        if uids:  # the console's "doing now"; the count moves as chunks are fetched
+            doing = f"backfilling {folder} (mail since {since})" if backfill else f"syncing a gap in {folder}"
+            activity.report(self.name, "poll", doing, 0, len(uids))
         state = self._deliver(client, folder, uids, state, cursor, sink, priority, into, filters)
         if state is None:
             return  # stopping
@@ -486,7 +491,9 @@ class ImapConnector:
 
     def _commit(self, folder: str, pending: Pending, state: dict, cursor: dict, sink: Sink, into: Into) -> None:
         cursor["folders"][folder] = state
-        take(pending.result(), into, sink, cursor)
+        converted = pending.result()
+        take(converted, into, sink, cursor)
+        activity.advanced(self.name, "poll", len(converted))
 
     def _my_threads(self, client: IMAPClient) -> MyThreads:
         """The threads I wrote in, from the headers of the whole Sent folder (SPECIAL-USE \\Sent,
@@ -569,6 +576,7 @@ class ImapConnector:
                     failing = False
                 trigger()  # whatever arrived while we were not listening
                 delay = 1.0
+                activity.report(self.name, f"idle {folder}", f"IDLE connected on {folder}: new mail comes at once")
                 self._idle_until_stopped(client, trigger, stop, max(renew_at, time.time() + 1.0))
                 continue  # the access token is running out: a new connection with a new one
             except SignInRequired:  # the poll says this one, once; not again per folder
@@ -584,6 +592,7 @@ class ImapConnector:
                 stop.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX)
             finally:
+                activity.clear(self.name, f"idle {folder}")
                 if client is not None:
                     _close(client)
 

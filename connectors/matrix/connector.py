@@ -169,16 +169,26 @@ class MatrixConnector:
 
     async def login(self, say: Any, pasted: Any) -> str:
         """``omi-bridge login``: an access token by password, kept in the state directory."""
-        from nio import LoginResponse
-
-        if self.tokens is None or self.config.access_token is not None:
-            raise ConfigError([f"connectors.{self.name}: access_token is set: there is nothing to sign in to"])
+        self._must_sign_in()
         prompt = f"Password for {self.config.user_id} (not stored; the access token is): "
         if sys.stdin.isatty():
             password = getpass.getpass(prompt)
         else:
             say(prompt)
             password = next(iter(pasted), "").rstrip("\n")
+        return await self.password_login(password)
+
+    def _must_sign_in(self) -> None:
+        if self.tokens is None or self.config.access_token is not None:
+            raise ConfigError([f"connectors.{self.name}: access_token is set: there is nothing to sign in to"])
+
+    async def password_login(self, password: str) -> str:
+        """Log in with the person's password (``login``, the console's Sign in form): the access
+        token is kept, the password never: it lives in this call only and goes nowhere but the
+        homeserver's login request (not even the log scrubber's list, which lives as long as the process)."""
+        from nio import LoginResponse
+
+        self._must_sign_in()
         client = self._client(token=False, retries=0)
         try:
             answer = await self._answer(client.login(password=password, device_name=f"omi-bridge {self.name}"))

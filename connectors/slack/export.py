@@ -81,7 +81,7 @@ class SlackExportConnector:
             added = 0
             show = sys.stderr.isatty() and len(channels) > 3
             for channel in Bar(sorted(channels.values(), key=lambda c: c.name), desc=self.name, unit="channel",
-                               disable=not show):
+                               disable=not show, source=self.name, doing="importing the export (channels)"):
                 files = next((days[f] for f in channel.folders if f in days), [])
                 items = (message_item(channel.id, message, include_bots=self.config.include_bots,
                                       include_joins=self.config.include_joins, bot_users=bots)
