@@ -157,3 +157,25 @@ def test_the_test_shows_its_plan_first_and_prices_the_choices_after(tmp_path) ->
     assert waiting.stopped.is_set()
     waiting.run()
     assert waiting.done and "tested again" in next(r for r in waiting.rows if r["value"] == "message")["error"]
+
+
+def test_gmail_signed_in_with_google_keeps_its_client_secret_in_a_file_and_goes_to_sign_in(tmp_path) -> None:
+    from bridge.console.kinds import kind_of
+
+    editor, path = _editor(tmp_path)
+    before = path.read_text()
+    form = {"kind": "gmail-signin", "name": "gmail", "username": "me@gmail.com", "oauth2_client_id": "123.apps",
+            "backfill": "all", "group": "auto", "do": "save", "digest": tomledit.read(path).digest}
+    refused = editor.add(form)  # Google's token endpoint wants the client's secret: the loader's words
+    assert isinstance(refused, dict) and any("oauth2_client_secret is required for Google" in p
+                                             for p in refused["general"]), refused
+    assert path.read_text() == before
+    assert editor.add({**form, "oauth2_client_secret": "GOCSPX-typed"}) == "/signin?name=gmail"
+    secret = tmp_path / "state-secrets" / "gmail.oauth2_client_secret"
+    assert path.read_text() == before + (
+        '\n[connectors.gmail]\ntype = "imap"\nprovider = "gmail"\nusername = "me@gmail.com"\n'
+        f'oauth2_client_id = "123.apps"\noauth2_client_secret_file = "{secret}"\nbackfill = "all"\ngroup = "auto"\n')
+    loaded = load_config(path).connectors["gmail"]
+    assert (loaded.oauth2_flow, loaded.auth, loaded.host) == ("browser", "xoauth2", "imap.gmail.com")
+    assert loaded.oauth2_client_secret.get_secret_value() == "GOCSPX-typed"
+    assert kind_of(tomledit.table(path.read_text(), "gmail")).id == "gmail-signin"  # Change gives this form again

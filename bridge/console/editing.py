@@ -208,7 +208,7 @@ class SourceEditor:
         said = self._reloaded(lambda c: name in c.connectors, f"{name} added: the daemon reads it now")
         if kind.signs_in and name in self._config().connectors:
             # signed in right away, in the page: the code to enter at Microsoft is the next thing
-            # shown; a password sign-in (Matrix) is the Sign in page's to ask for
+            # shown; a browser sign-in (Google) and a password (Matrix) are the Sign in page's
             problem = self._signin(name) if self._signin and kind.signs_in == "here" else None
             return f"/signin?name={_quoted(name)}" + (f"&problem={_quoted(problem)}" if problem else "")
         return "/sources?said=" + _quoted(said)

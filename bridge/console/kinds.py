@@ -38,7 +38,9 @@ class Kind:
     intro: str
     options: tuple[Option, ...]
     fixed: dict[str, Any] = field(default_factory=dict)  # keys every table of this kind has (provider = ...)
-    signs_in: str = ""  # "here": a device code in the page after saving; "password": the Sign in page asks
+    # "here": a device code in the page after saving; "browser": the Sign in page's button to the
+    # provider; "password": the Sign in page asks for it
+    signs_in: str = ""
 
 
 NOT_AGAIN = "what was sent stays in Omi and is not sent again"
@@ -105,6 +107,30 @@ def _oauth_provider(provider: str, label: str) -> Kind:
                 {"provider": provider}, signs_in="here")
 
 
+def _google_kind() -> Kind:
+    """Gmail signed in with Google (OAuth2 in the browser), for a person with a Google Cloud
+    client of their own; the Sign in page sends them to Google and back to the console."""
+    from connectors.mail.providers import GOOGLE_AUTHORIZE, GOOGLE_TOKEN
+
+    endpoint = "Google's {} endpoint; empty: {}"
+    return Kind("gmail-signin", "Gmail (sign in with Google)", "imap", "Gmail over IMAP, signed in with Google: "
+                "after saving, the Sign in page sends you to Google and back (register the console's callback "
+                "address with your client: see the README's OAuth2 section); no password is kept.",
+                (Option("username", "Address", "the account's full email address", required=True),
+                 Option("oauth2_client_id", "OAuth client id", "your Desktop app client from the Google Cloud "
+                        "console", required=True),
+                 Option("oauth2_client_secret", "OAuth client secret", "that client's secret; kept in an owner-only "
+                        "file beside the state, never in the config", "password", required=True),
+                 SINCE, BACKFILL, GROUP,
+                 *_server("imap.gmail.com", advanced=True),
+                 Option("oauth2_authorize_url", "Authorization endpoint",
+                        endpoint.format("authorization", GOOGLE_AUTHORIZE), placeholder=GOOGLE_AUTHORIZE,
+                        advanced=True),
+                 Option("oauth2_token_url", "Token endpoint", endpoint.format("token", GOOGLE_TOKEN),
+                        placeholder=GOOGLE_TOKEN, advanced=True)),
+                {"provider": "gmail"}, signs_in="browser")
+
+
 def _kinds() -> dict[str, Kind]:
     path = Option("path", "Folder or file", "where it is on this machine (a path the bridge's user can read)",
                   required=True, on_change="the new place is read from its start; what was sent from the old one "
@@ -123,6 +149,7 @@ def _kinds() -> dict[str, Kind]:
                      "password", required=True),
               FOLDERS, SINCE, BACKFILL, GROUP)),
         _password_provider("gmail", "Gmail"),
+        _google_kind(),
         _oauth_provider("outlook", "Outlook.com"),
         _oauth_provider("office365", "Microsoft 365"),
         _password_provider("icloud", "iCloud Mail"),
@@ -222,6 +249,8 @@ def kind_of(table: dict[str, Any]) -> Kind | None:
     """The kind whose form edits this table: its type, and its provider where it has one."""
     provider = table.get("provider")
     if table.get("type") == "imap":
+        if provider == "gmail" and "oauth2_client_id" in table:
+            return KINDS["gmail-signin"]
         return KINDS.get(provider) if provider in KINDS else KINDS["imap"]
     return next((k for k in KINDS.values() if k.type == table.get("type") and not k.fixed), None)
 

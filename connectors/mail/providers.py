@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["PROVIDERS", "Provider", "ProviderName", "microsoft_endpoints"]
+__all__ = ["GOOGLE_AUTHORIZE", "GOOGLE_TOKEN", "PROVIDERS", "Provider", "ProviderName", "microsoft_endpoints"]
 
 ProviderName = Literal["gmail", "outlook", "office365", "icloud", "fastmail", "yahoo"]
 
