@@ -230,21 +230,21 @@ def test_thread_mode_joins_a_reply_within_the_quiet_period_and_starts_anew_after
         references = " ".join(f"<m{r}@example.net>" for r in refs)
         return head.replace(b"Content-Type", f"References: {references}\nContent-Type".encode()) if refs else head
 
-    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, group="thread", quiet_period=3))
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, group="thread", quiet_period=6))  # room for a slow run --once
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0  # the first start: mail from now on
     server.append("alice", reply(1, []))
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     server.append("alice", reply(2, [1]))  # within the quiet period: the same conversation
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     assert fake_omi.texts() == []  # the thread is still talking
-    time.sleep(3.5)
+    time.sleep(6.5)
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     [first] = fake_omi.texts()
     assert first.startswith("Email thread: rollout (2 messages)")
     assert first.count("\nFrom: Carol") == 2 and first.index("message 1.") < first.index("message 2.")
     server.append("alice", reply(3, [1, 2]))  # after the quiet period: a conversation of its own
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
-    time.sleep(3.5)
+    time.sleep(6.5)
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
     assert len(fake_omi.texts()) == 2
     assert fake_omi.texts()[1].startswith("Subject: Re: rollout") and bodies(fake_omi)[-1] == "Body of message 3."
