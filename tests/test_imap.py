@@ -230,7 +230,8 @@ def test_thread_mode_joins_a_reply_within_the_quiet_period_and_starts_anew_after
         references = " ".join(f"<m{r}@example.net>" for r in refs)
         return head.replace(b"Content-Type", f"References: {references}\nContent-Type".encode()) if refs else head
 
-    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, group="thread", quiet_period=6))  # room for a slow run --once
+    # a quiet period with room for a slow run --once on a loaded machine
+    config = write_config(tmp_path, fake_omi.url, connectors=imap_table(server, group="thread", quiet_period=6))
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0  # the first start: mail from now on
     server.append("alice", reply(1, []))
     assert run_cli("run", "--once", "-c", str(config)).returncode == 0
