@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.trees import add_tree_option, trees  # noqa: E402
 from tests.dovecot import Dovecot  # noqa: E402
 from tests.fake_omi import FakeOmi  # noqa: E402
 
@@ -101,10 +102,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds idle before reading RSS")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--imports", action="store_true", help="also list what each daemon imported")
-    parser.add_argument("--tree", type=Path, action="append", default=[],
-                        help="another checkout to measure alongside this one")
+    add_tree_option(parser)
     args = parser.parse_args()
-    trees = [ROOT, *(tree.resolve() for tree in args.tree)]
+    checkouts = trees(args)
     root = Path(tempfile.mkdtemp(prefix="omi-bridge-idle-"))
     server = Dovecot(root / "dovecot")
     server.add_user("bench", "bench-pw")
@@ -118,11 +118,11 @@ def main() -> None:
                 folder = root / label.replace(" ", "-")
                 folder.mkdir()
                 (folder / "config.toml").write_text(config_text(omi.url, connectors))
-                rss: dict[Path, list[float]] = {tree: [] for tree in trees}
+                rss: dict[Path, list[float]] = {tree: [] for tree in checkouts}
                 for _ in range(args.runs):  # alternating, so a noisy moment hits every tree alike
-                    for tree in trees:
+                    for tree in checkouts:
                         rss[tree].append(idle_daemon(tree, folder, args.settle, False)[0])
-                for tree in trees:
+                for tree in checkouts:
                     print(f"{label:17} {tree.name:14} VmRSS median {statistics.median(rss[tree]):5.1f} MB  "
                           f"(runs {', '.join(f'{x:.1f}' for x in rss[tree])})")
                     if args.imports:
