@@ -26,8 +26,6 @@ and handed over with ``sink.close_group``.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import inspect
 import logging
 import re
@@ -346,6 +344,8 @@ class PreviewSink(Sink):
 
 def file_sha256(path: Path) -> str:
     """A file's SHA-256, read a megabyte at a time: an export's cursor (the same file is read once)."""
+    import hashlib  # OpenSSL's, loaded when first needed: status and --help never hash
+
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -371,6 +371,8 @@ def files_checked(source: Path, found: str, strays: dict[str, str], total: int, 
 
 async def call(function: Any, *args: Any) -> Any:
     """Run a connector method: a coroutine on the loop, a plain function in a worker thread."""
+    import asyncio  # the daemon's and check's, not status's
+
     if inspect.iscoroutinefunction(function):
         return await function(*args)
     return await asyncio.to_thread(function, *args)

@@ -7,13 +7,14 @@ it starts), so requests go through one catch-all handler that looks the route up
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # aiohttp is imported when the first connection arrives (Listener.start)
+    import asyncio
+
     from aiohttp import web
 
 __all__ = ["DEFAULT_LISTEN", "Handler", "Listener", "parse_listen"]
@@ -40,6 +41,7 @@ class Listener:
         self._routes: dict[tuple[str, str], Handler] = {}
         self._later: list[Callable[[], None]] = []
         self._sockets: list[socket.socket] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._serving: asyncio.Task | None = None
         self._runner: web.AppRunner | None = None
 
@@ -60,7 +62,9 @@ class Listener:
         """Listen now (an address that cannot be served fails here, at start-up); aiohttp, about
         13 MB of the daemon's memory, is imported and takes over the sockets only when the first
         connection waits on them: a daemon nobody asks over HTTP never loads it."""
-        loop = asyncio.get_running_loop()
+        import asyncio  # here, not at the top: the config imports this module for parse_listen
+
+        self._loop = loop = asyncio.get_running_loop()
         addresses = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         try:
             for family, _, _, _, address in dict.fromkeys(addresses):
@@ -75,10 +79,10 @@ class Listener:
         log.info("listening on http://%s:%d", self.host, self.port)
 
     def _first_connection(self) -> None:
-        loop = asyncio.get_running_loop()
+        assert self._loop is not None
         for sock in self._sockets:
-            loop.remove_reader(sock.fileno())
-        self._serving = loop.create_task(self._serve(), name="http listener")
+            self._loop.remove_reader(sock.fileno())
+        self._serving = self._loop.create_task(self._serve(), name="http listener")
 
     async def _serve(self) -> None:
         from aiohttp import web
@@ -100,10 +104,10 @@ class Listener:
         self._close_sockets()
 
     def _close_sockets(self) -> None:
-        loop = asyncio.get_running_loop()
         for sock in self._sockets:
             if sock.fileno() != -1:
-                loop.remove_reader(sock.fileno())
+                if self._loop is not None:
+                    self._loop.remove_reader(sock.fileno())
                 sock.close()
         self._sockets = []
 
