@@ -1,6 +1,7 @@
 """How much memory the running daemon holds while idle: spool only, and one IMAP account.
 
-    python -m benchmarks.idle_rss [--settle 5] [--runs 3] [--imports] [--tree OTHER_CHECKOUT ...]
+    python -m benchmarks.idle_rss [--settle 5] [--runs 3] [--imports] [--python VENV/bin/python]
+                                  [--tree OTHER_CHECKOUT ...]
 
 Starts ``omi-bridge run`` as a child process against the fake Omi of the tests (real HTTP),
 once with only a spool folder configured and once with one IMAP account on a private Dovecot
@@ -64,12 +65,12 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def idle_daemon(tree: Path, folder: Path, settle: float, importtime: bool) -> tuple[float, str]:
-    """One fresh daemon in ``folder`` (its config.toml written): its RSS once idle, and its
-    ``-X importtime`` output when asked."""
+def idle_daemon(python: str, tree: Path, folder: Path, settle: float, importtime: bool) -> tuple[float, str]:
+    """One fresh daemon of ``tree`` run by ``python`` in ``folder`` (its config.toml written): its
+    RSS once idle, and its ``-X importtime`` output when asked."""
     (folder / "spool").mkdir(exist_ok=True)
     (folder / "state.db").unlink(missing_ok=True)
-    command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-m", "bridge",
+    command = [python, *(["-X", "importtime"] if importtime else []), "-m", "bridge",
                "-c", str(folder / "config.toml"), "run"]
     log = folder / "daemon.log"
     with log.open("w") as out:
@@ -102,6 +103,10 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=5.0, help="seconds idle before reading RSS")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--imports", action="store_true", help="also list what each daemon imported")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter that runs the daemons, e.g. a venv's with omi-bridge's dependencies only:"
+                             " packages installed beside them count too (httpcore imports trio, httpx its CLI's"
+                             " click and rich, when they are there)")
     add_tree_option(parser)
     args = parser.parse_args()
     checkouts = trees(args)
@@ -121,12 +126,12 @@ def main() -> None:
                 rss: dict[Path, list[float]] = {tree: [] for tree in checkouts}
                 for _ in range(args.runs):  # alternating, so a noisy moment hits every tree alike
                     for tree in checkouts:
-                        rss[tree].append(idle_daemon(tree, folder, args.settle, False)[0])
+                        rss[tree].append(idle_daemon(args.python, tree, folder, args.settle, False)[0])
                 for tree in checkouts:
                     print(f"{label:17} {tree.name:14} VmRSS median {statistics.median(rss[tree]):5.1f} MB  "
                           f"(runs {', '.join(f'{x:.1f}' for x in rss[tree])})")
                     if args.imports:
-                        print(f"{'':32} imports: {top_imports(idle_daemon(tree, folder, 0, True)[1])}")
+                        print(f"{'':32} imports: {top_imports(idle_daemon(args.python, tree, folder, 0, True)[1])}")
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -314,6 +314,11 @@ class PreviewSink(Sink):
             self.skip(skip.source_key, skip.reason, skip.ref)
         return len(requests)
 
+    def submit_parts(self, conversation: Conversation, chunks: Iterable[str], total: int) -> int:
+        self.direct += 1
+        self.on_items(1)
+        return super().submit_parts(conversation, chunks, total)
+
     def _queue_parts(self, requests: list[QueuedRequest]) -> int:
         new = [r for r in requests if not self.known(r.source_key)]
         self.queued.extend(new)

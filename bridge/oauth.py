@@ -28,19 +28,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749.errors import OAuth2Error
-from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response, prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from bridge.errors import SourceAuthError, SourceError
 from bridge.logs import hide
 from bridge.tokens import TokenFile
+
+if TYPE_CHECKING:  # a sign-in's loopback page only
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 __all__ = ["Access", "AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired", "sign_in"]
 
@@ -199,32 +197,40 @@ def _device(app: OAuthApp, client: httpx.Client, say: Callable[[str], None],
             raise
 
 
-class _Redirect(BaseHTTPRequestHandler):
-    """The loopback page the provider sends the browser back to."""
+def _redirect_page(answers: queue.Queue[str]) -> ThreadingHTTPServer:
+    """The loopback page the provider sends the browser back to, served; each address it is
+    asked for goes to ``answers``. (http.server, like authlib, is imported by a sign-in only:
+    a daemon refreshing its tokens needs neither.)"""
+    from http.server import BaseHTTPRequestHandler
 
-    answers: queue.Queue[str]
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = urlsplit(self.path).query
+            if "code=" not in query and "error=" not in query:
+                self.send_error(404)
+                return
+            answers.put(f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}")
+            page = b"omi-bridge: done. You can close this page and go back to the terminal.\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
 
-    def do_GET(self) -> None:
-        query = urlsplit(self.path).query
-        if "code=" not in query and "error=" not in query:
-            self.send_error(404)
-            return
-        self.answers.put(f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}")
-        page = b"omi-bridge: done. You can close this page and go back to the terminal.\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
+        def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never print it
+            pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never print it
-        pass
+    return _serve(Redirect)
 
 
 def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pasted: Iterable[str]) -> dict[str, Any]:
     assert app.authorize_url is not None
+    from authlib.common.security import generate_token
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
     answers: queue.Queue[str] = queue.Queue()
-    loopback = _serve(type("Redirect", (_Redirect,), {"answers": answers}))
+    loopback = _redirect_page(answers)
     try:
         redirect_uri = f"http://127.0.0.1:{loopback.server_address[1]}/"
         verifier, state = generate_token(64), generate_token(30)
@@ -245,6 +251,8 @@ def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pa
 
 
 def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    from http.server import ThreadingHTTPServer
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="loopback redirect").start()
     return server
@@ -258,6 +266,9 @@ def _read_lines(lines: Iterable[str], answers: queue.Queue[str]) -> None:
 
 def _await_code(answers: queue.Queue[str], state: str, say: Callable[[str], None]) -> str:
     """The code from the first redirect address that arrives (by the loopback or pasted)."""
+    from authlib.oauth2.rfc6749.errors import OAuth2Error
+    from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response
+
     deadline = time.monotonic() + BROWSER_WAIT
     while True:
         try:

@@ -292,3 +292,12 @@ def test_preview_reads_but_changes_nothing(spool):
     assert preview.skipped[0][0] == "bad.json"
     assert (folder / "p.txt").exists() and (folder / "bad.json").exists()
     assert store.counts()["pending"] == 0 and store.rows("SELECT * FROM skipped") == []
+
+
+def test_preview_of_a_large_file_shows_its_parts_and_counts_one_item(tmp_path, monkeypatch):
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    (folder / "long.txt").write_text(_transcript(30_000))
+    preview = PreviewSink(store, "drop", connector.config)
+    connector.poll(preview)
+    assert [q.source_key.split("#")[1] for q in preview.queued] == [f"part{n}of10" for n in range(1, 11)]
+    assert preview.direct == 1 and (folder / "long.txt").exists() and store.counts()["pending"] == 0
