@@ -92,7 +92,7 @@ class SpoolConfig(ConnectorConfig):
 class _JsonFile(BaseModel):
     """A .json spool file: CreateConversationRequest fields, nothing else."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: str
     text_source: Literal["audio_transcript", "message", "other_text"] = "message"
