@@ -244,8 +244,7 @@ class Store(Outbox):
             row = self.conn.execute("SELECT value FROM cursors WHERE connector = ?", (connector,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    @staticmethod
-    def _set_cursor(conn: sqlite3.Connection, connector: str, value: Any, now: float) -> None:
+    def _set_cursor(self, conn: sqlite3.Connection, connector: str, value: Any, now: float) -> None:
         conn.execute("INSERT INTO cursors (connector, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (connector)"
                      " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                      (connector, json.dumps(value), now))
