@@ -31,14 +31,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
-
 from bridge.errors import SourceAuthError, SourceError
 from bridge.logs import hide
 from bridge.tokens import TokenFile
 
-if TYPE_CHECKING:  # a sign-in's loopback page only
+if TYPE_CHECKING:  # httpx when a token is asked for; http.server for a sign-in's loopback page only
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
 
 __all__ = ["Access", "AccessTokens", "OAuthApp", "OAuthRefused", "SignInRequired", "sign_in"]
 
@@ -84,6 +84,8 @@ class SignInRequired(SourceAuthError):
 def _post(client: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any]:
     """POST a form, return the JSON answer; OAuthRefused for an OAuth error, SourceError when
     the provider cannot be reached or fails (worth trying again later)."""
+    import httpx  # not at the top: status, which loads a mail connector's config, makes no request
+
     where = urlsplit(url).netloc
     try:
         response = client.post(url, data=form, headers={"Accept": "application/json"})
@@ -144,6 +146,8 @@ def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[st
 
 
 def _client(timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
+    import httpx
+
     return httpx.Client(timeout=timeout)
 
 

@@ -208,14 +208,16 @@ def _accented(lines: int, extra: str = "") -> str:
 def test_a_large_file_read_in_pieces_is_queued_as_the_same_parts_as_read_whole(tmp_path, monkeypatch, encoding):
     data = _accented(14_000, " — ça va 😀").encode(encoding)
     (whole := tmp_path / "whole").mkdir()
-    _old(whole / "notes.txt") if (whole / "notes.txt").write_bytes(data) else None
+    (whole / "notes.txt").write_bytes(data)
+    _old(whole / "notes.txt")
     config = SpoolConfig(type="spool", path=whole, settle_seconds=0)
     read_whole = Store(":memory:")
     SpoolConnector("drop", config).poll(Sink(read_whole, "drop", config, lambda: None))
     assert read_whole.counts()["pending"] > 4  # split into parts
 
     folder, connector, store = _large(tmp_path, monkeypatch)
-    _old(folder / "notes.txt") if (folder / "notes.txt").write_bytes(data) else None
+    (folder / "notes.txt").write_bytes(data)
+    _old(folder / "notes.txt")  # the same mtime: the same started_at
     connector.poll(Sink(store, "drop", connector.config, lambda: None))
     assert _rows(store) == _rows(read_whole)
     assert (folder / "done" / "notes.txt").exists()
