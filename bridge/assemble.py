@@ -7,11 +7,12 @@ is near the limit. Nothing is dropped: the parts, labels removed, join back to t
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bridge.models import MAX_TEXT, PRIORITY_LIVE_REST, Conversation, CreateConversationRequest
 
-__all__ = ["QueuedRequest", "describe", "split_text", "to_requests"]
+__all__ = ["QueuedRequest", "describe", "part_key", "part_requests", "split_stream", "split_text", "to_requests"]
 
 _LABEL_ROOM = 64  # "[part 12 of 34]\n\n" with room to spare
 _BOUNDARIES = ("\n\n", "\n", " ")
@@ -37,6 +38,19 @@ def split_text(text: str, limit: int = MAX_TEXT - _LABEL_ROOM) -> list[str]:
     return chunks
 
 
+def split_stream(pieces: Iterable[str]) -> Iterator[str]:
+    """``split_text`` of the text ``pieces`` make, chunk by chunk as the pieces arrive: the same
+    chunks, with only one chunk and one piece in memory (a 50 MB file read in pieces). A cut
+    depends on the first ``limit`` characters only, so a window of MAX_TEXT finds the same one."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        while len(chunks := split_text(buffer[:MAX_TEXT])) > 1:
+            yield chunks[0]
+            buffer = buffer[len(chunks[0]):]
+    yield buffer
+
+
 @dataclass(frozen=True)
 class QueuedRequest:
     source_key: str
@@ -48,6 +62,18 @@ class QueuedRequest:
 def to_requests(conv: Conversation, *, text_source_spec: str, language: str) -> list[QueuedRequest]:
     """The requests a conversation becomes: one, or one per labelled part of a long text."""
     chunks = [c for c in split_text(conv.text) if c.strip()]
+    return list(part_requests(conv, chunks, len(chunks), text_source_spec=text_source_spec, language=language))
+
+
+def part_key(source_key: str, n: int, total: int) -> str:
+    """The outbox key of part ``n`` of ``total`` of a conversation (its own key when it is whole)."""
+    return source_key if total == 1 else f"{source_key}#part{n}of{total}"
+
+
+def part_requests(conv: Conversation, chunks: Iterable[str], total: int, *, text_source_spec: str,
+                  language: str) -> Iterator[QueuedRequest]:
+    """The request of each of the ``total`` non-blank ``chunks`` of ``conv``'s text, as they come
+    (``to_requests``; a file read in pieces passes its chunks as it splits them)."""
     fields = {
         "text_source": conv.text_source,
         "text_source_spec": conv.text_source_spec or text_source_spec,
@@ -57,22 +83,20 @@ def to_requests(conv: Conversation, *, text_source_spec: str, language: str) -> 
         "geolocation": conv.geolocation,
     }
     label = describe(conv)
-    if len(chunks) == 1:
-        return [QueuedRequest(conv.source_key, CreateConversationRequest(text=chunks[0], **fields), conv.priority,
-                              label)]
-    total = len(chunks)
+    if total == 1:
+        for chunk in chunks:
+            yield QueuedRequest(conv.source_key, CreateConversationRequest(text=chunk, **fields), conv.priority, label)
+        return
     # a live item's first part goes as live; the rest follow behind other live items, outside
     # the writes kept for them (a 50 MB file's 500 parts must not take them for a day)
     rest = max(conv.priority, PRIORITY_LIVE_REST)
-    return [
-        QueuedRequest(
-            f"{conv.source_key}#part{n}of{total}",
+    for n, chunk in enumerate(chunks, start=1):
+        yield QueuedRequest(
+            part_key(conv.source_key, n, total),
             CreateConversationRequest(text=f"[part {n} of {total}]\n\n{chunk}", **fields),
             conv.priority if n == 1 else rest,
             f"{label} (part {n} of {total})",
         )
-        for n, chunk in enumerate(chunks, start=1)
-    ]
 
 
 LABEL_MAX = 100

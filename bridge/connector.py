@@ -26,8 +26,6 @@ and handed over with ``sink.close_group``.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import inspect
 import logging
 import re
@@ -39,7 +37,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bridge.assemble import QueuedRequest, to_requests
+from bridge.assemble import QueuedRequest, part_requests, to_requests
 from bridge.errors import SourceError
 from bridge.groups import Assembler, Changes, Group, GroupChanged, GroupPolicy
 from bridge.models import Conversation, Skip
@@ -61,6 +59,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NAMED = 3  # files check names that are not what a source reads; the rest are counted
+PARTS_PER_COMMIT = 8  # parts of a streamed text queued per transaction: about 1 MB of bodies
 _ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _NUMBER = re.compile(r"\d+")
 
@@ -164,6 +163,26 @@ class Sink:
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
         return self._commit(*self._split(items), cursor).added
+
+    def submit_parts(self, conversation: Conversation, chunks: Iterable[str], total: int) -> int:
+        """Queue a text too long to hold, from its ``total`` non-blank ``chunks`` as they are made
+        (``split_stream`` over a file read in pieces): a few parts at a time, each batch its own
+        transaction, so memory holds a batch, not the text. The parts' keys are the ones
+        ``submit`` would give; parts queued by a poll that stopped half-way are not queued twice."""
+        added = 0
+        batch: list[QueuedRequest] = []
+        for request in part_requests(conversation, chunks, total, text_source_spec=self._config.text_source_spec,
+                                     language=self._config.language):
+            batch.append(request)
+            if len(batch) == PARTS_PER_COMMIT:
+                added += self._queue_parts(batch)
+                batch = []
+        return added + self._queue_parts(batch)
+
+    def _queue_parts(self, requests: list[QueuedRequest]) -> int:
+        if self._closed.is_set():
+            raise SourceError("stopping: submission refused")
+        return self._commit(requests, [], KEEP).added if requests else 0
 
     def _split(self, items: Iterable[Conversation | Skip]) -> tuple[list[QueuedRequest], list[Skip]]:
         """Outbox requests for the conversations; skips for the rest, with the reason."""
@@ -295,6 +314,16 @@ class PreviewSink(Sink):
             self.skip(skip.source_key, skip.reason, skip.ref)
         return len(requests)
 
+    def submit_parts(self, conversation: Conversation, chunks: Iterable[str], total: int) -> int:
+        self.direct += 1
+        self.on_items(1)
+        return super().submit_parts(conversation, chunks, total)
+
+    def _queue_parts(self, requests: list[QueuedRequest]) -> int:
+        new = [r for r in requests if not self.known(r.source_key)]
+        self.queued.extend(new)
+        return len(new)
+
     def skip(self, source_key: str, reason: str, ref: str = "", cursor: Any = KEEP) -> bool:
         self.skipped.append((ref or source_key, reason))
         self.on_items(1)
@@ -320,6 +349,8 @@ class PreviewSink(Sink):
 
 def file_sha256(path: Path) -> str:
     """A file's SHA-256, read a megabyte at a time: an export's cursor (the same file is read once)."""
+    import hashlib  # OpenSSL's, loaded when first needed: status and --help never hash
+
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -345,6 +376,8 @@ def files_checked(source: Path, found: str, strays: dict[str, str], total: int, 
 
 async def call(function: Any, *args: Any) -> Any:
     """Run a connector method: a coroutine on the loop, a plain function in a worker thread."""
+    import asyncio  # the daemon's and check's, not status's
+
     if inspect.iscoroutinefunction(function):
         return await function(*args)
     return await asyncio.to_thread(function, *args)

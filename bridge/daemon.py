@@ -167,17 +167,30 @@ class Bridge:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     def _install_console(self) -> None:
-        """The web console's pages on the listener; a console that cannot start (its token file
-        cannot be written) is said in one line and the daemon runs on without it."""
+        """The web console's pages on the listener, built when a browser first asks for one
+        (Listener.route_later). Its token is made now: a console that cannot start (its token
+        file cannot be written) is said in one line at start-up and the daemon runs on without it."""
         assert self.listener is not None
         try:
-            from bridge.console import Console  # Jinja2 and the templates, only when serving
+            from bridge.console.auth import Guard
 
-            loop = asyncio.get_running_loop()
-            Console(lambda: self.config, self.store, self._wake_threadsafe,
-                    reload=lambda: asyncio.run_coroutine_threadsafe(self.sources.reload(), loop)).install(self.listener)
+            Guard(self.config.state_path)
         except Exception as exc:
             log.warning("the web console is off: %s", one_line(exc))
+            return
+        loop = asyncio.get_running_loop()
+        listener = self.listener
+
+        def install() -> None:
+            try:
+                from bridge.console import Console  # Jinja2 and the templates
+
+                Console(lambda: self.config, self.store, self._wake_threadsafe,
+                        reload=lambda: asyncio.run_coroutine_threadsafe(self.sources.reload(), loop)).install(listener)
+            except Exception as exc:
+                log.warning("the web console is off: %s", one_line(exc))
+
+        listener.route_later(install)
 
     async def _start_listener(self) -> None:
         """Serve HTTP. The default address being taken (a second daemon, another program) is said

@@ -1,7 +1,8 @@
 """The Omi API's request and response bodies, and what a connector hands to the core.
 
 ``CreateConversationRequest`` mirrors ``components.schemas.CreateConversationRequest`` of the Omi
-OpenAPI contract field for field, so nothing outside the contract is ever sent.
+OpenAPI contract field for field, so nothing outside the contract is ever sent. Each model's
+validator is built when first used (``defer_build``): status and --help never use them.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def as_utc(value: datetime) -> datetime:
 
 
 class Geolocation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     latitude: float
     longitude: float
@@ -51,7 +52,7 @@ TextSource = Literal["audio_transcript", "message", "other_text"]
 
 
 class CreateConversationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     text_source: TextSource = "message"
@@ -96,7 +97,7 @@ class Conversation(BaseModel):
     "file notes.txt"); without one, the text's first line does (a chat day's heading).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     source_key: str = Field(min_length=1)
     text: str

@@ -30,19 +30,17 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
-
-import httpx
-from authlib.common.security import generate_token
-from authlib.oauth2.rfc6749.errors import OAuth2Error
-from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response, prepare_grant_uri
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from bridge.errors import SourceAuthError, SourceError
 from bridge.logs import hide
 from bridge.tokens import TokenFile
+
+if TYPE_CHECKING:  # httpx when a token is asked for; http.server for a sign-in's loopback page only
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
 
 __all__ = ["Access", "AccessTokens", "BrowserStart", "NotThisSignIn", "OAuthApp", "OAuthRefused", "SignInRequired",
            "read_redirect", "redeem", "sign_in", "start_browser"]
@@ -89,6 +87,8 @@ class SignInRequired(SourceAuthError):
 def _post(client: httpx.Client, url: str, form: dict[str, str]) -> dict[str, Any]:
     """POST a form, return the JSON answer; OAuthRefused for an OAuth error, SourceError when
     the provider cannot be reached or fails (worth trying again later)."""
+    import httpx  # not at the top: status, which loads a mail connector's config, makes no request
+
     where = urlsplit(url).netloc
     try:
         response = client.post(url, data=form, headers={"Accept": "application/json"})
@@ -149,6 +149,8 @@ def _token(client: httpx.Client, app: OAuthApp, form: dict[str, str]) -> dict[st
 
 
 def _client(timeout: float = REQUEST_TIMEOUT) -> httpx.Client:
+    import httpx
+
     return httpx.Client(timeout=timeout)
 
 
@@ -208,26 +210,30 @@ def _device(app: OAuthApp, client: httpx.Client, say: Callable[[str], None],
             raise
 
 
-class _Redirect(BaseHTTPRequestHandler):
-    """The loopback page the provider sends the browser back to."""
+def _redirect_page(answers: queue.Queue[str]) -> ThreadingHTTPServer:
+    """The loopback page the provider sends the browser back to, served; each address it is
+    asked for goes to ``answers``. (http.server, like authlib, is imported by a sign-in only:
+    a daemon refreshing its tokens needs neither.)"""
+    from http.server import BaseHTTPRequestHandler
 
-    answers: queue.Queue[str]
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = urlsplit(self.path).query
+            if "code=" not in query and "error=" not in query:
+                self.send_error(404)
+                return
+            answers.put(f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}")
+            page = b"omi-bridge: done. You can close this page and go back to the terminal.\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
 
-    def do_GET(self) -> None:
-        query = urlsplit(self.path).query
-        if "code=" not in query and "error=" not in query:
-            self.send_error(404)
-            return
-        self.answers.put(f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}")
-        page = b"omi-bridge: done. You can close this page and go back to the terminal.\n"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(page)))
-        self.end_headers()
-        self.wfile.write(page)
+        def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never print it
+            pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never print it
-        pass
+    return _serve(Redirect)
 
 
 @dataclass(frozen=True)
@@ -246,6 +252,10 @@ class BrowserStart:
 def start_browser(app: OAuthApp, redirect_uri: str) -> BrowserStart:
     """The provider's authorization address for a sign-in coming back to ``redirect_uri``."""
     assert app.authorize_url is not None
+    from authlib.common.security import generate_token
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
     verifier, state = generate_token(64), generate_token(30)
     address = prepare_grant_uri(
         app.authorize_url, app.client_id, "code", redirect_uri=redirect_uri, scope=" ".join(app.scopes),
@@ -262,6 +272,9 @@ def read_redirect(answer: str, state: str) -> str:
     """The code in the address the provider sent the browser back to. NotThisSignIn when the
     address holds neither a code nor an error, or its state is not ours (an old tab, or someone
     else's redirect: it never ends this sign-in); OAuthRefused for the provider's error."""
+    from authlib.oauth2.rfc6749.errors import OAuth2Error
+    from authlib.oauth2.rfc6749.parameters import parse_authorization_code_response
+
     query = dict(_query(answer))
     if "code" not in query and "error" not in query:
         raise NotThisSignIn("That is not the address the sign-in ended on (it has no code=...): "
@@ -291,7 +304,7 @@ def _redeem(client: httpx.Client, app: OAuthApp, start: BrowserStart, code: str)
 
 def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pasted: Iterable[str]) -> dict[str, Any]:
     answers: queue.Queue[str] = queue.Queue()
-    loopback = _serve(type("Redirect", (_Redirect,), {"answers": answers}))
+    loopback = _redirect_page(answers)
     try:
         start = start_browser(app, f"http://127.0.0.1:{loopback.server_address[1]}/")
         say(f"To sign in, open this address in a browser and allow access:\n\n  {start.address}\n")
@@ -306,6 +319,8 @@ def _browser(app: OAuthApp, client: httpx.Client, say: Callable[[str], None], pa
 
 
 def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    from http.server import ThreadingHTTPServer
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="loopback redirect").start()
     return server
@@ -319,6 +334,7 @@ def _read_lines(lines: Iterable[str], answers: queue.Queue[str]) -> None:
 
 def _await_code(answers: queue.Queue[str], state: str, say: Callable[[str], None]) -> str:
     """The code from the first redirect address that arrives (by the loopback or pasted)."""
+
     deadline = time.monotonic() + BROWSER_WAIT
     while True:
         try:

@@ -7,7 +7,8 @@ is found exactly like them.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import functools
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,16 +20,25 @@ __all__ = ["GROUP", "build_connector", "build_connectors", "connector_types", "l
 GROUP = "omi_bridge.connectors"
 
 
+@functools.cache
+def _registered() -> dict[str, EntryPoint]:
+    """Connector type -> its entry point (the first found), from one look at the installed
+    distributions per process: each look reads every distribution's metadata, and loading a
+    config asked for it once per connector table."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
 def connector_types() -> list[str]:
     """Names of every installed connector type, without importing them."""
-    return sorted({ep.name for ep in entry_points(group=GROUP)})
+    return sorted(_registered())
 
 
 def load_connector_type(name: str) -> type[Connector]:
     """The connector class registered as ``name``; KeyError if there is none."""
-    for ep in entry_points(group=GROUP, name=name):
-        return ep.load()
-    raise KeyError(name)
+    return _registered()[name].load()
 
 
 def build_connectors(config: Config) -> dict[str, Connector]:

@@ -4,9 +4,9 @@ whether the file takes writes.
 One connection, opened with WAL and ``synchronous=FULL`` (NORMAL can lose the last commits on a
 power cut), shared by the event loop and connector threads behind a lock. Every write that reads
 first runs in ``BEGIN IMMEDIATE``: a deferred transaction that upgrades to a write gets
-SQLITE_BUSY without waiting. sqlite-utils nests its own writes inside ours as savepoints. A write
-the file refuses (no space, an I/O error) marks the state failing (``health``) until
-``probe_write`` succeeds with room to spare.
+SQLITE_BUSY without waiting. A write the file refuses (no space, an I/O error) marks the state
+failing (``health``) until ``probe_write`` succeeds with room to spare. Plain SQL upserts (``ON
+CONFLICT ... DO UPDATE``): sqlite-utils, used for them before, imported numpy with it (12 MB).
 """
 
 from __future__ import annotations
@@ -54,18 +54,8 @@ class StateFile:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=30000")
         self.conn = conn
-        self._db: Any = None
         self.health = StateHealth(self.path)
         self._migrate()
-
-    @property
-    def db(self) -> Any:
-        """sqlite-utils over our connection, imported when first written through (status starts faster)."""
-        if self._db is None:
-            from sqlite_utils import Database
-
-            self._db = Database(self.conn)
-        return self._db
 
     def close(self) -> None:
         self.conn.close()
@@ -165,5 +155,6 @@ class StateFile:
         return default if row is None else row[0]
 
     def set_meta(self, key: str, value: str) -> None:
-        with self.transaction():
-            self.db["meta"].upsert({"key": key, "value": value}, pk="key")
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

@@ -187,13 +187,18 @@ def state_health(store: Store) -> dict[str, Any]:
     return {"state": "failing", "since": _when(note.get("since")), "error": note.get("error")}
 
 
+def _marks(values: list[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
 def collect(config: Config, store: Store) -> dict[str, Any]:
     midnight = local_midnight()
     health = {r["connector"]: r for r in store.rows("SELECT * FROM sources")}
-    today = {
+    names = list(config.connectors)
+    today = {  # by the index on (connector, created_at): today's rows are read, not the whole outbox
         r["connector"]: r["n"]
-        for r in store.rows("SELECT connector, count(*) AS n FROM outbox WHERE created_at >= ? GROUP BY connector",
-                            [midnight.timestamp()])
+        for r in store.rows(f"SELECT connector, count(*) AS n FROM outbox WHERE connector IN ({_marks(names)})"
+                            " AND created_at >= ? GROUP BY connector", [*names, midnight.timestamp()])
     }
     skips = skip_totals(store, midnight.timestamp())
     # chat messages held in open groups: taken in, not yet a conversation (see bridge/groups.py)

@@ -222,7 +222,7 @@ class Store(Outbox):
                 if cur.rowcount:
                     new_skips.append(skip)
             if cursor is not KEEP:
-                self._set_cursor(connector, cursor, now)
+                self._set_cursor(conn, connector, cursor, now)
             if also is not None:
                 also(conn)
         return Intake(added, new_skips)
@@ -244,10 +244,10 @@ class Store(Outbox):
             row = self.conn.execute("SELECT value FROM cursors WHERE connector = ?", (connector,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def _set_cursor(self, connector: str, value: Any, now: float) -> None:
-        self.db["cursors"].upsert(
-            {"connector": connector, "value": json.dumps(value), "updated_at": now}, pk="connector"
-        )
+    def _set_cursor(self, conn: sqlite3.Connection, connector: str, value: Any, now: float) -> None:
+        conn.execute("INSERT INTO cursors (connector, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (connector)"
+                     " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                     (connector, json.dumps(value), now))
 
     # -- what left for Omi, for the budgets --------------------------------------------------
 
@@ -275,9 +275,10 @@ class Store(Outbox):
         """Record a good poll; returns when the source had started failing, if it was failing."""
         with self.transaction() as conn:
             row = conn.execute("SELECT failing_since FROM sources WHERE connector = ?", (connector,)).fetchone()
-            self.db["sources"].upsert(
-                {"connector": connector, "last_success": time.time(), "failing_since": None, "last_error": None},
-                pk="connector",
+            conn.execute(
+                "INSERT INTO sources (connector, last_success) VALUES (?, ?) ON CONFLICT (connector)"
+                " DO UPDATE SET last_success = excluded.last_success, failing_since = NULL, last_error = NULL",
+                (connector, time.time()),
             )
         return row[0] if row else None
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from bridge.errors import SkipItem
 
-__all__ = ["decode_declared", "decode_text"]
+__all__ = ["decode_declared", "decode_text", "detected_charset", "text_pieces"]
 
 # Among equally plausible single-byte guesses, the one most text in the wild is written in
 # (WHATWG even decodes "iso-8859-1" labels as windows-1252).
@@ -29,6 +31,11 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    return str(_best_match(data))
+
+
+def _best_match(data: bytes) -> Any:
+    """charset-normalizer's best reading of ``data``, _PREFERRED among equals; SkipItem if none fits."""
     import charset_normalizer  # only for text that is not UTF-8; its import costs 15 ms
 
     results = charset_normalizer.from_bytes(data)
@@ -37,8 +44,26 @@ def decode_text(data: bytes) -> str:
         raise SkipItem("not text: no character encoding fits")
     for match in results:
         if match.encoding == _PREFERRED and (match.chaos, match.coherence) == (best.chaos, best.coherence):
-            return str(match)
-    return str(best)
+            return match
+    return best
+
+
+def detected_charset(head: bytes) -> str:
+    """The charset ``decode_text`` would pick for text that is not UTF-8, judged from ``head``
+    (the start of a file too large to hold)."""
+    return _best_match(head).encoding
+
+
+def text_pieces(chunks: Iterable[bytes], encoding: str, errors: str = "strict") -> Iterator[str]:
+    """``chunks`` of bytes decoded as ``encoding`` piece by piece (a character cut between two
+    chunks is joined). SkipItem for NUL bytes in what is not UTF-16, as ``decode_text``;
+    UnicodeDecodeError (strict) where the bytes do not fit the encoding."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
+    for chunk in chunks:
+        if b"\x00" in chunk and not encoding.startswith("utf-16"):
+            raise SkipItem("binary file (contains NUL bytes)")
+        yield decoder.decode(chunk)
+    yield decoder.decode(b"", final=True)
 
 
 # Labels seen in real mail that Python's codecs do not know, or know as a narrower set.

@@ -4,7 +4,9 @@
 ``*.json``: an object of CreateConversationRequest fields (``text`` required); missing times
 default to the file's modification time. A file is delivered once per distinct content (the
 outbox key is its SHA-256), then moved to ``done/``; one that cannot be read or is not a valid
-conversation is moved to ``failed/`` and recorded as skipped with the reason.
+conversation is moved to ``failed/`` and recorded as skipped with the reason. A text file
+larger than STREAM_FROM is never held whole: it is read in pieces, hashed and split as they come
+(``_take_large``), into the parts and keys a file read whole would give.
 
 Writers should create files under a dot-name (or ``*.tmp``) and rename them into place; as a
 safety net, a file younger than ``settle_seconds`` is left for the next poll.
@@ -12,22 +14,26 @@ safety net, a file younger than ``settle_seconds`` is left for the next poll.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import itertools
 import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bridge.assemble import part_key, split_stream
 from bridge.config import ConfigPath
 from bridge.connector import ConnectorConfig, Sink
 from bridge.errors import SkipItem, SourceError
 from bridge.models import Conversation, as_utc
-from bridge.text import decode_text
+from bridge.text import decode_text, detected_charset, text_pieces
 
 __all__ = ["SpoolConfig", "SpoolConnector"]
 
@@ -36,6 +42,42 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = {".txt", ".md"}
 SUFFIXES = TEXT_SUFFIXES | {".json"}
 IN_PROGRESS = {".tmp", ".part", ".partial", ".swp"}  # a writer's file before its rename: left alone
+STREAM_FROM = 4 * 1024 * 1024  # bytes: a larger .txt or .md is read in pieces, never whole
+READ_SIZE = 1024 * 1024
+
+
+def _read(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := file.read(READ_SIZE):
+            yield chunk
+
+
+def _encoding(path: Path) -> tuple[str, str]:
+    """UTF-16 with its BOM, else UTF-8 (with or without BOM), strict: ``decode_text``'s first tries."""
+    with path.open("rb") as file:
+        utf16 = file.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    return ("utf-16" if utf16 else "utf-8-sig"), "strict"
+
+
+def _scan(path: Path, encoding: tuple[str, str]) -> tuple[str, tuple[tuple[str, str], int] | Exception]:
+    """The file's key (the SHA-256 of all its bytes) and, read as ``encoding`` (name, errors),
+    its number of non-blank parts, or what made it unreadable as that (SkipItem, UnicodeDecodeError)."""
+    digest = hashlib.sha256()
+
+    def hashed() -> Iterator[bytes]:
+        for chunk in _read(path):
+            digest.update(chunk)
+            yield chunk
+
+    chunks = hashed()
+    found: tuple[tuple[str, str], int] | Exception
+    try:
+        found = encoding, sum(1 for c in split_stream(text_pieces(chunks, *encoding)) if c.strip())
+    except (SkipItem, UnicodeDecodeError) as exc:
+        found = exc
+    for _ in chunks:  # the rest of a file that stopped decoding: its key is still the whole file's
+        pass
+    return "sha256:" + digest.hexdigest(), found
 
 
 class SpoolConfig(ConnectorConfig):
@@ -50,7 +92,7 @@ class SpoolConfig(ConnectorConfig):
 class _JsonFile(BaseModel):
     """A .json spool file: CreateConversationRequest fields, nothing else."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: str
     text_source: Literal["audio_transcript", "message", "other_text"] = "message"
@@ -120,6 +162,9 @@ class SpoolConnector:
                 raise SkipItem(f"not a file the spool takes (.txt, .md or .json): {path.suffix or 'no extension'}")
             if stat.st_size > self.config.max_bytes:
                 raise SkipItem(f"file too large ({stat.st_size} bytes; max_bytes is {self.config.max_bytes})")
+            if stat.st_size > STREAM_FROM and path.suffix.lower() in TEXT_SUFFIXES:
+                self._take_large(path, sink, stat.st_mtime)
+                return None
             data = path.read_bytes()
         except SkipItem as exc:
             self._fail(path, sink, f"refused:{path.name}:{stat.st_size}:{stat.st_mtime_ns}", exc.reason)
@@ -142,6 +187,37 @@ class SpoolConnector:
         if not sink.dry_run:
             self._move(path, "done", key)
         return None
+
+    def _take_large(self, path: Path, sink: Sink, mtime: float) -> None:
+        """A text file too large to hold, read in pieces twice: to hash it (its key, as any
+        file's) and count its parts, then to queue the parts as they are cut (Sink.submit_parts).
+        Memory holds a piece and a few parts, whatever the size; the parts are the ones a file
+        read whole would make. Queued parts survive a stop half-way: the next poll adds the rest."""
+        encoding = _encoding(path)
+        key, found = _scan(path, encoding)
+        if isinstance(found, UnicodeDecodeError) and encoding[0] == "utf-8-sig":
+            # not UTF-8: the charset decode_text would guess, from the first piece
+            try:
+                with path.open("rb") as file:
+                    found = _scan(path, (detected_charset(file.read(READ_SIZE)), "replace"))[1]
+            except SkipItem as exc:
+                found = exc
+        if isinstance(found, Exception):
+            reason = found.reason if isinstance(found, SkipItem) else "not text: invalid UTF-16"
+            self._fail(path, sink, key, reason)
+            return
+        encoding, total = found
+        if total == 0:
+            self._fail(path, sink, key, "empty file")
+            return
+        if not sink.known(part_key(key, total, total)):  # its last part is queued: so are all the others
+            chunks = (c for c in split_stream(text_pieces(_read(path), *encoding)) if c.strip())
+            first = next(chunks)
+            modified = datetime.fromtimestamp(mtime, UTC)
+            conversation = Conversation(source_key=key, text=first, started_at=modified, label=f"file {path.name}")
+            sink.submit_parts(conversation, itertools.chain([first], chunks), total)
+        if not sink.dry_run:
+            self._move(path, "done", key)
 
     def _parse(self, path: Path, data: bytes, key: str, mtime: float) -> Conversation:
         text = decode_text(data)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bridge.assemble import split_text, to_requests
+from bridge.assemble import split_stream, split_text, to_requests
 from bridge.models import MAX_TEXT, PRIORITY_BACKFILL, PRIORITY_LIVE, PRIORITY_LIVE_REST, Conversation
 from bridge.store import Store
 
@@ -23,6 +23,18 @@ def test_split_keeps_every_character(size):
     chunks = split_text(text)
     assert "".join(chunks) == text
     assert all(len(c) <= MAX_TEXT - 64 for c in chunks)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_text_split_as_its_pieces_arrive_gives_the_same_chunks_as_split_whole(seed):
+    rng = random.Random(seed)
+    words = ["alpha", "beta\n", "gamma", "delta\n\n", "épsilon", "ζ", "x" * rng.choice([10, 5000, 120_000])]
+    text = ""
+    while len(text) < 450_000:
+        text += rng.choice(words) + rng.choice([" ", "", "\n"])
+    cuts = sorted(rng.sample(range(1, len(text)), 40))  # pieces of every size, some longer than a chunk
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+    assert list(split_stream(pieces)) == split_text(text)
 
 
 def test_split_without_any_boundary_cuts_hard():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from bridge.connector import PreviewSink, Sink
+from bridge.errors import SourceError
 from bridge.store import Store
+from connectors import spool as spool_module
 from connectors.spool import SpoolConfig, SpoolConnector
 
 
@@ -177,6 +180,94 @@ def test_300k_character_file_is_split_into_labelled_parts(spool):
     assert keys[0].endswith("#part1of4") and keys[3].endswith("#part4of4")
 
 
+def _large(tmp_path: Path, monkeypatch) -> tuple[Path, SpoolConnector, Store]:
+    """A spool that reads files above 200 kB in pieces of 4,099 bytes (an odd size, so pieces cut
+    characters of several bytes), on a state file."""
+    monkeypatch.setattr(spool_module, "STREAM_FROM", 200_000)
+    monkeypatch.setattr(spool_module, "READ_SIZE", 4099)
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    return folder, SpoolConnector("drop", SpoolConfig(type="spool", path=folder, settle_seconds=0)), \
+        Store(tmp_path / "state.db")
+
+
+def _rows(store: Store) -> list[dict]:
+    return store.rows("SELECT source_key, priority, label, body FROM outbox ORDER BY id")
+
+
+def _transcript(lines: int) -> str:
+    return "".join(f"line {i} of a long transcript\n" for i in range(lines))
+
+
+def _accented(lines: int, extra: str = "") -> str:
+    return "".join(f"Zeile {i}: Grüße aus Köln, café crème{extra}\n" + ("\n" if i % 7 == 0 else "")
+                   for i in range(lines))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_large_file_read_in_pieces_is_queued_as_the_same_parts_as_read_whole(tmp_path, monkeypatch, encoding):
+    data = _accented(14_000, " — ça va 😀").encode(encoding)
+    (whole := tmp_path / "whole").mkdir()
+    (whole / "notes.txt").write_bytes(data)
+    _old(whole / "notes.txt")
+    config = SpoolConfig(type="spool", path=whole, settle_seconds=0)
+    read_whole = Store(":memory:")
+    SpoolConnector("drop", config).poll(Sink(read_whole, "drop", config, lambda: None))
+    assert read_whole.counts()["pending"] > 4  # split into parts
+
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    (folder / "notes.txt").write_bytes(data)
+    _old(folder / "notes.txt")  # the same mtime: the same started_at
+    connector.poll(Sink(store, "drop", connector.config, lambda: None))
+    assert _rows(store) == _rows(read_whole)
+    assert (folder / "done" / "notes.txt").exists()
+
+
+def test_a_large_file_in_a_legacy_charset_is_read_in_the_charset_its_beginning_shows(tmp_path, monkeypatch):
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    monkeypatch.setattr(spool_module, "READ_SIZE", 64 * 1024)  # what the charset is judged from
+    text = _accented(14_000)
+    (folder / "legacy.txt").write_bytes(text.encode("cp1252"))
+    connector.poll(Sink(store, "drop", connector.config, lambda: None))
+    assert "".join(json.loads(r["body"])["text"].split("\n\n", 1)[1] for r in _rows(store)) == text
+
+
+def test_a_large_file_dropped_again_is_not_queued_again(tmp_path, monkeypatch):
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    sink = Sink(store, "drop", connector.config, lambda: None)
+    (folder / "long.txt").write_text(_transcript(30_000))
+    connector.poll(sink)
+    queued = _rows(store)
+    assert len(queued) == 10
+    (folder / "long.txt").write_text(_transcript(30_000))  # the same file, again
+    connector.poll(sink)
+    assert _rows(store) == queued and len(list((folder / "done").iterdir())) == 2
+
+
+def test_a_large_file_whose_queueing_stopped_half_way_is_finished_by_the_next_poll(tmp_path, monkeypatch):
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    (folder / "long.txt").write_text(_transcript(30_000))
+    stopping = Sink(store, "drop", connector.config, lambda: stopping.close())  # stops after its first commit
+    with pytest.raises(SourceError, match="stopping"):
+        connector.poll(stopping)
+    assert 0 < store.counts()["pending"] < 10 and (folder / "long.txt").exists()
+    connector.poll(Sink(store, "drop", connector.config, lambda: None))
+    keys = [r["source_key"].split("#")[1] for r in _rows(store)]
+    assert sorted(keys) == sorted(f"part{n}of10" for n in range(1, 11))  # each part once
+    assert not (folder / "long.txt").exists()
+
+
+def test_a_large_binary_file_is_skipped_with_the_key_of_its_whole_content(tmp_path, monkeypatch):
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    data = b"text " * 100_000 + b"\x00\x01" + b"more " * 10_000
+    (folder / "blob.txt").write_bytes(data)
+    connector.poll(Sink(store, "drop", connector.config, lambda: None))
+    (skip,) = store.rows("SELECT source_key, reason FROM skipped")
+    assert skip == {"source_key": "sha256:" + hashlib.sha256(data).hexdigest(),
+                    "reason": "binary file (contains NUL bytes)"}
+    assert (folder / "failed" / "blob.txt").exists() and store.counts()["pending"] == 0
+
+
 def test_blank_file_is_skipped_as_empty(spool):
     folder, connector, sink, store = spool
     (folder / "blank.txt").write_text("  \n\n ")
@@ -203,3 +294,12 @@ def test_preview_reads_but_changes_nothing(spool):
     assert preview.skipped[0][0] == "bad.json"
     assert (folder / "p.txt").exists() and (folder / "bad.json").exists()
     assert store.counts()["pending"] == 0 and store.rows("SELECT * FROM skipped") == []
+
+
+def test_preview_of_a_large_file_shows_its_parts_and_counts_one_item(tmp_path, monkeypatch):
+    folder, connector, store = _large(tmp_path, monkeypatch)
+    (folder / "long.txt").write_text(_transcript(30_000))
+    preview = PreviewSink(store, "drop", connector.config)
+    connector.poll(preview)
+    assert [q.source_key.split("#")[1] for q in preview.queued] == [f"part{n}of10" for n in range(1, 11)]
+    assert preview.direct == 1 and (folder / "long.txt").exists() and store.counts()["pending"] == 0

@@ -28,7 +28,6 @@ from email.policy import compat32
 from typing import Any
 
 import fast_mail_parser
-from inscriptis import get_text
 
 from bridge.errors import SkipItem
 from bridge.models import PRIORITY_LIVE, Conversation, Skip, as_utc
@@ -343,6 +342,8 @@ class _Parts:
         if self.plain is not None:
             return self.plain, self.attachments, events
         if self.html is not None:
+            from inscriptis import get_text  # lxml with it: 4 MB an idle daemon need not hold
+
             try:
                 # inscriptis drops <hr>; as a line it still parts a reply from the history under it
                 return get_text(_HR.sub(_HR_TEXT, self.html)), self.attachments, events
