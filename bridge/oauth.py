@@ -334,7 +334,6 @@ def _read_lines(lines: Iterable[str], answers: queue.Queue[str]) -> None:
 
 def _await_code(answers: queue.Queue[str], state: str, say: Callable[[str], None]) -> str:
     """The code from the first redirect address that arrives (by the loopback or pasted)."""
-
     deadline = time.monotonic() + BROWSER_WAIT
     while True:
         try:
