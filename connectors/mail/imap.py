@@ -208,6 +208,7 @@ class ImapConnector:
     _mine: MyThreads | None = None
     tokens: TokenFile | None = None  # where omi-bridge login keeps this account's tokens (set by the daemon)
     _access_tokens: AccessTokens | None = None
+    _tls_context: ssl.SSLContext | None = None
 
     def __init__(self, name: str, config: ImapConfig) -> None:
         self.name = name
@@ -231,14 +232,14 @@ class ImapConnector:
         access = self._tokens().get() if cfg.signs_in else None
         try:
             client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
-                                ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
+                                ssl_context=self._tls() if cfg.security == "ssl" else None, timeout=cfg.timeout)
         except TimeoutError:
             raise SourceError(f"cannot reach {where}: no answer within {cfg.timeout:g} s") from None
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"cannot connect to {where}: {exc}") from None
         try:
             if cfg.security == "starttls":
-                client.starttls(ssl.create_default_context())
+                client.starttls(self._tls())
             renew_at = self._log_in(client, access)
         except LoginError as exc:
             _close(client)
@@ -255,6 +256,14 @@ class ImapConnector:
             _close(client)
             raise
         return client, renew_at
+
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS settings every connection of this account uses, made once: loading the
+        system's CA certificates takes about a tenth of a second, which a poll for one new mail
+        (pushed by IDLE) would otherwise pay each time. One context serves every thread."""
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context()
+        return self._tls_context
 
     def _log_in(self, client: IMAPClient, access: Access | None) -> float:
         cfg = self.config
