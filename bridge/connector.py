@@ -60,6 +60,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+CLOSE_BATCH = 200  # groups closed (and their conversations queued) per transaction
 NAMED = 3  # files check names that are not what a source reads; the rest are counted
 _ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _NUMBER = re.compile(r"\d+")
@@ -153,6 +154,10 @@ class Sink:
         """True if this key was queued, sent or skipped before (cheap dedup before heavy work)."""
         return self._store.is_known(self.name, source_key)
 
+    def known_keys(self, source_keys: Iterable[str]) -> set[str]:
+        """Those of ``source_keys`` that ``known`` would say yes to, looked up together."""
+        return self._store.known(self.name, source_keys)
+
     def submit(self, conversation: Conversation, cursor: Any = KEEP) -> int:
         """Queue a conversation and move the cursor, atomically. Returns how many rows were new
         (0 for a duplicate, more than 1 for a text long enough to be split into parts)."""
@@ -208,6 +213,22 @@ class Sink:
             log.debug("%s: group %s changed while its conversation was made; closing it at the next poll",
                       self.name, exc)
             return 0
+
+    def close_due(self, assembler: Assembler, render: Callable[[Group], Conversation | None],
+                  now: float | None = None, batch: int = CLOSE_BATCH) -> int:
+        """Close every group of ``assembler`` due by ``now`` into ``render``'s conversation,
+        ``batch`` groups to a transaction: a backfill's thousands of threads are neither a commit
+        each (each one waits for the disk) nor all in memory at once. A group that changes
+        meanwhile is left for the next poll. Returns how many groups were read to close."""
+        ids = assembler.due_ids(now)
+        closed = 0
+        for start in range(0, len(ids), batch):
+            if self.closing:
+                break
+            groups = assembler.groups(ids[start:start + batch])
+            self.close_groups(assembler, [(group, render(group) if group.items else None) for group in groups])
+            closed += len(groups)
+        return closed
 
     def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any, also: Any = None) -> Intake:
         intake = self._store.submit(self.name, requests, cursor, skips, also=also)
@@ -280,6 +301,9 @@ class PreviewSink(Sink):
 
     def known(self, source_key: str) -> bool:
         return self._store is not None and self._store.is_known(self.name, source_key)
+
+    def known_keys(self, source_keys: Iterable[str]) -> set[str]:
+        return set() if self._store is None else self._store.known(self.name, source_keys)
 
     def submit_many(self, items: Iterable[Conversation | Skip], cursor: Any = KEEP) -> int:
         items = list(items)

@@ -184,24 +184,38 @@ class Assembler:
         """Groups ready to become conversations, oldest first, with their live items in order;
         at most ``limit`` of them (an import closes its groups a batch at a time, so memory
         does not grow with the export)."""
+        return self.groups(self.due_ids(now, limit))
+
+    def due_ids(self, now: float | None = None, limit: int = -1) -> list[int]:
+        """The ids of ``due``'s groups, oldest first: one read for a backfill's thousands of
+        thread-days, whose groups are then read (``groups``) and closed a batch at a time."""
         now = time.time() if now is None else now
         quiet, span = self.policy.quiet_period, self.policy.max_span
-        with self._store.transaction() as conn:
-            groups = conn.execute(
-                "SELECT id, scope, thread, first_at, last_at, changes FROM groups WHERE connector = ? AND state IN"
-                " ('open', 'full') AND (state = 'full' OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?))"
-                " OR ends_at <= ?) ORDER BY first_at, id LIMIT ?",
-                (self._connector, now - quiet, now - span, now, limit),
-            ).fetchall()
-            found = []
-            for group_id, scope, thread, first_at, last_at, changes in groups:
-                items = conn.execute(
-                    "SELECT item_key, scope, at, text, author, thread, data FROM items"
-                    " WHERE group_id = ? AND NOT deleted ORDER BY at, rowid",  # same instant: as they came
-                    (group_id,),
-                ).fetchall()
-                found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items], changes))
-        return found
+        rows = self._store.rows(
+            "SELECT id FROM groups WHERE connector = ? AND state IN ('open', 'full') AND (state = 'full'"
+            " OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?)) OR ends_at <= ?) ORDER BY first_at, id LIMIT ?",
+            [self._connector, now - quiet, now - span, now, limit],
+        )
+        return [row["id"] for row in rows]
+
+    def groups(self, ids: list[int]) -> list[Group]:
+        """The groups of ``ids`` still open (in that order), with their live items in order: two
+        reads, whatever the number of groups."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._store.transaction() as conn:  # the groups and their items as of one moment
+            found = {row[0]: row for row in conn.execute(
+                f"SELECT id, scope, thread, first_at, last_at, changes FROM groups WHERE id IN ({marks})"
+                " AND state IN ('open', 'full')", ids)}
+            items: dict[int, list[Item]] = {group_id: [] for group_id in found}
+            for row in conn.execute(
+                    "SELECT group_id, item_key, scope, at, text, author, thread, data FROM items"
+                    f" WHERE group_id IN ({marks}) AND NOT deleted ORDER BY at, rowid", ids):  # same instant: as they came
+                if row[0] in items:
+                    items[row[0]].append(_item(row[1:]))
+        return [Group(group_id, scope, thread, first_at, last_at, items[group_id], changes)
+                for group_id, scope, thread, first_at, last_at, changes in (found[i] for i in ids if i in found)]
 
     def next_deadline(self) -> float | None:
         """When the first open group will be due (epoch seconds; past if one is due now), or

@@ -23,6 +23,7 @@ from bridge.statefile import free_bytes
 __all__ = ["KEEP", "SCHEMA_VERSION", "Intake", "OutboxRow", "Store", "fingerprint", "free_bytes"]
 
 KEEP: Any = object()  # "leave the cursor as it is"
+_KEYS_PER_QUERY = 500  # SQLite takes at most 32,766 parameters; a chunk of mail has a few hundred keys
 
 _MIGRATIONS = [
     """
@@ -222,7 +223,7 @@ class Store(Outbox):
                 if cur.rowcount:
                     new_skips.append(skip)
             if cursor is not KEEP:
-                self._set_cursor(connector, cursor, now)
+                self._set_cursor(conn, connector, cursor, now)
             if also is not None:
                 also(conn)
         return Intake(added, new_skips)
@@ -230,24 +231,34 @@ class Store(Outbox):
     def is_known(self, connector: str, source_key: str) -> bool:
         """True if the key is queued, sent, dead or skipped already, or waits in (or was sent
         with) a group of the assembler (a mail of a thread)."""
+        return bool(self.known(connector, [source_key]))
+
+    def known(self, connector: str, source_keys: Iterable[str]) -> set[str]:
+        """The keys of ``source_keys`` that ``is_known``: a query per table for a whole fetched
+        chunk, not three for each mail."""
+        keys = list(dict.fromkeys(source_keys))
+        found: set[str] = set()
         with self._lock:
-            for table, column in (("outbox", "source_key"), ("skipped", "source_key"), ("items", "item_key")):
-                row = self.conn.execute(
-                    f"SELECT 1 FROM {table} WHERE connector = ? AND {column} = ?", (connector, source_key)
-                ).fetchone()
-                if row:
-                    return True
-        return False
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                chunk = keys[start:start + _KEYS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                for table, column in (("outbox", "source_key"), ("skipped", "source_key"), ("items", "item_key")):
+                    found.update(row[0] for row in self.conn.execute(
+                        f"SELECT {column} FROM {table} WHERE connector = ? AND {column} IN ({marks})",
+                        (connector, *chunk)))
+        return found
 
     def cursor(self, connector: str) -> Any:
         with self._lock:
             row = self.conn.execute("SELECT value FROM cursors WHERE connector = ?", (connector,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def _set_cursor(self, connector: str, value: Any, now: float) -> None:
-        self.db["cursors"].upsert(
-            {"connector": connector, "value": json.dumps(value), "updated_at": now}, pk="connector"
-        )
+    def _set_cursor(self, conn: sqlite3.Connection, connector: str, value: Any, now: float) -> None:
+        # plain SQL: sqlite-utils' upsert reads the table's schema each time, and a backfill
+        # moves the cursor once a fetched chunk
+        conn.execute("INSERT INTO cursors (connector, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (connector)"
+                     " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                     (connector, json.dumps(value), now))
 
     # -- what left for Omi, for the budgets --------------------------------------------------
 

@@ -7,7 +7,7 @@ import json
 import mailbox
 from datetime import UTC, datetime, timedelta
 
-from bridge.connector import Sink
+from bridge.connector import CLOSE_BATCH, Sink
 from bridge.groups import Assembler, GroupPolicy
 from bridge.store import Store
 from connectors.mail.archive import MboxConfig, MboxConnector
@@ -115,6 +115,24 @@ def test_an_archive_thread_of_a_day_is_one_conversation_that_reads_like_the_exch
     assert len(texts(store)) == 4
     # every message is in exactly one conversation
     assert sum(t.count("\nFrom: ") for t in texts(store)) == 6
+
+
+def test_an_archive_of_many_threads_closes_them_a_batch_to_a_commit_each_once(tmp_path) -> None:
+    # a backfill's thousands of thread-days: a commit (a wait for the disk) each made the default
+    # grouping twice as slow as one conversation per mail
+    count = CLOSE_BATCH * 2 + 7
+    path = tmp_path / "big.mbox"
+    write_mbox(path, [mail(f"m{n}@x", T + timedelta(minutes=n), subject=f"topic {n}", body=f"note {n}")
+                      for n in range(count)])
+    store = Store(tmp_path / "state.db")
+    commits = []
+    store.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    connector = MboxConnector("takeout", MboxConfig(type="mbox", path=path))
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    found = texts(store)
+    assert sorted(int(t.rsplit(" ", 1)[1]) for t in found) == list(range(count))  # each once
+    assert store.rows("SELECT count(*) AS n FROM groups WHERE state != 'closed'")[0]["n"] == 0
+    assert len(commits) < 20
 
 
 def test_an_archive_backfill_of_replied_threads_uses_the_archives_own_mail_from_me(tmp_path) -> None:

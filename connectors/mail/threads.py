@@ -142,9 +142,10 @@ def take(results: Iterable[Conversation | MailPiece | Skip], into: Into, sink: S
     the assembler knows them by Message-ID. ``now``: what "a day that is over" is measured by."""
     results = list(results)
     skips = [r for r in results if isinstance(r, Skip)]
+    known = sink.known_keys(r.key for r in results if isinstance(r, MailPiece))
     pieces = []
     for piece in results:
-        if not isinstance(piece, MailPiece) or sink.known(piece.key):
+        if not isinstance(piece, MailPiece) or piece.key in known:
             continue
         if into.mine is not None and not into.mine.holds(piece):
             skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
@@ -166,7 +167,4 @@ def take(results: Iterable[Conversation | MailPiece | Skip], into: Into, sink: S
 
 def close_threads(assembler: Assembler, sink: Sink, now: float | None = None) -> None:
     """Send the threads' conversations that are due (``now``: math.inf, every one)."""
-    for group in assembler.due(now):
-        if sink.closing:
-            return
-        sink.close_group(assembler, group, render_thread(group) if group.items else None)
+    sink.close_due(assembler, render_thread, now)
