@@ -255,12 +255,12 @@ class Sink:
         """Move the cursor past items that produce nothing (already sent, out of range)."""
         self.submit_many([], cursor)
 
-    def commit(self, changes: Changes, cursor: Any) -> int:
-        """Write an assembler's ``changes`` and move the cursor in one transaction; how many
-        items they added, edited or removed."""
+    def commit(self, changes: Changes, cursor: Any, items: Iterable[Conversation | Skip] = ()) -> int:
+        """Write an assembler's ``changes`` (and queue ``items``, as ``submit_many`` does) and
+        move the cursor in one transaction; how many items they added, edited or removed."""
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
-        self._commit([], [], cursor, also=changes)
+        self._commit(*self._split(items), cursor, also=changes)
         changes.done()
         return changes.changed
 
@@ -335,10 +335,11 @@ class PreviewSink(Sink):
         assembler.close(*(group for group, _ in closed))  # in the scratch store
         return self._queue(conversation for _, conversation in closed if conversation is not None)
 
-    def commit(self, changes: Changes, cursor: Any) -> int:
+    def commit(self, changes: Changes, cursor: Any, items: Iterable[Conversation | Skip] = ()) -> int:
         with changes._assembler._store.transaction() as conn:  # the scratch store; no cursor moves
             changes(conn)
         self.on_items(changes.changed)
+        self.submit_many(items)
         return changes.changed
 
 

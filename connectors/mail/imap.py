@@ -484,7 +484,7 @@ class ImapConnector:
                                         self.config.skip_automated, self.languages, priority, as_piece=True,
                                         gmail_thread=str(thread_id) if thread_id is not None else None,
                                         filters=filters, gmail_id=str(gmail_id) if gmail_id is not None else None,
-                                        gmail_labels=labels))
+                                        gmail_labels=labels, threads=into.assembler is not None))
                 state = {**state, "uid": batch[-1][0]}
                 waiting.append((converter.start(jobs), state))
                 if len(waiting) > PIPELINE_DEPTH:  # keep the workers fed while we fetch
