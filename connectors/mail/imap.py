@@ -57,6 +57,7 @@ __all__ = ["ImapConfig", "ImapConnector"]
 
 log = logging.getLogger(__name__)
 
+SIZES_AHEAD = 5000  # messages whose RFC822.SIZE one command asks for
 PIPELINE_DEPTH = 2  # fetched chunks being converted while the next one is fetched
 IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
 IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
@@ -517,23 +518,24 @@ class ImapConnector:
         return mine
 
     def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, dict]]]:
-        """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE)."""
-        sizes: dict[int, int] = {}
-        for chunk in _chunks(uids, 5000):
-            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items():
-                sizes[uid] = int(data.get(b"RFC822.SIZE", 0))
+        """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE). The
+        sizes are asked for SIZES_AHEAD messages at a time, as the fetch gets to them: memory
+        that does not grow with the mailbox."""
         batch: list[int] = []
         batch_bytes = 0
-        for uid in uids:
-            if uid not in sizes:
-                log.debug("%s: UID %d is gone since the search (expunged)", self.name, uid)
-                continue
-            if batch and (len(batch) >= self.config.fetch_messages
-                          or batch_bytes + sizes[uid] > self.config.fetch_bytes):
-                yield self._fetch_batch(client, batch)
-                batch, batch_bytes = [], 0
-            batch.append(uid)
-            batch_bytes += sizes[uid]
+        for ahead in _chunks(uids, SIZES_AHEAD):
+            sizes = {uid: int(data.get(b"RFC822.SIZE", 0))
+                     for uid, data in client.fetch(ahead, ["RFC822.SIZE"]).items()}
+            for uid in ahead:
+                if uid not in sizes:
+                    log.debug("%s: UID %d is gone since the search (expunged)", self.name, uid)
+                    continue
+                if batch and (len(batch) >= self.config.fetch_messages
+                              or batch_bytes + sizes[uid] > self.config.fetch_bytes):
+                    yield self._fetch_batch(client, batch)
+                    batch, batch_bytes = [], 0
+                batch.append(uid)
+                batch_bytes += sizes[uid]
         if batch:
             yield self._fetch_batch(client, batch)
 
