@@ -58,6 +58,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+CLOSE_BATCH = 200  # groups closed (and their conversations queued) per transaction
 NAMED = 3  # files check names that are not what a source reads; the rest are counted
 PARTS_PER_COMMIT = 8  # parts of a streamed text queued per transaction: about 1 MB of bodies
 _ADDRESS = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -152,6 +153,10 @@ class Sink:
         """True if this key was queued, sent or skipped before (cheap dedup before heavy work)."""
         return self._store.is_known(self.name, source_key)
 
+    def known_keys(self, source_keys: Iterable[str]) -> set[str]:
+        """Those of ``source_keys`` that ``known`` would say yes to, looked up together."""
+        return self._store.known(self.name, source_keys)
+
     def submit(self, conversation: Conversation, cursor: Any = KEEP) -> int:
         """Queue a conversation and move the cursor, atomically. Returns how many rows were new
         (0 for a duplicate, more than 1 for a text long enough to be split into parts)."""
@@ -228,6 +233,22 @@ class Sink:
                       self.name, exc)
             return 0
 
+    def close_due(self, assembler: Assembler, render: Callable[[Group], Conversation | None],
+                  now: float | None = None, batch: int = CLOSE_BATCH) -> int:
+        """Close every group of ``assembler`` due by ``now`` into ``render``'s conversation,
+        ``batch`` groups to a transaction: a backfill's thousands of threads are neither a commit
+        each (each one waits for the disk) nor all in memory at once. A group that changes
+        meanwhile is left for the next poll. Returns how many groups were read to close."""
+        ids = assembler.due_ids(now)
+        closed = 0
+        for start in range(0, len(ids), batch):
+            if self.closing:
+                break
+            groups = assembler.groups(ids[start:start + batch])
+            self.close_groups(assembler, [(group, render(group) if group.items else None) for group in groups])
+            closed += len(groups)
+        return closed
+
     def _commit(self, requests: list[QueuedRequest], skips: list[Skip], cursor: Any, also: Any = None) -> Intake:
         intake = self._store.submit(self.name, requests, cursor, skips, also=also)
         for skip in intake.skipped:
@@ -253,12 +274,12 @@ class Sink:
         """Move the cursor past items that produce nothing (already sent, out of range)."""
         self.submit_many([], cursor)
 
-    def commit(self, changes: Changes, cursor: Any) -> int:
-        """Write an assembler's ``changes`` and move the cursor in one transaction; how many
-        items they added, edited or removed."""
+    def commit(self, changes: Changes, cursor: Any, items: Iterable[Conversation | Skip] = ()) -> int:
+        """Write an assembler's ``changes`` (and queue ``items``, as ``submit_many`` does) and
+        move the cursor in one transaction; how many items they added, edited or removed."""
         if self._closed.is_set():
             raise SourceError("stopping: submission refused")
-        self._commit([], [], cursor, also=changes)
+        self._commit(*self._split(items), cursor, also=changes)
         changes.done()
         return changes.changed
 
@@ -300,6 +321,9 @@ class PreviewSink(Sink):
     def known(self, source_key: str) -> bool:
         return self._store is not None and self._store.is_known(self.name, source_key)
 
+    def known_keys(self, source_keys: Iterable[str]) -> set[str]:
+        return set() if self._store is None else self._store.known(self.name, source_keys)
+
     def submit_many(self, items: Iterable[Conversation | Skip], cursor: Any = KEEP) -> int:
         items = list(items)
         self.direct += sum(1 for i in items if isinstance(i, Conversation))
@@ -340,10 +364,11 @@ class PreviewSink(Sink):
         assembler.close(*(group for group, _ in closed))  # in the scratch store
         return self._queue(conversation for _, conversation in closed if conversation is not None)
 
-    def commit(self, changes: Changes, cursor: Any) -> int:
+    def commit(self, changes: Changes, cursor: Any, items: Iterable[Conversation | Skip] = ()) -> int:
         with changes._assembler._store.transaction() as conn:  # the scratch store; no cursor moves
             changes(conn)
         self.on_items(changes.changed)
+        self.submit_many(items)
         return changes.changed
 
 

@@ -118,20 +118,27 @@ class Assembler:
             self._on_deadline(soonest)
         return added
 
-    def scope_of(self, keys: Iterable[str]) -> str | None:
-        """The scope the first of ``keys`` that is linked belongs to (see ``link``), or None."""
-        for key in keys:
-            rows = self._store.rows("SELECT scope FROM links WHERE connector = ? AND key = ?", [self._connector, key])
-            if rows:
-                return str(rows[0]["scope"])
-        return None
+    def scopes_of(self, keys: Iterable[str]) -> dict[str, str]:
+        """The scope each of ``keys`` that is linked belongs to (see ``link``): one read per
+        500 keys, for a whole batch of mails."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):  # well under SQLite's limit on parameters
+            chunk = wanted[start:start + 500]
+            rows = self._store.rows(f"SELECT key, scope FROM links WHERE connector = ? AND key IN"
+                                    f" ({', '.join('?' * len(chunk))})", [self._connector, *chunk])
+            found.update((row["key"], row["scope"]) for row in rows)
+        return found
 
     def link(self, links: Iterable[tuple[Iterable[str], str]]) -> None:
         """Remember, in one transaction, that each ``(keys, scope)``'s keys lead to its scope (a
         mail's Message-ID to its thread); a key linked before keeps its first scope."""
         with self._store.transaction() as conn:
-            conn.executemany("INSERT OR IGNORE INTO links (connector, key, scope) VALUES (?, ?, ?)",
-                             [(self._connector, key, scope) for keys, scope in links for key in keys])
+            self._link(conn, links)
+
+    def _link(self, conn: sqlite3.Connection, links: Iterable[tuple[Iterable[str], str]]) -> None:
+        conn.executemany("INSERT OR IGNORE INTO links (connector, key, scope) VALUES (?, ?, ?)",
+                         [(self._connector, key, scope) for keys, scope in links for key in keys])
 
     def edit(self, key: str, text: str, event_key: str | None = None) -> bool:
         """New text for an item not sent yet. False if unknown, deleted or already sent."""
@@ -184,24 +191,39 @@ class Assembler:
         """Groups ready to become conversations, oldest first, with their live items in order;
         at most ``limit`` of them (an import closes its groups a batch at a time, so memory
         does not grow with the export)."""
+        return self.groups(self.due_ids(now, limit))
+
+    def due_ids(self, now: float | None = None, limit: int = -1) -> list[int]:
+        """The ids of ``due``'s groups, oldest first: one read for a backfill's thousands of
+        thread-days, whose groups are then read (``groups``) and closed a batch at a time."""
         now = time.time() if now is None else now
         quiet, span = self.policy.quiet_period, self.policy.max_span
-        with self._store.transaction() as conn:
-            groups = conn.execute(
-                "SELECT id, scope, thread, first_at, last_at, changes FROM groups WHERE connector = ? AND state IN"
-                " ('open', 'full') AND (state = 'full' OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?))"
-                " OR ends_at <= ?) ORDER BY first_at, id LIMIT ?",
-                (self._connector, now - quiet, now - span, now, limit),
-            ).fetchall()
-            found = []
-            for group_id, scope, thread, first_at, last_at, changes in groups:
-                items = conn.execute(
-                    "SELECT item_key, scope, at, text, author, thread, data FROM items"
-                    " WHERE group_id = ? AND NOT deleted ORDER BY at, rowid",  # same instant: as they came
-                    (group_id,),
-                ).fetchall()
-                found.append(Group(group_id, scope, thread, first_at, last_at, [_item(r) for r in items], changes))
-        return found
+        rows = self._store.rows(
+            "SELECT id FROM groups WHERE connector = ? AND state IN ('open', 'full') AND (state = 'full'"
+            " OR (ends_at IS NULL AND (last_at <= ? OR first_at <= ?)) OR ends_at <= ?) ORDER BY first_at, id LIMIT ?",
+            [self._connector, now - quiet, now - span, now, limit],
+        )
+        return [row["id"] for row in rows]
+
+    def groups(self, ids: list[int]) -> list[Group]:
+        """The groups of ``ids`` still open (in that order), with their live items in order: two
+        reads, whatever the number of groups."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self._store.transaction() as conn:  # the groups and their items as of one moment
+            found = {row[0]: row for row in conn.execute(
+                f"SELECT id, scope, thread, first_at, last_at, changes FROM groups WHERE id IN ({marks})"
+                " AND state IN ('open', 'full')", ids)}
+            items: dict[int, list[Item]] = {group_id: [] for group_id in found}
+            # at the same instant: in the order they came
+            for row in conn.execute(
+                    "SELECT group_id, item_key, scope, at, text, author, thread, data FROM items"
+                    f" WHERE group_id IN ({marks}) AND NOT deleted ORDER BY at, rowid", ids):
+                if row[0] in items:
+                    items[row[0]].append(_item(row[1:]))
+        return [Group(group_id, scope, thread, first_at, last_at, items[group_id], changes)
+                for group_id, scope, thread, first_at, last_at, changes in (found[i] for i in ids if i in found)]
 
     def next_deadline(self) -> float | None:
         """When the first open group will be due (epoch seconds; past if one is due now), or
@@ -408,8 +430,13 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self._ops)
 
-    def add(self, item: Item) -> None:
-        self._ops.append(("add", item, None))
+    def add(self, item: Item, *, by_day: bool | None = None) -> None:
+        """``by_day``: group it by day (or by burst) whatever the policy says."""
+        self._ops.append(("add", item, self._assembler.policy.by_day if by_day is None else by_day))
+
+    def link(self, keys: Iterable[str], scope: str) -> None:
+        """``Assembler.link``, written with the rest."""
+        self._ops.append(("link", [(list(keys), scope)], None))
 
     def edit(self, key: str, text: str) -> None:
         self._ops.append(("edit", key, text))
@@ -421,10 +448,12 @@ class Changes:
         assembler, self.soonest, self.changed = self._assembler, math.inf, 0
         for op, first, second in self._ops:
             if op == "add":
-                due = assembler._insert(conn, first, assembler.policy.by_day)
+                due = assembler._insert(conn, first, second)
                 if due is not None:
                     self.soonest = min(self.soonest, due)
                     self.changed += 1
+            elif op == "link":
+                assembler._link(conn, first)
             elif op == "edit":
                 self.changed += assembler._edit(conn, first, second)
             else:

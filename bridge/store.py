@@ -23,6 +23,7 @@ from bridge.statefile import free_bytes
 __all__ = ["KEEP", "SCHEMA_VERSION", "Intake", "OutboxRow", "Store", "fingerprint", "free_bytes"]
 
 KEEP: Any = object()  # "leave the cursor as it is"
+_KEYS_PER_QUERY = 500  # SQLite takes at most 32,766 parameters; a chunk of mail has a few hundred keys
 
 _MIGRATIONS = [
     """
@@ -230,14 +231,22 @@ class Store(Outbox):
     def is_known(self, connector: str, source_key: str) -> bool:
         """True if the key is queued, sent, dead or skipped already, or waits in (or was sent
         with) a group of the assembler (a mail of a thread)."""
+        return bool(self.known(connector, [source_key]))
+
+    def known(self, connector: str, source_keys: Iterable[str]) -> set[str]:
+        """The keys of ``source_keys`` that ``is_known``: a query per table for a whole fetched
+        chunk, not three for each mail."""
+        keys = list(dict.fromkeys(source_keys))
+        found: set[str] = set()
         with self._lock:
-            for table, column in (("outbox", "source_key"), ("skipped", "source_key"), ("items", "item_key")):
-                row = self.conn.execute(
-                    f"SELECT 1 FROM {table} WHERE connector = ? AND {column} = ?", (connector, source_key)
-                ).fetchone()
-                if row:
-                    return True
-        return False
+            for start in range(0, len(keys), _KEYS_PER_QUERY):
+                chunk = keys[start:start + _KEYS_PER_QUERY]
+                marks = ", ".join("?" * len(chunk))
+                for table, column in (("outbox", "source_key"), ("skipped", "source_key"), ("items", "item_key")):
+                    found.update(row[0] for row in self.conn.execute(
+                        f"SELECT {column} FROM {table} WHERE connector = ? AND {column} IN ({marks})",
+                        (connector, *chunk)))
+        return found
 
     def cursor(self, connector: str) -> Any:
         with self._lock:

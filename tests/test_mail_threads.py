@@ -7,12 +7,12 @@ import json
 import mailbox
 from datetime import UTC, datetime, timedelta
 
-from bridge.connector import Sink
+from bridge.connector import CLOSE_BATCH, Sink
 from bridge.groups import Assembler, GroupPolicy
 from bridge.store import Store
 from connectors.mail.archive import MboxConfig, MboxConnector
 from connectors.mail.text import email_to_piece
-from connectors.mail.threads import normal_subject, place
+from connectors.mail.threads import Into, normal_subject, place, take
 
 T = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -115,6 +115,42 @@ def test_an_archive_thread_of_a_day_is_one_conversation_that_reads_like_the_exch
     assert len(texts(store)) == 4
     # every message is in exactly one conversation
     assert sum(t.count("\nFrom: ") for t in texts(store)) == 6
+
+
+def test_an_archive_of_many_threads_closes_them_a_batch_to_a_commit_each_once(tmp_path) -> None:
+    # a backfill's thousands of thread-days: a commit (a wait for the disk) each made the default
+    # grouping twice as slow as one conversation per mail
+    count = CLOSE_BATCH * 2 + 7
+    path = tmp_path / "big.mbox"
+    write_mbox(path, [mail(f"m{n}@x", T + timedelta(minutes=n), subject=f"topic {n}", body=f"note {n}")
+                      for n in range(count)])
+    store = Store(tmp_path / "state.db")
+    commits = []
+    store.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    connector = MboxConnector("takeout", MboxConfig(type="mbox", path=path))
+    connector.poll(Sink(store, "takeout", connector.config, lambda: None))
+    found = texts(store)
+    assert sorted(int(t.rsplit(" ", 1)[1]) for t in found) == list(range(count))  # each once
+    assert store.rows("SELECT count(*) AS n FROM groups WHERE state != 'closed'")[0]["n"] == 0
+    assert len(commits) < 20
+
+
+def test_a_chunk_of_thread_mail_its_links_other_mails_and_cursor_are_one_commit(tmp_path) -> None:
+    # a crash can leave none of it half written, and the disk is waited for once a chunk
+    store = Store(tmp_path / "state.db")
+    sink = Sink(store, "mail", MboxConfig(type="mbox", path=tmp_path / "none.mbox"), lambda: None)
+    assembler = sink.assembler(GroupPolicy(600, 86400))
+    old, new = T, datetime.now(UTC)
+    pieces = [email_to_piece(mail("a@x", old)), email_to_piece(mail("b@x", old, refs=["a@x"])),
+              email_to_piece(mail("c@x", new, subject="Today"))]
+    commits = []
+    store.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    take(pieces, Into(assembler, by_day=True), sink, {"at": 3})
+    assert commits == ["COMMIT"]
+    assert store.cursor("mail") == {"at": 3}
+    assert store.rows("SELECT count(*) AS n FROM links")[0]["n"] > 0
+    assert [g.scope for g in assembler.due(now=new.timestamp())] == ["mid:a@x"]  # both mails: one thread
+    assert texts(store) == [pieces[2].conversation().text]  # today's mail, of a day not over: its own
 
 
 def test_an_archive_backfill_of_replied_threads_uses_the_archives_own_mail_from_me(tmp_path) -> None:

@@ -58,6 +58,7 @@ __all__ = ["ImapConfig", "ImapConnector"]
 
 log = logging.getLogger(__name__)
 
+SIZES_AHEAD = 5000  # messages whose RFC822.SIZE one command asks for
 PIPELINE_DEPTH = 2  # fetched chunks being converted while the next one is fetched
 IDLE_RENEW = 9 * 60  # servers drop IDLE at ~29-30 min (RFC 2177 asks clients to renew before), some sooner
 IDLE_CHECK = 1.0  # seconds between looks at the stop flag while idling
@@ -209,6 +210,7 @@ class ImapConnector:
     _mine: MyThreads | None = None
     tokens: TokenFile | None = None  # where omi-bridge login keeps this account's tokens (set by the daemon)
     _access_tokens: AccessTokens | None = None
+    _tls_context: ssl.SSLContext | None = None
 
     def __init__(self, name: str, config: ImapConfig) -> None:
         self.name = name
@@ -232,14 +234,14 @@ class ImapConnector:
         access = self._tokens().get() if cfg.signs_in else None
         try:
             client = IMAPClient(cfg.host, port=self.port, ssl=cfg.security == "ssl",
-                                ssl_context=ssl.create_default_context(), timeout=cfg.timeout)
+                                ssl_context=self._tls() if cfg.security == "ssl" else None, timeout=cfg.timeout)
         except TimeoutError:
             raise SourceError(f"cannot reach {where}: no answer within {cfg.timeout:g} s") from None
         except (OSError, IMAPClientError) as exc:
             raise SourceError(f"cannot connect to {where}: {exc}") from None
         try:
             if cfg.security == "starttls":
-                client.starttls(ssl.create_default_context())
+                client.starttls(self._tls())
             renew_at = self._log_in(client, access)
         except LoginError as exc:
             _close(client)
@@ -256,6 +258,14 @@ class ImapConnector:
             _close(client)
             raise
         return client, renew_at
+
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS settings every connection of this account uses, made once: loading the
+        system's CA certificates takes about a tenth of a second, which a poll for one new mail
+        (pushed by IDLE) would otherwise pay each time. One context serves every thread."""
+        if self._tls_context is None:
+            self._tls_context = ssl.create_default_context()
+        return self._tls_context
 
     def _log_in(self, client: IMAPClient, access: Access | None) -> float:
         cfg = self.config
@@ -480,7 +490,7 @@ class ImapConnector:
                                         self.config.skip_automated, self.languages, priority, as_piece=True,
                                         gmail_thread=str(thread_id) if thread_id is not None else None,
                                         filters=filters, gmail_id=str(gmail_id) if gmail_id is not None else None,
-                                        gmail_labels=labels))
+                                        gmail_labels=labels, threads=into.assembler is not None))
                 state = {**state, "uid": batch[-1][0]}
                 waiting.append((converter.start(jobs), state))
                 if len(waiting) > PIPELINE_DEPTH:  # keep the workers fed while we fetch
@@ -515,23 +525,24 @@ class ImapConnector:
         return mine
 
     def _fetch(self, client: IMAPClient, uids: list[int]) -> Iterator[list[tuple[int, dict]]]:
-        """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE)."""
-        sizes: dict[int, int] = {}
-        for chunk in _chunks(uids, 5000):
-            for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items():
-                sizes[uid] = int(data.get(b"RFC822.SIZE", 0))
+        """Chunks of (uid, data) in UID order, bounded by count and by bytes (RFC822.SIZE). The
+        sizes are asked for SIZES_AHEAD messages at a time, as the fetch gets to them: memory
+        that does not grow with the mailbox."""
         batch: list[int] = []
         batch_bytes = 0
-        for uid in uids:
-            if uid not in sizes:
-                log.debug("%s: UID %d is gone since the search (expunged)", self.name, uid)
-                continue
-            if batch and (len(batch) >= self.config.fetch_messages
-                          or batch_bytes + sizes[uid] > self.config.fetch_bytes):
-                yield self._fetch_batch(client, batch)
-                batch, batch_bytes = [], 0
-            batch.append(uid)
-            batch_bytes += sizes[uid]
+        for ahead in _chunks(uids, SIZES_AHEAD):
+            sizes = {uid: int(data.get(b"RFC822.SIZE", 0))
+                     for uid, data in client.fetch(ahead, ["RFC822.SIZE"]).items()}
+            for uid in ahead:
+                if uid not in sizes:
+                    log.debug("%s: UID %d is gone since the search (expunged)", self.name, uid)
+                    continue
+                if batch and (len(batch) >= self.config.fetch_messages
+                              or batch_bytes + sizes[uid] > self.config.fetch_bytes):
+                    yield self._fetch_batch(client, batch)
+                    batch, batch_bytes = [], 0
+                batch.append(uid)
+                batch_bytes += sizes[uid]
         if batch:
             yield self._fetch_batch(client, batch)
 

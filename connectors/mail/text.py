@@ -20,7 +20,7 @@ import fnmatch
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
@@ -465,10 +465,13 @@ class MailPiece:
     gmail_thread: str | None = None
     priority: int = PRIORITY_LIVE
     ref: str = ""
+    people: frozenset[str] | None = None  # ``addresses``, when read where the mail was converted
 
     @property
     def addresses(self) -> frozenset[str]:
         """From, To and Cc, lower case (read when asked: one conversation per mail never asks)."""
+        if self.people is not None:
+            return self.people
         values = [self.sender, *(line.split(": ", 1)[-1] for line in self.recipients.splitlines())]
         return frozenset(a.lower() for _, a in email.utils.getaddresses(values) if "@" in a)
 
@@ -582,16 +585,20 @@ class MailJob:
     filters: MailFilter | None = None
     gmail_id: str | None = None  # X-GM-MSGID
     gmail_labels: tuple[str, ...] = ()  # X-GM-LABELS
+    # the piece goes to its thread, which is found by its subject among the same people: their
+    # addresses are read in the pool's worker, not one by one where the threads are placed
+    threads: bool = False
 
 
 def convert(job: MailJob) -> Conversation | MailPiece | Skip:
     """A conversation (or a piece of a thread), or the Skip to record for it; never raises."""
     try:
         if job.as_piece:
-            return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
-                                  reply_languages=job.reply_languages, priority=job.priority,
-                                  gmail_thread=job.gmail_thread, ref=job.ref, filters=job.filters,
-                                  gmail_id=job.gmail_id, gmail_labels=job.gmail_labels)
+            piece = email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
+                                   reply_languages=job.reply_languages, priority=job.priority,
+                                   gmail_thread=job.gmail_thread, ref=job.ref, filters=job.filters,
+                                   gmail_id=job.gmail_id, gmail_labels=job.gmail_labels)
+            return replace(piece, people=piece.addresses) if job.threads else piece
         return email_to_piece(job.raw, internaldate=job.internaldate, skip_automated=job.skip_automated,
                               reply_languages=job.reply_languages, priority=job.priority,
                               filters=job.filters, gmail_id=job.gmail_id, gmail_labels=job.gmail_labels).conversation()

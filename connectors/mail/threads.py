@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from bridge.connector import Sink
-from bridge.groups import Assembler, Group, Item, day_end
+from bridge.groups import Assembler, Changes, Group, Item, day_end
 from bridge.models import PRIORITY_LIVE, Conversation, Skip
 from connectors.mail.selection import MyThreads
 from connectors.mail.text import MailPiece
@@ -64,22 +64,25 @@ def _subject_key(piece: MailPiece) -> str | None:
     return "subj:" + hashlib.sha256(f"{subject}\n{people}".encode()).hexdigest()[:24]
 
 
-def place(assembler: Assembler, pieces: Iterable[MailPiece]) -> list[Item]:
-    """The assembler items for ``pieces``, each scoped to its thread; links them for later mails."""
+def place(assembler: Assembler, pieces: Iterable[MailPiece], changes: Changes | None = None) -> list[Item]:
+    """The assembler items for ``pieces``, each scoped to its thread; links them for later mails
+    (with ``changes``, when those are written; else now)."""
     now = time.time()
     found: dict[str, str] = {}  # links made in this batch, not yet stored
     links: list[tuple[list[str], str]] = []
     items = []
+    keyed = [(piece, [f"mid:{mid}" for mid in reversed(piece.references)], _subject_key(piece)) for piece in pieces]
+    # the links stored before, for every key the batch may look up: one read, not one a mail
+    stored = assembler.scopes_of(key for piece, answers, subject_key in keyed
+                                 for key in [piece.key, *answers, *([subject_key] if subject_key else [])])
 
     def linked(keys: list[str]) -> str | None:
         for key in keys:
             if key in found:
                 return found[key]
-        return assembler.scope_of(keys)
+        return next((stored[key] for key in keys if key in stored), None)
 
-    for piece in pieces:
-        answers = [f"mid:{mid}" for mid in reversed(piece.references)]
-        subject_key = _subject_key(piece)
+    for piece, answers, subject_key in keyed:
         scope = None
         if piece.gmail_thread:
             scope = f"gm:{piece.gmail_thread}"
@@ -97,7 +100,11 @@ def place(assembler: Assembler, pieces: Iterable[MailPiece]) -> list[Item]:
                           author=piece.sender or "someone",
                           data={"subject": piece.subject, "date": piece.shown_date, "to": piece.recipients,
                                 "priority": piece.priority}))
-    assembler.link(links)
+    if changes is None:
+        assembler.link(links)
+    else:
+        for keys, scope in links:
+            changes.link(keys, scope)
     return items
 
 
@@ -142,31 +149,32 @@ def take(results: Iterable[Conversation | MailPiece | Skip], into: Into, sink: S
     the assembler knows them by Message-ID. ``now``: what "a day that is over" is measured by."""
     results = list(results)
     skips = [r for r in results if isinstance(r, Skip)]
+    known = sink.known_keys(r.key for r in results if isinstance(r, MailPiece))
     pieces = []
     for piece in results:
-        if not isinstance(piece, MailPiece) or sink.known(piece.key):
+        if not isinstance(piece, MailPiece) or piece.key in known:
             continue
         if into.mine is not None and not into.mine.holds(piece):
             skips.append(Skip(piece.key, 'backfill = "replied": a thread you did not write in', piece.ref))
         else:
             pieces.append(piece)
-    if into.assembler is not None:
-        now = time.time() if now is None else now
-        days: list[MailPiece] = []
-        recent: list[MailPiece] = []
-        for piece in pieces:
-            (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
-        into.assembler.add_many(place(into.assembler, days), by_day=True)
-        if into.live_threads:
-            into.assembler.add_many(place(into.assembler, recent), by_day=False)
-            recent = []
-        pieces = recent
-    sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
+    if into.assembler is None:
+        sink.submit_many([*skips, *(p.conversation() for p in pieces)], cursor)
+        return
+    now = time.time() if now is None else now
+    days: list[MailPiece] = []
+    recent: list[MailPiece] = []
+    for piece in pieces:
+        (days if into.by_day and day_end(piece.at.timestamp(), None) <= now else recent).append(piece)
+    threaded, alone = ([*days, *recent], []) if into.live_threads else (days, recent)
+    # the threads' items and links, the other mails' rows and the cursor: one transaction (one
+    # wait for the disk a fetched chunk)
+    changes = into.assembler.changes()
+    for n, item in enumerate(place(into.assembler, threaded, changes)):
+        changes.add(item, by_day=n < len(days))
+    sink.commit(changes, cursor, [*skips, *(p.conversation() for p in alone)])
 
 
 def close_threads(assembler: Assembler, sink: Sink, now: float | None = None) -> None:
     """Send the threads' conversations that are due (``now``: math.inf, every one)."""
-    for group in assembler.due(now):
-        if sink.closing:
-            return
-        sink.close_group(assembler, group, render_thread(group) if group.items else None)
+    sink.close_due(assembler, render_thread, now)
