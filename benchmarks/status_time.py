@@ -26,9 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.trees import add_tree_option, trees  # noqa: E402
 from bridge.assemble import QueuedRequest  # noqa: E402
 from bridge.models import PRIORITY_BACKFILL, PRIORITY_LIVE, CreateConversationRequest, Skip  # noqa: E402
-from benchmarks.trees import add_tree_option, trees  # noqa: E402
 from bridge.store import Store  # noqa: E402
 
 CONFIG = """\

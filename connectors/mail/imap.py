@@ -591,10 +591,8 @@ class ImapConnector:
                 self._idle_until_stopped(client, trigger, stop, max(renew_at, time.time() + 1.0))
                 continue  # the access token is running out: a new connection with a new one
             except SignInRequired:  # the poll says this one, once; not again per folder
-                if self._await_sign_in(stop, delay, signed_in):
-                    delay = 1.0  # signed in anew: connect now, and the connect's trigger polls
-                else:
-                    delay = min(delay * 2, RECONNECT_MAX)
+                # signed in anew: connect now (and the connect's trigger polls); else back off
+                delay = 1.0 if self._await_sign_in(stop, delay, signed_in) else min(delay * 2, RECONNECT_MAX)
             except (SourceError, OSError, IMAPClientError) as exc:
                 if not failing:
                     log.warning("%s: IDLE on %s failing (%s); reconnecting with backoff", self.name, folder,
