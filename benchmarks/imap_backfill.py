@@ -46,7 +46,9 @@ CODE = os.environ.get("OMI_BRIDGE_BENCH_CODE") or str(ROOT)
 sys.path.insert(0, CODE)
 
 KINDS = ("raw", "mbsync", "message", "auto")
-WORDS = ["meeting", "budget", "project", "report", "friday", "review", "draft", "numbers", "client", "launch", "schedule", "team", "invoice", "travel", "design", "feedback", "deadline", "lunch", "question", "update", "agenda", "notes"]
+WORDS = ["meeting", "budget", "project", "report", "friday", "review", "draft", "numbers", "client", "launch",
+         "schedule", "team", "invoice", "travel", "design", "feedback", "deadline", "lunch", "question", "update",
+         "agenda", "notes"]
 
 
 def message(n: int, rng: random.Random, previous: str = "") -> tuple[bytes, str]:

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from benchmarks.trees import add_tree_option, trees
 
-WORDS = ["meeting", "budget", "project", "report", "friday", "review", "draft", "numbers", "client", "launch", "schedule", "team", "invoice", "travel", "design", "feedback", "deadline", "lunch", "question", "update", "agenda", "notes"]
+WORDS = ["meeting", "budget", "project", "report", "friday", "review", "draft", "numbers", "client", "launch",
+         "schedule", "team", "invoice", "travel", "design", "feedback", "deadline", "lunch", "question", "update",
+         "agenda", "notes"]
 
 # run in the checkout measured (cwd), with only what every version of the spool has
 CHILD = """
