@@ -5,7 +5,7 @@ these machines cannot download it). Firefox is started headless with a fresh pro
 WebDriverBiDiServer.json, and the client talks JSON commands over aiohttp's websocket.
 
 Only what the console's tests need: open tabs (optionally in a user context of their own, which
-has its own cookies), navigate, evaluate a script, read cookies. The protocol:
+has its own cookies), navigate, submit a form, evaluate a script, read cookies. The protocol:
 https://w3c.github.io/webdriver-bidi/"""
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class Firefox:
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.ids = itertools.count(1)
         self.version = ""
+        self.loaded: set[str] = set()
 
     async def __aenter__(self) -> Firefox:
         try:
@@ -95,17 +96,25 @@ class Firefox:
                            f" {self.log.read_text()[-2000:]}")
 
     async def command(self, method: str, **params: Any) -> dict:
-        """Send one command and return its result; events that arrive meanwhile are not needed."""
+        """Send one command and return its result."""
         assert self.ws is not None
         number = next(self.ids)
         await self.ws.send_json({"id": number, "method": method, "params": params})
         while True:
-            message = await self.ws.receive_json()
+            message = await self._receive()
             if message.get("id") != number:
                 continue
             if message["type"] == "error":
                 raise BiDiError(f"{method}: {message['error']}: {message['message']}")
             return message["result"]
+
+    async def _receive(self) -> dict:
+        """The next message; of the events only page loads are kept (the tabs they happened in)."""
+        assert self.ws is not None
+        message = await self.ws.receive_json()
+        if message.get("method") == "browsingContext.load":
+            self.loaded.add(message["params"]["context"])
+        return message
 
     async def new_tab(self, *, own_cookies: bool = False) -> str:
         """Open a tab and return its context id; with ``own_cookies`` it shares no cookies with the
@@ -118,6 +127,17 @@ class Firefox:
     async def navigate(self, tab: str, url: str) -> str:
         """Load ``url`` in ``tab``, wait until the page has loaded, return the address it ended at."""
         await self.command("browsingContext.navigate", context=tab, url=url, wait="complete")
+        return await self.evaluate(tab, "window.location.href")
+
+    async def submit(self, tab: str, button: str, timeout: float = 30) -> str:
+        """Press the form button the CSS selector ``button`` finds, as a person would, and wait
+        until the page the form's POST leads to has loaded; return its address."""
+        await self.command("session.subscribe", events=["browsingContext.load"], contexts=[tab])
+        self.loaded.discard(tab)
+        await self.evaluate(tab, f"document.querySelector({json.dumps(button)}).click()")
+        async with asyncio.timeout(timeout):
+            while tab not in self.loaded:
+                await self._receive()
         return await self.evaluate(tab, "window.location.href")
 
     async def evaluate(self, tab: str, expression: str) -> Any:

@@ -1,7 +1,7 @@
 """The web console in Firefox (Debian's firefox-esr over WebDriver BiDi, tests/firefox.py) against
 the real daemon and the fake Omi: the console must work in current Chromium and Firefox, and the
 other console tests cover Chromium. One test walks what a Firefox user meets first: signing in by
-the printed link, the live Activity page, and being refused without the cookie."""
+the printed link, the live Activity page, an action's form, and being refused without the cookie."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def shows(words: str, seconds: float = 10) -> str:
             " else if (Date.now() > until) done(false); else setTimeout(look, 100); })(); })")
 
 
-async def test_firefox_signs_in_by_the_link_shows_activity_live_and_refuses_a_browser_without_it(bridge) -> None:  # noqa: F811
+async def test_firefox_signs_in_by_the_link_sees_activity_live_posts_a_form_and_is_refused_without_the_cookie(
+        bridge) -> None:  # noqa: F811
     async with Firefox() as firefox:
         tab = await firefox.new_tab()
         assert await firefox.navigate(tab, bridge.link()) == bridge.url + "/"  # the token is gone from the address
@@ -47,6 +48,12 @@ async def test_firefox_signs_in_by_the_link_shows_activity_live_and_refuses_a_br
         assert wait_until(lambda: bridge.sent_with(words) == 1, 30), bridge.log.read_text()
         assert await firefox.evaluate(tab, shows(words)), await firefox.evaluate(tab, "document.body.innerText")
         assert await firefox.evaluate(tab, "window.notReloaded") is True
+
+        # an action: the form's POST carries what the console's guard asks of it (Origin, form token)
+        await firefox.navigate(tab, bridge.url + "/source?name=drop")
+        assert await firefox.submit(tab, "form[action='/source/plan'] button") == bridge.url + "/source?name=drop"
+        assert await firefox.evaluate(tab, shows("Counted by plan at", 20)), \
+            await firefox.evaluate(tab, "document.body.innerText")
 
         # a tab with its own (empty) cookie jar: the sign-in page, nothing of what was sent
         stranger = await firefox.new_tab(own_cookies=True)
