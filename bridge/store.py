@@ -280,6 +280,31 @@ class Store(Outbox):
         """When the pause Omi asked for with its last 429 ends (0: none was asked)."""
         return float(self.get_meta("pause_until") or 0)
 
+    # what the state keeps of one source, by its name (the health history last: the sources
+    # row's triggers write to it)
+    _KEPT_BY_SOURCE = ("outbox", "cursors", "skipped", "events", "items", "groups", "links", "sources",
+                       "source_changes")
+
+    def kept_sources(self) -> dict[str, int]:
+        """The sources the state keeps something of, with the conversations each sent."""
+        rows = self.rows("SELECT connector, sum(state = 'sent') AS sent FROM outbox GROUP BY connector "
+                         "UNION ALL SELECT connector, 0 FROM cursors UNION ALL SELECT connector, 0 FROM skipped")
+        kept: dict[str, int] = {}
+        for row in rows:
+            kept[row["connector"]] = kept.get(row["connector"], 0) + (row["sent"] or 0)
+        return kept
+
+    def forget(self, connector: str) -> int:
+        """Take everything the state keeps of ``connector`` out of it: what it sent (so the same
+        mail read again would be sent again), what waits, its cursor, skips and health. Refused
+        while one of its rows is out to Omi (its answer must be recorded). The rows removed."""
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM outbox WHERE connector = ? AND state = 'inflight' LIMIT 1",
+                            (connector,)).fetchone():
+                raise ValueError(f"a conversation of {connector} is being sent right now: try again in a minute")
+            return sum(conn.execute(f"DELETE FROM {table} WHERE connector = ?", (connector,)).rowcount
+                       for table in self._KEPT_BY_SOURCE)
+
     def source_ok(self, connector: str) -> float | None:
         """Record a good poll; returns when the source had started failing, if it was failing."""
         with self.transaction() as conn:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from types import SimpleNamespace
+from urllib.parse import parse_qs, urlsplit
 
 from bridge import tomledit
 from bridge.config import load_config
@@ -179,3 +180,34 @@ def test_gmail_signed_in_with_google_keeps_its_client_secret_in_a_file_and_goes_
     assert (loaded.oauth2_flow, loaded.auth, loaded.host) == ("browser", "xoauth2", "imap.gmail.com")
     assert loaded.oauth2_client_secret.get_secret_value() == "GOCSPX-typed"
     assert kind_of(tomledit.table(path.read_text(), "gmail")).id == "gmail-signin"  # Change gives this form again
+
+
+def said_by(where: str) -> str:
+    """What a redirect to the Sources page tells the person."""
+    return parse_qs(urlsplit(where).query)["said"][0]
+
+
+def test_a_removed_source_is_forgotten_only_when_asked_and_understood(tmp_path) -> None:
+    from datetime import UTC, datetime
+
+    from bridge.assemble import QueuedRequest
+    from bridge.models import PRIORITY_LIVE, CreateConversationRequest
+
+    editor, path = _editor(tmp_path)
+    for name in ("drop", "old"):  # drop is in the config file; old was removed from it
+        editor.store.submit(name, [QueuedRequest(f"{name}-1", CreateConversationRequest(
+            text=f"from {name}", started_at=datetime.now(UTC)), PRIORITY_LIVE)])
+    assert editor.listing(SimpleNamespace(query={}))["kept"] == {"old": 0}  # only the removed one is offered
+    assert "still in the config file" in said_by(editor.forget({"name": "drop", "understood": "yes"}))
+    assert "tick the box" in said_by(editor.forget({"name": "old"}))
+    assert editor.store.is_known("old", "old-1")
+    said = said_by(editor.forget({"name": "old", "understood": "yes"}))
+    assert said.startswith("old forgotten (") and "sent again if it came back" in said, said
+    assert not editor.store.is_known("old", "old-1") and editor.store.is_known("drop", "drop-1")
+    assert editor.listing(SimpleNamespace(query={}))["kept"] == {}
+    [row] = editor.store.rows("SELECT id FROM outbox WHERE connector = 'drop'")
+    editor.store.conn.execute("UPDATE outbox SET state = 'inflight' WHERE id = ?", (row["id"],))
+    path.write_text(path.read_text().replace("[connectors.drop]", "[connectors.other]"))
+    # a row of it out to Omi: its answer must be recorded first
+    assert "being sent right now" in said_by(editor.forget({"name": "drop", "understood": "yes"}))
+    assert editor.store.is_known("drop", "drop-1")

@@ -57,7 +57,9 @@ class SourceEditor:
         rows = [{"name": n, "type": c.type, "paused": c.paused,
                  "form": kind_of({"type": c.type, "provider": getattr(c, "provider", None)}) is not None}
                 for n, c in config.connectors.items()]
+        kept = {n: sent for n, sent in self.store.kept_sources().items() if n not in config.connectors}
         return {"template": "sources.html", "title": "Sources", "rows": rows, "kinds": list(KINDS.values()),
+                "kept": kept,
                 "digest": read.digest, "said": request.query.get("said"), "config_path": str(config.source)}
 
     def add_form(self, request: web.Request) -> dict[str, Any]:
@@ -246,6 +248,22 @@ class SourceEditor:
                           lambda c: name not in c.connectors,
                           f"{name} removed: nothing is read from it; what it sent stays in Omi and its state is kept",
                           f"(delete the [connectors.{name}] table)")
+
+    def forget(self, form: dict[str, str]) -> str:
+        """Take a removed source's state out of the store, once the person said they understand
+        that what it sent would be sent again if it came back."""
+        name = str(form.get("name", ""))
+        if name in self._config().connectors:
+            return "/sources?said=" + _quoted(f"{name} is still in the config file: remove it first.")
+        if form.get("understood") != "yes":
+            return "/sources?said=" + _quoted(f"Nothing was forgotten: tick the box that says what forgetting {name} "
+                                              "means.")
+        try:
+            removed = self.store.forget(name)
+        except ValueError as exc:
+            return "/sources?said=" + _quoted(f"Nothing was forgotten: {exc}.")
+        return "/sources?said=" + _quoted(f"{name} forgotten ({removed:,} records): what it sent stays in Omi, and "
+                                          "the same mail or messages would be sent again if it came back.")
 
     def _edit(self, form: dict[str, Any], name: str, change: Callable[[str], str], done: Callable[[Config], bool],
               said: str, by_hand: str) -> str | dict[str, Any]:

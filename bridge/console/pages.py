@@ -118,7 +118,7 @@ class Console:
         listener.route("POST", "/source/plan", self._action(self._count_costs), replace=True)
         for path, act in (("/sources/add", self.editor.add), ("/sources/edit", self.editor.change),
                           ("/sources/pause", self.editor.pause),
-                          ("/sources/remove", self.editor.remove)):
+                          ("/sources/remove", self.editor.remove), ("/sources/forget", self.editor.forget)):
             listener.route("POST", path, self._action(act), replace=True)
         listener.route("GET", LOGIN_PATH, self._login, replace=True)
         for path in STATIC:
