@@ -57,9 +57,8 @@ class SourceEditor:
         rows = [{"name": n, "type": c.type, "paused": c.paused,
                  "form": kind_of({"type": c.type, "provider": getattr(c, "provider", None)}) is not None}
                 for n, c in config.connectors.items()]
-        kept = {n: sent for n, sent in self.store.kept_sources().items() if n not in config.connectors}
         return {"template": "sources.html", "title": "Sources", "rows": rows, "kinds": list(KINDS.values()),
-                "kept": kept,
+                "kept": self.store.kept_sources(besides=config.connectors),
                 "digest": read.digest, "said": request.query.get("said"), "config_path": str(config.source)}
 
     def add_form(self, request: web.Request) -> dict[str, Any]:

@@ -108,7 +108,7 @@ class Pricing:
                 else:
                     self._todo.append((row, {k: v for k, v in {**table, key: value}.items() if v is not None}))
                 self.rows.append(row)
-        self._price = lambda variant: self._plan(config, store, folder, variant)
+        self._config, self._store, self._folder = config, store, folder
 
     @property
     def done(self) -> bool:
@@ -120,15 +120,17 @@ class Pricing:
             if self.stopped.is_set():
                 row.update(pending=False, error="not priced: the form was tested again or saved")
                 continue
-            row.update(self._price(variant), pending=False)
+            row.update(self._plan(variant), pending=False)
 
-    def _plan(self, config: Config, store: Store, folder: Any, variant: dict[str, Any]) -> dict[str, Any]:
+    def _plan(self, variant: dict[str, Any]) -> dict[str, Any]:
         from bridge.config import check_connector_table
         from bridge.errors import one_line
 
-        validated, problems = check_connector_table(self.name, variant, folder)
+        validated, problems = check_connector_table(self.name, variant, self._folder)
+        if validated is None:
+            return _cost(None, problems)
         try:
-            return _cost(source_plan(config, store, self.name, validated) if validated is not None else None, problems)
+            return _cost(source_plan(self._config, self._store, self.name, validated), [])
         except Exception as exc:  # one value's read failing says so in its row; the others go on
             return {"error": one_line(exc)}
 
