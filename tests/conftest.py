@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +78,19 @@ def start_daemon(config: Path, log: Path, *extra: str) -> subprocess.Popen:
         [sys.executable, "-m", "bridge", "run", "-c", str(config), *extra],
         env=bridge_env(), stdout=subprocess.DEVNULL, stderr=log.open("ab"),
     )
+
+
+@contextlib.contextmanager
+def serving(config: Path, log: Path) -> Iterator[subprocess.Popen]:
+    """The daemon on ``config``, once its listener is up, until the block ends (then SIGTERM
+    and its exit awaited)."""
+    daemon = start_daemon(config, log)
+    try:
+        assert wait_until(lambda: "listening on" in log.read_text(), 30), log.read_text()
+        yield daemon
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(30)
 
 
 def drop_files(spool: Path, texts: list[str], suffix: str = ".txt") -> None:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 
 from bridge.console.auth import token_file
 from bridge.store import Store
-from tests.conftest import API_KEY, drop_files, run_cli, start_daemon, wait_until, write_config
+from tests.conftest import API_KEY, drop_files, run_cli, serving, wait_until, write_config
 from tests.fake_omi import FakeOmi
 from tests.test_service import free_port
 
@@ -66,7 +65,6 @@ class Bridge:
         (folder / "spool").mkdir()
         self.config = write_config(folder, omi.url, connectors=connectors, listen=f"127.0.0.1:{self.port}")
         self.log = folder / "daemon.log"
-        self.process = start_daemon(self.config, self.log)
         self.store = Store(folder / "state.db")
 
     def link(self) -> str:
@@ -87,12 +85,8 @@ class Bridge:
 def bridge(tmp_path_factory) -> Iterator[Bridge]:
     with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as omi:
         running = Bridge(tmp_path_factory.mktemp("console"), omi)
-        try:
-            assert wait_until(lambda: "listening on" in running.log.read_text(), 30), running.log.read_text()
+        with serving(running.config, running.log):
             yield running
-        finally:
-            running.process.send_signal(signal.SIGTERM)
-            running.process.wait(30)
 
 
 @pytest.fixture(scope="module")

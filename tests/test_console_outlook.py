@@ -8,11 +8,10 @@ source reads mail into the fake Omi with no restart and no terminal."""
 from __future__ import annotations
 
 import re
-import signal
 
 import pytest
 
-from tests.conftest import run_cli, start_daemon, wait_until, write_config
+from tests.conftest import run_cli, serving, wait_until, write_config
 from tests.test_console import browser, screenshot  # noqa: F401  (the module's browser fixture)
 from tests.test_imap_oauth import auth, mail, server, tokens_of  # noqa: F401  (fixtures)
 from tests.test_service import free_port
@@ -25,9 +24,7 @@ def test_an_outlook_source_is_added_signed_in_and_read_from_the_console(
     port = free_port()
     config = write_config(tmp_path, fake_omi.url, listen=f"127.0.0.1:{port}")
     log = tmp_path / "daemon.log"
-    daemon = start_daemon(config, log)
-    try:
-        assert wait_until(lambda: "listening on" in log.read_text(), 30)
+    with serving(config, log):
         context = browser.new_context(viewport={"width": 1100, "height": 900})
         page = context.new_page()
         page.goto(run_cli("console", "-c", str(config)).stdout.split()[-1])
@@ -67,6 +64,3 @@ def test_an_outlook_source_is_added_signed_in_and_read_from_the_console(
         assert wait_until(lambda: "Body of message 7" in " ".join(fake_omi.texts()), 60), log.read_text()
         assert "already there" not in " ".join(fake_omi.texts())  # no since: only mail from the first start on
         context.close()
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import run_cli, start_daemon, wait_until, write_config
+from tests.conftest import run_cli, serving, wait_until, write_config
 from tests.test_console import browser, expect, screenshot  # noqa: F401  (the module's browser fixture)
 from tests.test_imap_oauth import auth, mail, oauth_table, server, tokens_of  # noqa: F401  (fixtures)
 from tests.test_service import free_port
@@ -34,14 +33,9 @@ def signed_out(tmp_path: Path, server, auth, fake_omi, **options) -> Iterator[tu
     connectors = oauth_table(server, auth, name="work-mail", poll_interval=1, folders=["INBOX"], **options)
     config = write_config(tmp_path, fake_omi.url, connectors=connectors, listen=f"127.0.0.1:{port}")
     log = tmp_path / "daemon.log"
-    daemon = start_daemon(config, log)
-    try:
-        assert wait_until(lambda: "listening on" in log.read_text(), 30)
+    with serving(config, log):
         assert wait_until(lambda: _health(port).get("work-mail", {}).get("state") == "failing", 30)
         yield port, config, log
-    finally:
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(30)
 
 
 def test_the_device_code_sign_in_completes_in_the_page_and_the_source_recovers(

@@ -6,7 +6,6 @@ write answered with the table to paste."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import dovecot as dv
-from tests.conftest import API_KEY, run_cli, start_daemon, wait_until, write_config
+from tests.conftest import API_KEY, run_cli, serving, wait_until, write_config
 from tests.fake_omi import FakeOmi
 from tests.test_console import browser, screenshot  # noqa: F401  (the module's browser fixture)
 from tests.test_service import free_port
@@ -54,7 +53,6 @@ class Setup:
         (folder / "spool").mkdir()
         self.config = write_config(folder, omi.url, connectors=COMMENTS, listen=f"127.0.0.1:{self.port}")
         self.log = folder / "daemon.log"
-        self.process = start_daemon(self.config, self.log)
         self.before_add = ""
 
     def sent_with(self, text: str) -> int:
@@ -70,12 +68,8 @@ def setup(tmp_path_factory) -> Iterator[Setup]:
     try:
         with FakeOmi(keys={API_KEY: ["conversations:read", "conversations:write"]}) as omi:
             running = Setup(tmp_path_factory.mktemp("console-sources"), omi, server)
-            try:
-                assert wait_until(lambda: "listening on" in running.log.read_text(), 30), running.log.read_text()
+            with serving(running.config, running.log):
                 yield running
-            finally:
-                running.process.send_signal(signal.SIGTERM)
-                running.process.wait(30)
     finally:
         server.stop()
 
